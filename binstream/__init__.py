@@ -1,0 +1,125 @@
+"""binstream: watch Binance's WebSocket streams from a terminal or a Python program.
+
+A drop-in for python-binance's websocket layer::
+
+    from binstream import BinanceSocketManager, ThreadedWebsocketManager
+
+Point either manager at ``endpoint="ws://127.0.0.1:PORT"`` (or ``$BINSTREAM_ENDPOINT``)
+to use binstream's local exchange instead of Binance.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .buffer import OverflowPolicy
+from .connection import (
+    ReconnectingWebsocket,
+    ReconnectPolicy,
+    SocketOptions,
+    SocketState,
+    StatusEvent,
+    StreamSocket,
+    is_error,
+)
+from .endpoints import Endpoints
+from .errors import (
+    AuthError,
+    BinstreamError,
+    EndpointError,
+    InvalidStreamError,
+    InvalidSymbolError,
+    MissingKeysError,
+    ReceiveTimeoutError,
+    RestError,
+    SocketExistsError,
+    StreamClosedError,
+)
+from .manager import BinanceSocketManager
+from .streams import (
+    KLINE_INTERVAL_1DAY,
+    KLINE_INTERVAL_1HOUR,
+    KLINE_INTERVAL_1MINUTE,
+    KLINE_INTERVAL_1MONTH,
+    KLINE_INTERVAL_1SECOND,
+    KLINE_INTERVAL_1WEEK,
+    KLINE_INTERVAL_2HOUR,
+    KLINE_INTERVAL_3DAY,
+    KLINE_INTERVAL_3MINUTE,
+    KLINE_INTERVAL_4HOUR,
+    KLINE_INTERVAL_5MINUTE,
+    KLINE_INTERVAL_6HOUR,
+    KLINE_INTERVAL_8HOUR,
+    KLINE_INTERVAL_12HOUR,
+    KLINE_INTERVAL_15MINUTE,
+    KLINE_INTERVAL_30MINUTE,
+    WEBSOCKET_DEPTH_5,
+    WEBSOCKET_DEPTH_10,
+    WEBSOCKET_DEPTH_20,
+    DepthLevel,
+    KlineInterval,
+    TickerWindow,
+    UpdateSpeed,
+)
+from .version import __version__
+
+if TYPE_CHECKING:
+    from .threaded import ThreadedWebsocketManager
+
+
+def __getattr__(name: str) -> Any:
+    # The threaded manager imports threading machinery only when asked for.
+    if name == "ThreadedWebsocketManager":
+        from .threaded import ThreadedWebsocketManager
+
+        return ThreadedWebsocketManager
+    raise AttributeError(f"module 'binstream' has no attribute {name!r}")
+
+
+__all__ = [
+    "KLINE_INTERVAL_1DAY",
+    "KLINE_INTERVAL_1HOUR",
+    "KLINE_INTERVAL_1MINUTE",
+    "KLINE_INTERVAL_1MONTH",
+    "KLINE_INTERVAL_1SECOND",
+    "KLINE_INTERVAL_1WEEK",
+    "KLINE_INTERVAL_2HOUR",
+    "KLINE_INTERVAL_3DAY",
+    "KLINE_INTERVAL_3MINUTE",
+    "KLINE_INTERVAL_4HOUR",
+    "KLINE_INTERVAL_5MINUTE",
+    "KLINE_INTERVAL_6HOUR",
+    "KLINE_INTERVAL_8HOUR",
+    "KLINE_INTERVAL_12HOUR",
+    "KLINE_INTERVAL_15MINUTE",
+    "KLINE_INTERVAL_30MINUTE",
+    "WEBSOCKET_DEPTH_5",
+    "WEBSOCKET_DEPTH_10",
+    "WEBSOCKET_DEPTH_20",
+    "AuthError",
+    "BinanceSocketManager",
+    "BinstreamError",
+    "DepthLevel",
+    "EndpointError",
+    "Endpoints",
+    "InvalidStreamError",
+    "InvalidSymbolError",
+    "KlineInterval",
+    "MissingKeysError",
+    "OverflowPolicy",
+    "ReceiveTimeoutError",
+    "ReconnectPolicy",
+    "ReconnectingWebsocket",
+    "RestError",
+    "SocketExistsError",
+    "SocketOptions",
+    "SocketState",
+    "StatusEvent",
+    "StreamClosedError",
+    "StreamSocket",
+    "ThreadedWebsocketManager",
+    "TickerWindow",
+    "UpdateSpeed",
+    "__version__",
+    "is_error",
+]

@@ -1,0 +1,101 @@
+"""A bounded message buffer between the socket reader and the consumer.
+
+Faster than :class:`asyncio.Queue` for this one-producer-kind, one-consumer shape, and
+it can be *ended*: a consumer waiting on an ended, empty buffer gets
+:class:`~binstream.errors.StreamClosedError` instead of hanging forever.
+
+Overflow policy (what happens when the consumer is slower than the feed):
+
+- ``"block"`` (default): the reader waits for room, so it stops reading the socket and
+  TCP flow control slows the sender down. Nothing is lost; memory stays bounded by
+  ``maxsize`` plus the socket buffers. A consumer that stays slow for minutes will
+  eventually be disconnected by Binance, which binstream then reports and repairs.
+- ``"drop_oldest"``: the oldest queued message is discarded to make room and
+  :attr:`MessageBuffer.dropped` counts it. The socket keeps up with the feed at all times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any, Literal
+
+from .errors import StreamClosedError
+
+OverflowPolicy = Literal["block", "drop_oldest"]
+OVERFLOW_POLICIES: tuple[OverflowPolicy, ...] = ("block", "drop_oldest")
+
+
+class MessageBuffer:
+    """Bounded FIFO with an end marker. Single event loop; not thread-safe."""
+
+    def __init__(self, maxsize: int = 10_000, overflow: OverflowPolicy = "block") -> None:
+        if maxsize < 1:
+            raise ValueError("max_queue_size must be at least 1")
+        if overflow not in OVERFLOW_POLICIES:
+            raise ValueError(f"overflow must be one of {', '.join(OVERFLOW_POLICIES)}")
+        self.maxsize = maxsize
+        self.overflow: OverflowPolicy = overflow
+        self.dropped = 0
+        self._items: deque[Any] = deque()
+        self._readable = asyncio.Event()
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._ended = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def ended(self) -> bool:
+        """True once :meth:`end` was called (items may still be queued)."""
+        return self._ended
+
+    async def put(self, item: Any) -> None:
+        """Queue ``item``, waiting for room or dropping the oldest as the policy says."""
+        items = self._items
+        while len(items) >= self.maxsize and not self._ended:
+            if self.overflow == "drop_oldest":
+                items.popleft()
+                self.dropped += 1
+                break
+            self._writable.clear()
+            await self._writable.wait()
+        items.append(item)
+        self._readable.set()
+
+    def put_control(self, item: Any) -> None:
+        """Queue an error or status dict past the bound: they are few and must not be lost."""
+        self._items.append(item)
+        self._readable.set()
+
+    def get_nowait(self) -> Any:
+        """Pop the next item; :class:`IndexError` when empty."""
+        item = self._items.popleft()
+        if not self._writable.is_set():
+            self._writable.set()
+        return item
+
+    async def get(self) -> Any:
+        """Wait for the next item; :class:`StreamClosedError` once ended and drained."""
+        items = self._items
+        while not items:
+            if self._ended:
+                raise StreamClosedError("the socket is closed and holds no more messages")
+            self._readable.clear()
+            await self._readable.wait()
+        item = items.popleft()
+        if not self._writable.is_set():
+            self._writable.set()
+        return item
+
+    def end(self) -> None:
+        """Mark the end: waiting getters wake up, queued items can still be read."""
+        self._ended = True
+        self._readable.set()
+        self._writable.set()
+
+    def clear(self) -> None:
+        """Discard everything queued (used when a consumer stops for good)."""
+        self._items.clear()
+        self._writable.set()

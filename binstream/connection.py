@@ -1,0 +1,543 @@
+"""Reconnecting websocket connections and the socket object consumers read from.
+
+One :class:`StreamSocket` owns one or more :class:`_Link` objects (one per connection
+plan; several only past 1024 streams) that all feed one bounded :class:`MessageBuffer`.
+
+A link's life: connect → (subscribe extras) → read frames, decode with orjson, queue
+→ on a drop, put ``BinanceWebsocketClosed`` on the queue, wait with exponential backoff
+and jitter, reconnect → after ``max_retries`` failed attempts in a row, put
+``BinanceWebsocketUnableToConnect`` and end. The retry budget resets whenever a
+connection delivered data, so a stream that drops once a day never runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+)
+
+from .buffer import MessageBuffer, OverflowPolicy
+from .endpoints import ConnectionPlan
+from .errors import ReceiveTimeoutError, StreamClosedError
+
+log = logging.getLogger("binstream")
+
+#: Binance allows 5 incoming messages per second per connection; stay under it.
+SUBSCRIBE_INTERVAL = 0.25
+SUBSCRIBE_BATCH = 200
+
+
+class SocketState(StrEnum):
+    """Where a socket is in its life; ``FAILED`` means it gave up reconnecting."""
+
+    CONNECTING = "connecting"
+    OPEN = "open"
+    RECONNECTING = "reconnecting"
+    CLOSED = "closed"
+    FAILED = "failed"
+
+
+def error_message(kind: str, message: str) -> dict[str, str]:
+    """An error dict in python-binance's shape: ``{"e": "error", "type": ..., "m": ...}``."""
+    return {"e": "error", "type": kind, "m": message}
+
+
+CLOSED = "BinanceWebsocketClosed"
+UNABLE_TO_CONNECT = "BinanceWebsocketUnableToConnect"
+INVALID_MESSAGE = "BinanceWebsocketInvalidMessage"
+SUBSCRIBE_ERROR = "BinanceWebsocketSubscribeError"
+
+
+def is_error(message: Any) -> bool:
+    """True for the error dicts binstream puts on a socket's queue."""
+    return type(message) is dict and message.get("e") == "error"
+
+
+@dataclass
+class ReconnectPolicy:
+    """How hard to try: ``max_retries`` attempts in a row (``math.inf`` = forever).
+
+    Delays grow as ``base * 2**n`` capped at ``cap``, each multiplied by a random factor in
+    ``[1 - jitter, 1]`` so that many clients do not reconnect in lockstep.
+    """
+
+    max_retries: float = 5
+    backoff_base: float = 0.2
+    backoff_cap: float = 30.0
+    jitter: float = 0.5
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt number ``attempt`` (1-based)."""
+        raw = min(self.backoff_cap, self.backoff_base * (2 ** max(0, attempt - 1)))
+        return raw * (1 - self.jitter * random.random())
+
+    def schedule(self) -> Iterator[float]:
+        """The upper bounds of the delays before each retry, for documentation and tests."""
+        for attempt in itertools.count(1):
+            if attempt > self.max_retries:
+                return
+            yield min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
+
+
+@dataclass
+class SocketOptions:
+    """Everything that tunes a socket; shared by every socket of a manager."""
+
+    user_timeout: float | None = 300.0
+    max_queue_size: int = 10_000
+    overflow: OverflowPolicy = "block"
+    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    stall_timeout: float | None = None
+    open_timeout: float = 10.0
+    ping_interval: float | None = 20.0
+    ping_timeout: float | None = 20.0
+    close_timeout: float = 1.0
+    max_size: int | None = 2**22
+    max_age: float | None = 23 * 3600.0
+    on_status: Callable[[StatusEvent], None] | None = None
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """A change a status line may show: connected, dropped, retrying, gave up."""
+
+    path: str
+    state: SocketState
+    detail: str = ""
+    attempt: int = 0
+    delay: float = 0.0
+
+
+@dataclass
+class SocketStats:
+    """Counters a caller may read at any time."""
+
+    received: int = 0
+    reconnects: int = 0
+    invalid: int = 0
+    connected_at: float | None = None
+
+
+class _Fatal(Exception):
+    """A connection failure that retrying cannot fix (bad URL, 4xx)."""
+
+
+def _classify(exc: BaseException) -> str | None:
+    """Return a message if ``exc`` is fatal, else None (retry)."""
+    if isinstance(exc, InvalidURI):
+        return f"invalid URL: {exc}"
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        if 400 <= status < 500 and status not in (408, 418, 429):
+            body = exc.response.body.decode("utf-8", "replace").strip() if exc.response.body else ""
+            return f"server refused the stream (HTTP {status}){': ' + body[:200] if body else ''}"
+        return None
+    if isinstance(exc, InvalidHandshake):
+        return None
+    return None
+
+
+def _describe_close(ws: ClientConnection) -> str:
+    if ws.close_code is None:
+        return "connection lost without a close frame"
+    reason = f" {ws.close_reason}" if ws.close_reason else ""
+    return f"connection closed by server (code {ws.close_code}{reason})"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionClosed):
+        rcvd = exc.rcvd
+        if rcvd is None:
+            return "connection lost without a close frame"
+        reason = f" {rcvd.reason}" if rcvd.reason else ""
+        return f"connection closed by server (code {rcvd.code}{reason})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError):
+        return exc.strerror or exc.__class__.__name__
+    return str(exc) or exc.__class__.__name__
+
+
+class _Link:
+    """One reconnecting connection feeding the socket's buffer."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, socket: StreamSocket, plan: ConnectionPlan) -> None:
+        self.socket = socket
+        self.plan = plan
+        self.options = socket.options
+        self.ws: ClientConnection | None = None
+        self.task: asyncio.Task[None] | None = None
+        self._stream_set = frozenset(plan.streams)
+        self._pending_ids: set[int] = set()
+        self._stalled = False
+        self._rotate = False
+        self._delivered = 0
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name=f"binstream:{self.plan.url}")
+
+    async def _run(self) -> None:
+        policy = self.options.reconnect
+        attempt = 0
+        while True:
+            try:
+                ws = await self._connect()
+            except _Fatal as exc:
+                self.socket._give_up(str(exc), attempt)
+                return
+            except (OSError, TimeoutError, InvalidHandshake) as exc:
+                detail = _describe(exc)
+                log.warning("%s: connect failed: %s", self.socket.path, detail)
+            else:
+                self.ws = ws
+                try:
+                    await self._serve(ws)
+                    detail = _describe_close(ws)
+                except (ConnectionClosed, OSError) as exc:
+                    detail = _describe(exc)
+                finally:
+                    self.ws = None
+                if self._stalled:
+                    detail = f"no data for {self.options.stall_timeout:g}s (stalled)"
+                if self._delivered:
+                    attempt = 0
+                if self._rotate:
+                    self._rotate = False
+                    continue
+                self.socket._report_drop(detail)
+            attempt += 1
+            if attempt > policy.max_retries:
+                self.socket._give_up(f"Max reconnect retries reached ({detail})", attempt - 1)
+                return
+            delay = policy.delay(attempt)
+            self.socket._status(SocketState.RECONNECTING, detail, attempt, delay)
+            await asyncio.sleep(delay)
+
+    async def _connect(self) -> ClientConnection:
+        opts = self.options
+        self.socket._status(SocketState.CONNECTING)
+        try:
+            ws = await connect(
+                self.plan.url,
+                open_timeout=opts.open_timeout,
+                ping_interval=opts.ping_interval,
+                ping_timeout=opts.ping_timeout,
+                close_timeout=opts.close_timeout,
+                max_size=opts.max_size,
+                max_queue=64,
+                compression=None,
+                user_agent_header="binstream",
+            )
+        except (InvalidURI, InvalidStatus) as exc:
+            fatal = _classify(exc)
+            if fatal:
+                raise _Fatal(fatal) from exc
+            raise
+        except ValueError as exc:  # e.g. a port out of range
+            raise _Fatal(f"invalid URL: {exc}") from exc
+        self.socket.stats.connected_at = time.monotonic()
+        self.socket._status(SocketState.OPEN)
+        return ws
+
+    async def _serve(self, ws: ClientConnection) -> None:
+        """Read until the connection ends, with its helper tasks alongside."""
+        self._delivered = 0
+        self._stalled = False
+        helpers = []
+        if self.plan.subscribe:
+            helpers.append(asyncio.create_task(self._subscribe(ws, self.plan.subscribe)))
+        if self.options.stall_timeout:
+            helpers.append(asyncio.create_task(self._watchdog(ws, self.options.stall_timeout)))
+        if self.options.max_age:
+            helpers.append(asyncio.create_task(self._age_limit(ws, self.options.max_age)))
+        try:
+            await self._read(ws)
+        finally:
+            for helper in helpers:
+                helper.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), self.options.close_timeout)
+
+    async def _read(self, ws: ClientConnection) -> None:
+        buffer = self.socket.buffer
+        stats = self.socket.stats
+        combined = self.plan.combined
+        loads = orjson.loads
+        put = buffer.put
+        async for frame in ws:
+            if type(frame) is bytes:
+                self._invalid(frame, "binary frame")
+                continue
+            try:
+                message = loads(frame)
+            except orjson.JSONDecodeError:
+                self._invalid(frame, "not JSON")
+                continue
+            kind = type(message)
+            if kind is dict:
+                if "id" in message:
+                    self._control_reply(message)
+                    continue
+                if message.get("e") == "serverShutdown":
+                    log.warning("%s: server announced shutdown; reconnecting", self.socket.path)
+                    self._rotate = True
+                    return
+                if combined and message.get("stream") not in self._stream_set:
+                    self._invalid(frame, "combined message for a stream not asked for")
+                    continue
+            elif kind is not list:
+                self._invalid(frame, "JSON that is not an object")
+                continue
+            self._delivered += 1
+            stats.received += 1
+            await put(message)
+
+    def _invalid(self, frame: str | bytes, why: str) -> None:
+        self.socket.stats.invalid += 1
+        text = frame if isinstance(frame, str) else frame[:60].decode("utf-8", "replace")
+        sample = text[:60] + ("…" if len(text) > 60 else "")
+        log.warning("%s: skipped invalid message (%s): %r", self.socket.path, why, sample)
+        self.socket.buffer.put_control(
+            error_message(INVALID_MESSAGE, f"skipped invalid message ({why}): {sample!r}")
+        )
+
+    def _control_reply(self, message: dict[str, Any]) -> None:
+        request_id = message.get("id")
+        self._pending_ids.discard(request_id)  # type: ignore[arg-type]
+        error = message.get("error") or (message if "code" in message else None)
+        if error:
+            text = f"subscribe request {request_id} failed: {error.get('msg', error)}"
+            log.warning("%s: %s", self.socket.path, text)
+            self.socket.buffer.put_control(error_message(SUBSCRIBE_ERROR, text))
+
+    async def _subscribe(self, ws: ClientConnection, streams: tuple[str, ...]) -> None:
+        for start in range(0, len(streams), SUBSCRIBE_BATCH):
+            request_id = next(self._ids)
+            self._pending_ids.add(request_id)
+            batch = list(streams[start : start + SUBSCRIBE_BATCH])
+            await ws.send(orjson.dumps({"method": "SUBSCRIBE", "params": batch, "id": request_id}))
+            await asyncio.sleep(SUBSCRIBE_INTERVAL)
+
+    async def _watchdog(self, ws: ClientConnection, limit: float) -> None:
+        last_count = -1
+        last_change = time.monotonic()
+        while True:
+            await asyncio.sleep(min(limit / 4, 1.0))
+            count = self._delivered + self.socket.stats.invalid
+            now = time.monotonic()
+            if count != last_count:
+                last_count, last_change = count, now
+            elif now - last_change >= limit and len(self.socket.buffer) == 0:
+                self._stalled = True
+                log.warning("%s: no data for %.3gs, reconnecting", self.socket.path, limit)
+                if ws.transport is not None:
+                    ws.transport.abort()
+                return
+
+    async def _age_limit(self, ws: ClientConnection, max_age: float) -> None:
+        await asyncio.sleep(max_age)
+        log.info("%s: connection is %.0fs old, rotating", self.socket.path, max_age)
+        self._rotate = True
+        await ws.close(1000, "rotating")
+
+    async def close(self) -> None:
+        task = self.task
+        if task is None:
+            return
+        ws = self.ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), self.options.close_timeout)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+class StreamSocket:
+    """A stream you read from: ``recv()``, ``async for``, or ``async with``.
+
+    Created by :class:`~binstream.BinanceSocketManager`'s factory methods. A single-stream
+    socket yields Binance's raw payloads; a combined one yields
+    ``{"stream": name, "data": payload}``. Error dicts (``{"e": "error", ...}``) arrive
+    in line with the data when a connection drops or the socket gives up.
+
+    Example::
+
+        async with bm.trade_socket("BNBBTC") as ts:
+            msg = await ts.recv()
+    """
+
+    def __init__(
+        self,
+        path: str,
+        plans: list[ConnectionPlan],
+        options: SocketOptions,
+        on_close: Callable[[StreamSocket], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.options = options
+        self.streams: tuple[str, ...] = tuple(s for p in plans for s in p.streams)
+        self.buffer = MessageBuffer(options.max_queue_size, options.overflow)
+        self.stats = SocketStats()
+        self.state = SocketState.CONNECTING
+        self.give_up_reason: str | None = None
+        self._plans = plans
+        self._links: list[_Link] = []
+        self._on_close = on_close
+        self._started = False
+        self._closed = False
+        self._live_links = 0
+
+    def __repr__(self) -> str:
+        return f"<StreamSocket {self.path!r} {self.state.value}>"
+
+    @property
+    def dropped(self) -> int:
+        """Messages discarded by the ``drop_oldest`` overflow policy."""
+        return self.buffer.dropped
+
+    @property
+    def urls(self) -> list[str]:
+        """The URL of each underlying connection."""
+        return [plan.url for plan in self._plans]
+
+    async def __aenter__(self) -> StreamSocket:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def start(self) -> None:
+        """Open the connections in the background (``async with`` does it for you)."""
+        if self._started:
+            return
+        if self._closed:
+            raise StreamClosedError(f"socket {self.path} was closed; ask the manager for a new one")
+        self._started = True
+        self._links = [_Link(self, plan) for plan in self._plans]
+        self._live_links = len(self._links)
+        for link in self._links:
+            link.start()
+
+    async def recv(self) -> Any:
+        """Return the next message, waiting at most ``user_timeout`` seconds.
+
+        Raises :class:`ReceiveTimeoutError` on timeout and :class:`StreamClosedError` once
+        the socket has ended and every queued message was read.
+        """
+        if not self._started:
+            self.start()
+        buffer = self.buffer
+        if len(buffer):
+            return buffer.get_nowait()
+        timeout = self.options.user_timeout
+        if timeout is None:
+            return await buffer.get()
+        try:
+            async with asyncio.timeout(timeout):
+                return await buffer.get()
+        except TimeoutError:
+            raise ReceiveTimeoutError(
+                f"no message on {self.path} within {timeout:g}s (user_timeout)"
+            ) from None
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        while True:
+            try:
+                yield await self.recv()
+            except StreamClosedError:
+                return
+
+    async def close(self) -> None:
+        """Close every connection with a close frame and end the socket. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.state is not SocketState.FAILED:
+            self.state = SocketState.CLOSED
+        await asyncio.gather(*(link.close() for link in self._links), return_exceptions=True)
+        self.buffer.end()
+        if self._on_close is not None:
+            self._on_close(self)
+
+    @property
+    def closed(self) -> bool:
+        """True once closed by the caller or ended after giving up."""
+        return self._closed or self.state is SocketState.FAILED
+
+    def _status(
+        self, state: SocketState, detail: str = "", attempt: int = 0, delay: float = 0.0
+    ) -> None:
+        if self._closed:
+            return
+        self.state = state
+        if state is SocketState.RECONNECTING:
+            self.stats.reconnects += 1
+        callback = self.options.on_status
+        if callback is not None:
+            try:
+                callback(StatusEvent(self.path, state, detail, attempt, delay))
+            except Exception:  # a status hook must never break the stream
+                log.exception("status callback failed")
+
+    def _report_drop(self, detail: str) -> None:
+        if self._closed:
+            return
+        log.warning("%s: %s", self.path, detail)
+        self.buffer.put_control(error_message(CLOSED, detail))
+
+    def _give_up(self, reason: str, attempts: int) -> None:
+        if self._closed:
+            return
+        self._live_links -= 1
+        log.error("%s: giving up: %s", self.path, reason)
+        self.buffer.put_control(error_message(UNABLE_TO_CONNECT, reason))
+        self.give_up_reason = reason
+        if self._live_links <= 0:
+            self.state = SocketState.FAILED
+            self.buffer.end()
+            self._status(SocketState.FAILED, reason, attempts)
+            if self._on_close is not None:
+                self._on_close(self)
+
+
+#: python-binance's name for the socket object.
+ReconnectingWebsocket = StreamSocket
+
+
+def retries_value(value: float | int | str | None) -> float:
+    """Parse a retry budget: a whole number, or ``inf``/``None`` for forever."""
+    if value is None:
+        return math.inf
+    if isinstance(value, str):
+        if value.strip().lower() in ("inf", "infinite", "forever"):
+            return math.inf
+        value = int(value)
+    if value < 0:
+        raise ValueError("retries must be 0 or more, or inf")
+    return float(value)

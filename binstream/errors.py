@@ -1,0 +1,63 @@
+"""binstream's exception hierarchy.
+
+::
+
+    BinstreamError
+    ├── InvalidStreamError (also ValueError)
+    │   └── InvalidSymbolError
+    ├── EndpointError (also ValueError)
+    ├── SocketExistsError
+    ├── StreamClosedError
+    ├── ReceiveTimeoutError (also TimeoutError)
+    ├── RestError
+    └── AuthError
+        └── MissingKeysError
+
+Every error a user can provoke with bad input derives from :class:`BinstreamError`,
+so the command line maps them to one clear line and an exit code.
+"""
+
+from __future__ import annotations
+
+
+class BinstreamError(Exception):
+    """Base class of every error binstream raises on purpose."""
+
+
+class InvalidStreamError(BinstreamError, ValueError):
+    """A stream name, enum value or stream option is not valid.
+
+    The message says what is wrong and, where it can, what to type instead.
+    """
+
+
+class InvalidSymbolError(InvalidStreamError):
+    """A trading symbol is malformed (``BNB/BTC``, ``bnb-btc``, empty, too long)."""
+
+
+class EndpointError(BinstreamError, ValueError):
+    """An endpoint URL or endpoint option is not usable."""
+
+
+class SocketExistsError(BinstreamError):
+    """A socket for the same stream path is already open on this manager."""
+
+
+class StreamClosedError(BinstreamError):
+    """The socket has ended (stopped, or gave up reconnecting) and holds no more messages."""
+
+
+class ReceiveTimeoutError(BinstreamError, TimeoutError):
+    """No message arrived within the socket's ``user_timeout``."""
+
+
+class RestError(BinstreamError):
+    """A REST request (depth snapshot, exchange info) failed."""
+
+
+class AuthError(BinstreamError):
+    """The exchange refused our credentials or signature."""
+
+
+class MissingKeysError(AuthError):
+    """An authenticated stream was asked for without API keys."""

@@ -1,0 +1,206 @@
+"""The asyncio socket manager, a drop-in for python-binance's ``BinanceSocketManager``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from .buffer import OverflowPolicy
+from .connection import ReconnectPolicy, SocketOptions, StreamSocket, retries_value
+from .endpoints import Endpoints
+from .streams import (
+    ALL_MARKET_MINI_TICKER_STREAM,
+    KlineInterval,
+    aggtrade_stream,
+    avg_price_stream,
+    book_ticker_stream,
+    depth_stream,
+    kline_stream,
+    mini_ticker_stream,
+    normalize_streams,
+    ticker_stream,
+    trade_stream,
+)
+
+log = logging.getLogger("binstream")
+
+KEEPALIVE_TIMEOUT = 5 * 60
+
+
+class BinanceSocketManager:
+    """Open Binance spot streams from asyncio code.
+
+    ``client`` may be a python-binance ``AsyncClient`` or any object with ``tld``,
+    ``testnet``, ``API_KEY`` and ``API_SECRET`` attributes; keyword options override it.
+    ``endpoint`` (or ``$BINSTREAM_ENDPOINT``) points everything at another server, such as
+    binstream's local exchange.
+
+    One socket per stream path: asking for a path that is already open returns the same
+    socket object, as python-binance does; once closed, the next call opens a fresh one.
+
+    Example::
+
+        async def main():
+            bm = BinanceSocketManager(endpoint="ws://127.0.0.1:9000")
+            async with bm.trade_socket("BNBBTC") as ts:
+                for _ in range(3):
+                    print(await ts.recv())
+    """
+
+    def __init__(
+        self,
+        client: Any = None,
+        user_timeout: float | None = KEEPALIVE_TIMEOUT,
+        max_queue_size: int = 10_000,
+        *,
+        tld: str | None = None,
+        testnet: bool | None = None,
+        endpoint: str | None = None,
+        rest_endpoint: str | None = None,
+        market_data_only: bool = False,
+        max_retries: float | int | str | None = 5,
+        overflow: OverflowPolicy = "block",
+        stall_timeout: float | None = None,
+        backoff_base: float = 0.2,
+        backoff_cap: float = 30.0,
+        max_age: float | None = 23 * 3600.0,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        options: SocketOptions | None = None,
+    ) -> None:
+        self.tld = tld if tld is not None else getattr(client, "tld", "com")
+        self.testnet = bool(testnet if testnet is not None else getattr(client, "testnet", False))
+        self.endpoints = Endpoints.resolve(
+            tld=self.tld,
+            testnet=self.testnet,
+            market_data_only=market_data_only,
+            endpoint=endpoint,
+            rest_endpoint=rest_endpoint,
+        )
+        self._api_key = api_key if api_key is not None else getattr(client, "API_KEY", None)
+        self._api_secret = (
+            api_secret if api_secret is not None else getattr(client, "API_SECRET", None)
+        )
+        self.options = options or SocketOptions(
+            user_timeout=user_timeout,
+            max_queue_size=max_queue_size,
+            overflow=overflow,
+            reconnect=ReconnectPolicy(
+                max_retries=retries_value(max_retries),
+                backoff_base=backoff_base,
+                backoff_cap=backoff_cap,
+            ),
+            stall_timeout=stall_timeout,
+            max_age=max_age,
+        )
+        self._sockets: dict[str, StreamSocket] = {}
+
+    def __repr__(self) -> str:
+        return f"<BinanceSocketManager {self.endpoints.stream} sockets={len(self._sockets)}>"
+
+    async def __aenter__(self) -> BinanceSocketManager:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def sockets(self) -> dict[str, StreamSocket]:
+        """Open sockets by path (a copy)."""
+        return dict(self._sockets)
+
+    async def close(self) -> None:
+        """Close every socket this manager opened."""
+        for socket in list(self._sockets.values()):
+            await socket.close()
+        self._sockets.clear()
+
+    # -- the generic factory -------------------------------------------------------------
+
+    def socket(self, streams: str | Iterable[str]) -> StreamSocket:
+        """A socket for one stream name or several (validated, deduplicated, sharded)."""
+        names = normalize_streams([streams] if isinstance(streams, str) else streams)
+        return self._get_socket(names)
+
+    def _get_socket(self, names: list[str], combined: bool = False) -> StreamSocket:
+        combined = combined or len(names) > 1
+        path = "stream?streams=" + "/".join(names) if combined else "ws/" + names[0]
+        existing = self._sockets.get(path)
+        if existing is not None and not existing.closed:
+            return existing
+        plans = self.endpoints.plan(names, combined=combined)
+        socket = StreamSocket(path, plans, self.options, on_close=self._forget)
+        self._sockets[path] = socket
+        return socket
+
+    def _forget(self, socket: StreamSocket) -> None:
+        if self._sockets.get(socket.path) is socket:
+            del self._sockets[socket.path]
+
+    # -- python-binance's factory methods ------------------------------------------------
+
+    def trade_socket(self, symbol: str) -> StreamSocket:
+        """Every trade of ``symbol`` (``<symbol>@trade``)."""
+        return self._get_socket([trade_stream(symbol)])
+
+    def aggtrade_socket(self, symbol: str) -> StreamSocket:
+        """Aggregated trades of ``symbol`` (``<symbol>@aggTrade``)."""
+        return self._get_socket([aggtrade_stream(symbol)])
+
+    def kline_socket(
+        self, symbol: str, interval: object = KlineInterval.M1, *, timezone: str | None = None
+    ) -> StreamSocket:
+        """Candlesticks of ``symbol``; ``interval`` defaults to 1 minute."""
+        return self._get_socket([kline_stream(symbol, interval, timezone)])
+
+    def depth_socket(
+        self, symbol: str, depth: object | None = None, interval: object | None = None
+    ) -> StreamSocket:
+        """Diff book (``depth=None``) or partial book of 5, 10 or 20 levels.
+
+        ``interval`` is the update speed: 100 (ms) or 1000 (default).
+        """
+        return self._get_socket([depth_stream(symbol, depth, interval)])
+
+    def symbol_ticker_socket(self, symbol: str) -> StreamSocket:
+        """24 h rolling ticker of ``symbol`` (``<symbol>@ticker``)."""
+        return self._get_socket([ticker_stream(symbol)])
+
+    def symbol_rolling_window_ticker_socket(self, symbol: str, window: object) -> StreamSocket:
+        """Rolling-window ticker of ``symbol`` over 1h, 4h or 1d."""
+        return self._get_socket([ticker_stream(symbol, window)])
+
+    def ticker_socket(self) -> StreamSocket:
+        """All-market tickers.
+
+        Binance retired ``!ticker@arr`` on 2026-03-26; this opens ``!ticker_1d@arr``, the
+        rolling 1-day window, whose entries carry the same statistics fields.
+        """
+        return self._get_socket([ticker_stream()])
+
+    def miniticker_socket(self, update_time: int = 1000) -> StreamSocket:
+        """All-market mini tickers (``!miniTicker@arr``, pushed every second)."""
+        if update_time != 1000:
+            log.warning("!miniTicker@arr updates every 1000ms; update_time is ignored")
+        return self._get_socket([ALL_MARKET_MINI_TICKER_STREAM])
+
+    def symbol_miniticker_socket(self, symbol: str) -> StreamSocket:
+        """Mini ticker of ``symbol`` (``<symbol>@miniTicker``)."""
+        return self._get_socket([mini_ticker_stream(symbol)])
+
+    def symbol_book_ticker_socket(self, symbol: str) -> StreamSocket:
+        """Best bid and ask of ``symbol`` in real time (``<symbol>@bookTicker``)."""
+        return self._get_socket([book_ticker_stream(symbol)])
+
+    def avg_price_socket(self, symbol: str) -> StreamSocket:
+        """Five-minute average price of ``symbol`` (``<symbol>@avgPrice``)."""
+        return self._get_socket([avg_price_stream(symbol)])
+
+    def multiplex_socket(self, streams: Iterable[str]) -> StreamSocket:
+        """One combined socket for raw stream names such as ``bnbbtc@aggTrade``.
+
+        Messages arrive as ``{"stream": name, "data": payload}``. Past 1024 streams the
+        socket opens several connections and merges them.
+        """
+        return self._get_socket(normalize_streams(streams), combined=True)

@@ -1,0 +1,502 @@
+"""The local Binance-compatible exchange: market streams, REST and fault injection.
+
+One websockets server on loopback serves every URL shape Binance uses on one port::
+
+    /ws/<stream>                     raw stream(s), payloads unwrapped
+    /stream?streams=<a>/<b>          combined, {"stream": name, "data": payload}
+    /ws                              no stream yet: SUBSCRIBE later
+    /ws-api/v3                       WebSocket API (user data stream)
+    GET /api/v3/depth?symbol=&limit= order book snapshot (REST)
+    GET /api/v3/exchangeInfo, /api/v3/ping, /api/v3/time
+
+Example::
+
+    async with LocalExchange() as ex:
+        bm = BinanceSocketManager(endpoint=ex.url)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import orjson
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from . import market as m
+from .faults import Faults, Refusal
+from .feed import Renderer, is_well_formed, renderer_for
+
+log = logging.getLogger("binstream.server")
+
+MAX_STREAMS = 1024
+MAX_CONTROL_PER_SECOND = 5
+_ID_OK = (int, type(None))
+
+
+def _error(code: int, msg: str, request_id: Any) -> dict[str, Any]:
+    return {"code": code, "msg": msg, "id": request_id}
+
+
+def json_response(status: int, body: Any) -> Response:
+    """An HTTP response carrying JSON, as Binance's REST API answers."""
+    payload = orjson.dumps(body)
+    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+    return Response(status, HTTPStatus(status).phrase, headers, payload)
+
+
+class _Client:
+    """One market-stream connection on the server side."""
+
+    def __init__(self, ws: ServerConnection, combined: bool, faults: Faults, limit: int) -> None:
+        self.ws = ws
+        self.combined = combined
+        self.faults = faults
+        self.subs: dict[str, Renderer | None] = {}
+        self.frames: deque[bytes] = deque()
+        self.ready = asyncio.Event()
+        self.limit = limit
+        self.control_times: deque[float] = deque()
+        self.overflowed = False
+        self.sent = 0
+
+    def push(self, frame: bytes) -> None:
+        if len(self.frames) >= self.limit:
+            self.overflowed = True
+            self.ready.set()
+            return
+        self.frames.append(frame)
+        self.ready.set()
+
+
+class LocalExchange:
+    """A Binance-compatible exchange on 127.0.0.1, for demos, tests and benchmarks.
+
+    ``interval`` is the market's step period in seconds: every step moves the book,
+    maybe trades, and pushes the resulting events to every subscriber.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        symbols: Iterable[m.SymbolSpec] = m.DEFAULT_SYMBOLS,
+        interval: float = 0.1,
+        seed: int | None = None,
+        faults: Faults | None = None,
+        client_queue: int = 50_000,
+        accounts: Any = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.interval = interval
+        self.faults = faults or Faults()
+        self.refusal = Refusal()
+        self.client_queue = client_queue
+        self.markets: dict[str, m.SymbolMarket] = {}
+        for index, spec in enumerate(symbols):
+            market = m.SymbolMarket(spec, None if seed is None else seed + index)
+            self.markets[market.symbol] = market
+        self.clients: set[_Client] = set()
+        self.connections_total = 0
+        self._server: Server | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._paused = False
+        self.ws_api: Any = None
+        if accounts is not False:
+            from .wsapi import UserDataService
+
+            self.ws_api = UserDataService(self, accounts)
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base websocket URL, e.g. ``ws://127.0.0.1:54321``; pass it as ``endpoint``."""
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def rest_url(self) -> str:
+        """Base REST URL on the same port."""
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> LocalExchange:
+        """Bind, start serving and start the market clock."""
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.port,
+            process_request=self._process_request,
+            compression=None,
+            max_size=2**20,
+            ping_interval=20,
+            ping_timeout=60,
+            close_timeout=1,
+            server_header="binstream-local-exchange",
+        )
+        sock = next(iter(self._server.sockets))
+        self.port = sock.getsockname()[1]
+        self._ticker = asyncio.create_task(self._clock(), name="binstream-exchange-clock")
+        if self.ws_api is not None:
+            self.ws_api.start()
+        log.info("local exchange listening on %s", self.url)
+        return self
+
+    async def stop(self) -> None:
+        """Close every connection (close code 1001) and stop serving."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        if self.ws_api is not None:
+            await self.ws_api.stop()
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 3)
+            self._server = None
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def __aenter__(self) -> LocalExchange:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def serve_forever(self) -> None:
+        """Run until cancelled."""
+        if self._server is None:
+            await self.start()
+        try:
+            await asyncio.Future()
+        finally:
+            await self.stop()
+
+    # -- controls for tests and the CLI ---------------------------------------------------
+
+    def refuse(self, count: int = 0, seconds: float = 0.0) -> None:
+        """Answer the next ``count`` connection attempts, or all for ``seconds``, with 503."""
+        self.refusal = Refusal(count, time.monotonic() + seconds if seconds else 0.0)
+
+    def pause(self, paused: bool = True) -> None:
+        """Stop (or resume) the market clock: connections stay open and silent."""
+        self._paused = paused
+
+    def drop_all(self, close_frame: bool = True) -> int:
+        """Drop every market-stream connection now; return how many were dropped."""
+        count = 0
+        for client in list(self.clients):
+            self._drop(client, close_frame)
+            count += 1
+        return count
+
+    def announce_shutdown(self, grace: float = 1.0) -> None:
+        """Send ``serverShutdown`` to every connection and close them ``grace`` s later."""
+        for client in list(self.clients):
+            self._spawn(self._shutdown(client, grace))
+
+    def step(self) -> None:
+        """Advance the market once and publish (the clock calls this every ``interval``)."""
+        t = m.now_ms()
+        steps = {symbol: market.step(t) for symbol, market in self.markets.items()}
+        raw_cache: dict[str, list[bytes]] = {}
+        wrapped_cache: dict[str, list[bytes]] = {}
+        for client in list(self.clients):
+            for name, renderer in client.subs.items():
+                if renderer is None:
+                    continue
+                frames = raw_cache.get(name)
+                if frames is None:
+                    frames = [orjson.dumps(p) for p in renderer(self.markets, steps, t)]
+                    raw_cache[name] = frames
+                if client.combined:
+                    wrapped = wrapped_cache.get(name)
+                    if wrapped is None:
+                        head = b'{"stream":' + orjson.dumps(name) + b',"data":'
+                        wrapped = [head + f + b"}" for f in frames]
+                        wrapped_cache[name] = wrapped
+                    frames = wrapped
+                for frame in frames:
+                    client.push(frame)
+        if self.ws_api is not None:
+            self.ws_api.on_step(steps)
+
+    async def _clock(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            if not self._paused:
+                self.step()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- HTTP: REST and the handshake gate ------------------------------------------------
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path, _, query = request.path.partition("?")
+        if path.startswith("/api/"):
+            return self._rest(path, query)
+        if "websocket" not in request.headers.get("Upgrade", "").lower():
+            return json_response(404, {"code": -1, "msg": f"Not found: {path}"})
+        self.connections_total += 1
+        if self.refusal.take():
+            return json_response(503, {"code": -1008, "msg": "Service unavailable (injected)."})
+        if path == "/ws-api/v3" and self.ws_api is not None:
+            return None
+        if path == "/stream":
+            streams = self._query_streams(query)
+            if streams is None:
+                return json_response(400, {"code": -1100, "msg": "Invalid request: no streams."})
+        elif path == "/ws" or path.startswith("/ws/"):
+            streams = [unquote(s) for s in path[4:].split("/") if s]
+        else:
+            return json_response(404, {"code": -1, "msg": f"Not found: {path}"})
+        if len(streams) > MAX_STREAMS:
+            return json_response(
+                400, {"code": -1100, "msg": f"Too many streams: at most {MAX_STREAMS}."}
+            )
+        return None
+
+    @staticmethod
+    def _query_streams(query: str) -> list[str] | None:
+        for part in query.split("&"):
+            key, _, value = part.partition("=")
+            if key == "streams" and value:
+                return [unquote(s) for s in value.split("/") if s]
+        return None
+
+    def _rest(self, path: str, query: str) -> Response:
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        if path == "/api/v3/ping":
+            return json_response(200, {})
+        if path == "/api/v3/time":
+            return json_response(200, {"serverTime": m.now_ms()})
+        if path == "/api/v3/exchangeInfo":
+            return json_response(200, self._exchange_info())
+        if path == "/api/v3/depth":
+            symbol = params.get("symbol", "")
+            if not symbol:
+                return json_response(
+                    400,
+                    {
+                        "code": -1102,
+                        "msg": "Mandatory parameter 'symbol' was not sent, was empty/null, "
+                        "or malformed.",
+                    },
+                )
+            market = self.markets.get(symbol)
+            if market is None:
+                return json_response(400, {"code": -1121, "msg": "Invalid symbol."})
+            try:
+                limit = int(params.get("limit", "100"))
+            except ValueError:
+                limit = -1
+            if not 1 <= limit <= 5000:
+                return json_response(
+                    400, {"code": -1100, "msg": "Illegal characters found in parameter 'limit'."}
+                )
+            return json_response(200, market.snapshot(limit))
+        return json_response(404, {"code": -1, "msg": f"Not found: {path}"})
+
+    def _exchange_info(self) -> dict[str, Any]:
+        symbols = []
+        for symbol in self.markets:
+            quote = next((q for q in ("USDT", "BTC") if symbol.endswith(q)), symbol[-3:])
+            symbols.append(
+                {
+                    "symbol": symbol,
+                    "status": "TRADING",
+                    "baseAsset": symbol[: -len(quote)],
+                    "quoteAsset": quote,
+                }
+            )
+        return {"timezone": "UTC", "serverTime": m.now_ms(), "symbols": symbols}
+
+    # -- websocket connections ------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        path, _, query = ws.request.path.partition("?")
+        if path == "/ws-api/v3" and self.ws_api is not None:
+            await self.ws_api.handle(ws)
+            return
+        if path == "/stream":
+            names = self._query_streams(query) or []
+            combined = True
+        else:
+            names = [unquote(s) for s in path[4:].split("/") if s]
+            combined = False
+        client = _Client(ws, combined, self.faults.claim(), self.client_queue)
+        for name in names:
+            client.subs[name] = renderer_for(name, self.markets)
+        self.clients.add(client)
+        sender = asyncio.create_task(self._send_loop(client))
+        try:
+            async for message in ws:
+                reply = self._control(client, message)
+                if reply is not None:
+                    await ws.send(orjson.dumps(reply).decode())
+        except ConnectionClosed:
+            pass
+        finally:
+            self.clients.discard(client)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+
+    def _control(self, client: _Client, message: str | bytes) -> dict[str, Any] | None:
+        now = time.monotonic()
+        times = client.control_times
+        times.append(now)
+        while times and now - times[0] > 1.0:
+            times.popleft()
+        if len(times) > MAX_CONTROL_PER_SECOND:
+            log.info("closing a connection that sent more than 5 messages in a second")
+            self._spawn(client.ws.close(1008, "Too many requests"))
+            return None
+        try:
+            request = orjson.loads(message)
+        except orjson.JSONDecodeError:
+            return {"code": 3, "msg": "Invalid JSON: expected value at line 1 column 1"}
+        if not isinstance(request, dict):
+            return {"code": 2, "msg": "Invalid request: expected an object"}
+        request_id = request.get("id")
+        if "id" not in request or not (
+            (isinstance(request_id, _ID_OK) and not isinstance(request_id, bool))
+            or (isinstance(request_id, str) and request_id.isalnum() and len(request_id) <= 36)
+        ):
+            return {"code": 2, "msg": "Invalid request: request ID must be an unsigned integer"}
+        method = request.get("method")
+        if method is None:
+            return {"code": 2, "msg": "Invalid request: missing field `method`", "id": request_id}
+        params = request.get("params", [])
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+                return {
+                    "code": 2,
+                    "msg": "Invalid request: params must be strings",
+                    "id": request_id,
+                }
+            bad = [p for p in params if not is_well_formed(p)]
+            if bad:
+                return {
+                    "code": 2,
+                    "msg": f"Invalid request: invalid stream {bad[0]!r}",
+                    "id": request_id,
+                }
+            if method == "SUBSCRIBE":
+                if len(set(client.subs) | set(params)) > MAX_STREAMS:
+                    return {"code": 2, "msg": "Invalid request: too many streams", "id": request_id}
+                for name in params:
+                    client.subs.setdefault(name, renderer_for(name, self.markets))
+            else:
+                for name in params:
+                    client.subs.pop(name, None)
+            return {"result": None, "id": request_id}
+        if method == "LIST_SUBSCRIPTIONS":
+            return {"result": list(client.subs), "id": request_id}
+        if method in ("SET_PROPERTY", "GET_PROPERTY"):
+            if not isinstance(params, list) or not params or params[0] != "combined":
+                return {"code": 0, "msg": "Unknown property", "id": request_id}
+            if method == "GET_PROPERTY":
+                return {"result": client.combined, "id": request_id}
+            if len(params) != 2 or not isinstance(params[1], bool):
+                return {"code": 1, "msg": "Invalid value type: expected Boolean", "id": request_id}
+            client.combined = params[1]
+            return {"result": None, "id": request_id}
+        return {
+            "code": 2,
+            "msg": f"Invalid request: unknown variant {method!r}, expected one of `SUBSCRIBE`, "
+            "`UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`",
+            "id": request_id,
+        }
+
+    async def _send_loop(self, client: _Client) -> None:
+        ws, faults, frames = client.ws, client.faults, client.frames
+        try:
+            while True:
+                if not frames:
+                    if client.overflowed:
+                        await ws.close(1008, "Client too slow")
+                        return
+                    client.ready.clear()
+                    await client.ready.wait()
+                    continue
+                if client.overflowed:
+                    log.info("closing a client that does not keep up with the feed")
+                    await ws.close(1008, "Client too slow")
+                    return
+                if faults.active and await self._apply_faults_before(client):
+                    return
+                await ws.send(frames.popleft(), text=True)
+                client.sent += 1
+                if faults.active and await self._apply_faults_after(client):
+                    return
+        except ConnectionClosed:
+            return
+
+    async def _apply_faults_before(self, client: _Client) -> bool:
+        faults = client.faults
+        if faults.delay:
+            await asyncio.sleep(faults.delay)
+        if faults.stall_after is not None and client.sent >= faults.stall_after:
+            if faults.stall_pings and client.ws.transport is not None:
+                client.ws.transport.pause_reading()
+            await asyncio.Future()  # silent until the connection goes away
+        return False
+
+    async def _apply_faults_after(self, client: _Client) -> bool:
+        faults, sent = client.faults, client.sent
+        if faults.garbage_every and sent % faults.garbage_every == 0:
+            await self._send_garbage(client)
+        if faults.shutdown_after is not None and sent == faults.shutdown_after:
+            self._spawn(self._shutdown(client, faults.shutdown_grace))
+        if faults.drop_after is not None and sent >= faults.drop_after:
+            self._drop(client, faults.drop_close_frame)
+            return True
+        return False
+
+    async def _send_garbage(self, client: _Client) -> None:
+        kind = client.faults.garbage_kind
+        ws = client.ws
+        if kind == "binary":
+            await ws.send(b"\x00\x01binary frame")
+        elif kind == "scalar":
+            await ws.send("42")
+        elif kind == "wrong_stream":
+            await ws.send('{"stream":"nosuchsymbol@trade","data":{"e":"trade"}}')
+        elif kind == "invalid_utf8":
+            await ws.send(b'{"e":"\xff\xfe"}', text=True)
+        elif kind == "huge":
+            await ws.send('{"e":"huge","x":"' + "a" * (5 * 2**20) + '"}')
+        else:
+            await ws.send("this is not JSON {")
+
+    def _drop(self, client: _Client, close_frame: bool) -> None:
+        self.clients.discard(client)
+        if close_frame:
+            self._spawn(client.ws.close(1011, "injected drop"))
+        elif client.ws.transport is not None:
+            client.ws.transport.abort()
+
+    async def _shutdown(self, client: _Client, grace: float) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await client.ws.send(orjson.dumps({"e": "serverShutdown", "E": m.now_ms()}).decode())
+            await asyncio.sleep(grace)
+            await client.ws.close(1001, "server shutdown")

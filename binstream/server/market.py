@@ -1,0 +1,519 @@
+"""A small, self-consistent market simulator behind the local exchange.
+
+Each :class:`SymbolMarket` keeps an order book in integer ticks and lots (never floats),
+moves it by a random walk, lets taker orders cross it, and derives every Binance payload
+from that one state: trades and aggTrades from the fills, klines and tickers from the
+trades, bookTicker and partial depth from the book, and diff-depth events whose
+``U``/``u`` ids chain exactly with the REST snapshot's ``lastUpdateId``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..streams import KlineInterval, TickerWindow
+
+PRICE_DECIMALS = 8
+QTY_DECIMALS = 8
+BOOK_DEPTH = 60
+
+INTERVAL_MS = {
+    "1s": 1_000,
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "6h": 21_600_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": 86_400_000,
+    "3d": 259_200_000,
+    "1w": 604_800_000,
+}
+WINDOW_MS = {"1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds, as Binance stamps events."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class SymbolSpec:
+    """A simulated symbol: its name, starting price and increments."""
+
+    symbol: str
+    price: str
+    tick: str = "0.00000100"
+    lot: str = "0.01000000"
+
+
+DEFAULT_SYMBOLS = (
+    SymbolSpec("BNBBTC", "0.00900000", "0.00000100", "0.01000000"),
+    SymbolSpec("ETHBTC", "0.03500000", "0.00000100", "0.00100000"),
+    SymbolSpec("NEOBTC", "0.00010000", "0.00000010", "0.01000000"),
+    SymbolSpec("BTCUSDT", "95000.00000000", "0.01000000", "0.00001000"),
+    SymbolSpec("ETHUSDT", "3500.00000000", "0.01000000", "0.00010000"),
+    SymbolSpec("BNBUSDT", "650.00000000", "0.01000000", "0.00100000"),
+    SymbolSpec("币安人生USDT", "0.12000000", "0.00001000", "1.00000000"),
+)
+
+
+def _units(value: str, decimals: int) -> int:
+    whole, _, frac = value.partition(".")
+    frac = (frac + "0" * decimals)[:decimals]
+    return int(whole) * 10**decimals + int(frac or 0)
+
+
+def fmt(units: int, decimals: int = PRICE_DECIMALS) -> str:
+    """Integer units → Binance decimal string with ``decimals`` places."""
+    sign = "-" if units < 0 else ""
+    units = abs(units)
+    return f"{sign}{units // 10**decimals}.{units % 10**decimals:0{decimals}d}"
+
+
+@dataclass
+class Fill:
+    trade_id: int
+    price: int
+    qty: int
+    time: int
+    buyer_maker: bool
+    agg_id: int = 0
+
+
+@dataclass
+class Kline:
+    interval: str
+    open_time: int
+    close_time: int
+    first_id: int = -1
+    last_id: int = -1
+    open: int = 0
+    high: int = 0
+    low: int = 0
+    close: int = 0
+    volume: int = 0
+    quote: int = 0
+    trades: int = 0
+    taker_volume: int = 0
+    taker_quote: int = 0
+
+
+@dataclass
+class Stats:
+    """Ticker statistics since the simulator started (all windows share them)."""
+
+    open_time: int
+    open: int
+    high: int
+    low: int
+    last: int
+    last_qty: int = 0
+    volume: int = 0
+    quote: int = 0
+    first_id: int = -1
+    last_id: int = -1
+    count: int = 0
+
+
+@dataclass
+class Step:
+    """What changed in one step of one symbol."""
+
+    time: int
+    fills: list[list[Fill]] = field(default_factory=list)
+    first_update_id: int = 0
+    last_update_id: int = 0
+    bid_changes: dict[int, int] = field(default_factory=dict)
+    ask_changes: dict[int, int] = field(default_factory=dict)
+    closed_klines: list[Kline] = field(default_factory=list)
+
+
+class SymbolMarket:
+    """One symbol's book, trades and statistics."""
+
+    def __init__(self, spec: SymbolSpec, seed: int | None = None) -> None:
+        self.symbol = spec.symbol.upper()
+        self.tick = _units(spec.tick, PRICE_DECIMALS)
+        self.lot = _units(spec.lot, QTY_DECIMALS)
+        self.rng = random.Random(seed if seed is not None else hash(self.symbol) & 0xFFFF)
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+        self.update_id = 1000
+        self.trade_id = 100
+        self.agg_id = 10
+        self.last_trade_time = now_ms()
+        mid = _units(spec.price, PRICE_DECIMALS) // self.tick
+        for level in range(1, BOOK_DEPTH + 1):
+            self.bids[(mid - level) * self.tick] = self._random_qty()
+            self.asks[(mid + level) * self.tick] = self._random_qty()
+        price = mid * self.tick
+        started = now_ms()
+        self.stats = Stats(open_time=started, open=price, high=price, low=price, last=price)
+        self.klines: dict[str, Kline] = {}
+        self.prices: list[tuple[int, int, int]] = []  # (time, price, qty) for avgPrice
+
+    def _random_qty(self) -> int:
+        return self.lot * self.rng.randint(1, 400)
+
+    # -- views ---------------------------------------------------------------------------
+
+    def best_bid(self) -> tuple[int, int]:
+        price = max(self.bids)
+        return price, self.bids[price]
+
+    def best_ask(self) -> tuple[int, int]:
+        price = min(self.asks)
+        return price, self.asks[price]
+
+    def top(self, levels: int) -> tuple[list[list[str]], list[list[str]]]:
+        bids = sorted(self.bids.items(), reverse=True)[:levels]
+        asks = sorted(self.asks.items())[:levels]
+        return (
+            [[fmt(p), fmt(q, QTY_DECIMALS)] for p, q in bids],
+            [[fmt(p), fmt(q, QTY_DECIMALS)] for p, q in asks],
+        )
+
+    def snapshot(self, limit: int) -> dict[str, Any]:
+        """The REST ``/api/v3/depth`` answer: consistent with the diff stream's ids."""
+        bids, asks = self.top(limit)
+        return {"lastUpdateId": self.update_id, "bids": bids, "asks": asks}
+
+    # -- evolution -----------------------------------------------------------------------
+
+    def step(self, time_ms: int | None = None) -> Step:
+        """Advance the market once: move the book, maybe trade, roll klines."""
+        t = time_ms or now_ms()
+        step = Step(time=t, first_update_id=self.update_id + 1)
+        rng = self.rng
+        for _ in range(rng.randint(1, 4)):
+            self._touch_level(step, rng.random() < 0.5)
+        if rng.random() < 0.7:
+            step.fills.append(self._take(step, t, buy=rng.random() < 0.5))
+        self._trim(step)
+        step.last_update_id = self.update_id
+        self._roll_klines(step, t)
+        return step
+
+    def _set(self, step: Step, side_bids: bool, price: int, qty: int) -> None:
+        book = self.bids if side_bids else self.asks
+        if qty:
+            book[price] = qty
+        else:
+            book.pop(price, None)
+        (step.bid_changes if side_bids else step.ask_changes)[price] = qty
+        self.update_id += 1
+
+    def _touch_level(self, step: Step, bids: bool) -> None:
+        best_bid, _ = self.best_bid()
+        best_ask, _ = self.best_ask()
+        offset = self.rng.randint(0, 12) * self.tick
+        if bids:
+            price = best_bid - offset
+            if self.rng.random() < 0.15 and best_ask - best_bid > self.tick:
+                price = best_bid + self.tick
+            qty = 0 if (self.rng.random() < 0.25 and len(self.bids) > 5) else self._random_qty()
+        else:
+            price = best_ask + offset
+            if self.rng.random() < 0.15 and best_ask - best_bid > self.tick:
+                price = best_ask - self.tick
+            qty = 0 if (self.rng.random() < 0.25 and len(self.asks) > 5) else self._random_qty()
+        if price > 0:
+            self._set(step, bids, price, qty)
+
+    def _take(self, step: Step, t: int, buy: bool) -> list[Fill]:
+        book = self.asks if buy else self.bids
+        wanted = self._random_qty() * self.rng.randint(1, 3)
+        fills: list[Fill] = []
+        while wanted > 0 and len(book) > 3:
+            price = min(book) if buy else max(book)
+            qty = min(wanted, book[price])
+            self.trade_id += 1
+            self.agg_id += 1
+            fills.append(Fill(self.trade_id, price, qty, t, not buy, self.agg_id))
+            wanted -= qty
+            self._set(step, not buy, price, book[price] - qty)
+        self._record(fills, t)
+        return fills
+
+    def _trim(self, step: Step) -> None:
+        """Keep a bounded, uncrossed book around the mid."""
+        while len(self.bids) > BOOK_DEPTH:
+            self._set(step, True, min(self.bids), 0)
+        while len(self.asks) > BOOK_DEPTH:
+            self._set(step, False, max(self.asks), 0)
+        best_bid, best_ask = max(self.bids), min(self.asks)
+        while len(self.bids) < BOOK_DEPTH // 2:
+            self._set(step, True, min(self.bids) - self.tick, self._random_qty())
+        while len(self.asks) < BOOK_DEPTH // 2:
+            self._set(step, False, max(self.asks) + self.tick, self._random_qty())
+        assert best_bid < best_ask
+
+    def _record(self, fills: list[Fill], t: int) -> None:
+        stats = self.stats
+        for fill in fills:
+            quote = fill.price * fill.qty // 10**QTY_DECIMALS
+            stats.last, stats.last_qty = fill.price, fill.qty
+            stats.high, stats.low = max(stats.high, fill.price), min(stats.low, fill.price)
+            stats.volume += fill.qty
+            stats.quote += quote
+            stats.count += 1
+            if stats.first_id < 0:
+                stats.first_id = fill.trade_id
+            stats.last_id = fill.trade_id
+            self.prices.append((t, fill.price, fill.qty))
+            for kline in self.klines.values():
+                self._kline_add(kline, fill, quote)
+        if fills:
+            self.last_trade_time = t
+            cutoff = t - 300_000
+            while self.prices and self.prices[0][0] < cutoff:
+                self.prices.pop(0)
+
+    @staticmethod
+    def _kline_add(kline: Kline, fill: Fill, quote: int) -> None:
+        if kline.trades == 0:
+            kline.first_id = fill.trade_id
+            kline.open = kline.high = kline.low = fill.price
+        kline.last_id = fill.trade_id
+        kline.close = fill.price
+        kline.high, kline.low = max(kline.high, fill.price), min(kline.low, fill.price)
+        kline.volume += fill.qty
+        kline.quote += quote
+        kline.trades += 1
+        if not fill.buyer_maker:
+            kline.taker_volume += fill.qty
+            kline.taker_quote += quote
+
+    def kline(self, interval: str, offset_ms: int = 0, t: int | None = None) -> Kline:
+        """The current kline of ``interval`` (created on first use)."""
+        key = f"{interval}{offset_ms}"
+        t = t or now_ms()
+        kline = self.klines.get(key)
+        if kline is None:
+            kline = self._new_kline(interval, offset_ms, t)
+            self.klines[key] = kline
+        return kline
+
+    def _new_kline(self, interval: str, offset_ms: int, t: int) -> Kline:
+        span = INTERVAL_MS.get(interval)
+        if span is None:  # 1M: calendar month start, good enough for a simulator
+            lt = time.gmtime((t + offset_ms) / 1000)
+            start = int(time.mktime((lt.tm_year, lt.tm_mon, 1, 0, 0, 0, 0, 0, 0))) * 1000
+            span = 30 * 86_400_000
+        else:
+            start = (t + offset_ms) // span * span - offset_ms
+        last = self.stats.last
+        return Kline(interval, start, start + span - 1, open=last, high=last, low=last, close=last)
+
+    def _roll_klines(self, step: Step, t: int) -> None:
+        for key, kline in list(self.klines.items()):
+            if t > kline.close_time:
+                step.closed_klines.append(kline)
+                offset = int(key[len(kline.interval) :])
+                self.klines[key] = self._new_kline(kline.interval, offset, t)
+
+    def avg_price(self) -> int:
+        qty = sum(q for _, _, q in self.prices)
+        if not qty:
+            return self.stats.last
+        return sum(p * q for _, p, q in self.prices) // qty
+
+
+# -- payload rendering (Binance field names) ------------------------------------------
+
+
+def trade_payloads(market: SymbolMarket, step: Step) -> list[dict[str, Any]]:
+    return [
+        {
+            "e": "trade",
+            "E": step.time,
+            "s": market.symbol,
+            "t": f.trade_id,
+            "p": fmt(f.price),
+            "q": fmt(f.qty, QTY_DECIMALS),
+            "T": f.time,
+            "m": f.buyer_maker,
+            "M": True,
+        }
+        for order in step.fills
+        for f in order
+    ]
+
+
+def aggtrade_payloads(market: SymbolMarket, step: Step) -> list[dict[str, Any]]:
+    # Each fill takes one whole price level, so one aggTrade stands for one fill.
+    return [
+        {
+            "e": "aggTrade",
+            "E": step.time,
+            "s": market.symbol,
+            "a": f.agg_id,
+            "p": fmt(f.price),
+            "q": fmt(f.qty, QTY_DECIMALS),
+            "f": f.trade_id,
+            "l": f.trade_id,
+            "T": f.time,
+            "m": f.buyer_maker,
+            "M": True,
+        }
+        for order in step.fills
+        for f in order
+    ]
+
+
+def diff_depth_payload(market: SymbolMarket, step: Step) -> dict[str, Any] | None:
+    if step.last_update_id < step.first_update_id:
+        return None
+    return {
+        "e": "depthUpdate",
+        "E": step.time,
+        "s": market.symbol,
+        "U": step.first_update_id,
+        "u": step.last_update_id,
+        "b": [[fmt(p), fmt(q, QTY_DECIMALS)] for p, q in sorted(step.bid_changes.items())],
+        "a": [[fmt(p), fmt(q, QTY_DECIMALS)] for p, q in sorted(step.ask_changes.items())],
+    }
+
+
+def partial_depth_payload(market: SymbolMarket, levels: int) -> dict[str, Any]:
+    return market.snapshot(levels)
+
+
+def book_ticker_payload(market: SymbolMarket) -> dict[str, Any]:
+    (bp, bq), (ap, aq) = market.best_bid(), market.best_ask()
+    return {
+        "u": market.update_id,
+        "s": market.symbol,
+        "b": fmt(bp),
+        "B": fmt(bq, QTY_DECIMALS),
+        "a": fmt(ap),
+        "A": fmt(aq, QTY_DECIMALS),
+    }
+
+
+def kline_payload(market: SymbolMarket, kline: Kline, t: int) -> dict[str, Any]:
+    return {
+        "e": "kline",
+        "E": t,
+        "s": market.symbol,
+        "k": {
+            "t": kline.open_time,
+            "T": kline.close_time,
+            "s": market.symbol,
+            "i": kline.interval,
+            "f": kline.first_id,
+            "L": kline.last_id,
+            "o": fmt(kline.open),
+            "c": fmt(kline.close),
+            "h": fmt(kline.high),
+            "l": fmt(kline.low),
+            "v": fmt(kline.volume, QTY_DECIMALS),
+            "n": kline.trades,
+            "x": t > kline.close_time,
+            "q": fmt(kline.quote),
+            "V": fmt(kline.taker_volume, QTY_DECIMALS),
+            "Q": fmt(kline.taker_quote),
+            "B": "0",
+        },
+    }
+
+
+def _change(stats: Stats) -> tuple[str, str, str]:
+    change = stats.last - stats.open
+    percent = change * 100_000 // stats.open if stats.open else 0  # 3 decimals
+    weighted = stats.quote * 10**QTY_DECIMALS // stats.volume if stats.volume else stats.last
+    return fmt(change), fmt(percent, 3), fmt(weighted)
+
+
+def mini_ticker_payload(market: SymbolMarket, t: int) -> dict[str, Any]:
+    s = market.stats
+    return {
+        "e": "24hrMiniTicker",
+        "E": t,
+        "s": market.symbol,
+        "c": fmt(s.last),
+        "o": fmt(s.open),
+        "h": fmt(s.high),
+        "l": fmt(s.low),
+        "v": fmt(s.volume, QTY_DECIMALS),
+        "q": fmt(s.quote),
+    }
+
+
+def ticker_payload(market: SymbolMarket, t: int) -> dict[str, Any]:
+    s = market.stats
+    change, percent, weighted = _change(s)
+    (bp, bq), (ap, aq) = market.best_bid(), market.best_ask()
+    return {
+        "e": "24hrTicker",
+        "E": t,
+        "s": market.symbol,
+        "p": change,
+        "P": percent,
+        "w": weighted,
+        "x": fmt(s.open),
+        "c": fmt(s.last),
+        "Q": fmt(s.last_qty, QTY_DECIMALS),
+        "b": fmt(bp),
+        "B": fmt(bq, QTY_DECIMALS),
+        "a": fmt(ap),
+        "A": fmt(aq, QTY_DECIMALS),
+        "o": fmt(s.open),
+        "h": fmt(s.high),
+        "l": fmt(s.low),
+        "v": fmt(s.volume, QTY_DECIMALS),
+        "q": fmt(s.quote),
+        "O": t - 86_400_000,
+        "C": t,
+        "F": s.first_id,
+        "L": s.last_id,
+        "n": s.count,
+    }
+
+
+def window_ticker_payload(market: SymbolMarket, window: str, t: int) -> dict[str, Any]:
+    s = market.stats
+    change, percent, weighted = _change(s)
+    return {
+        "e": f"{window}Ticker",
+        "E": t,
+        "s": market.symbol,
+        "p": change,
+        "P": percent,
+        "o": fmt(s.open),
+        "h": fmt(s.high),
+        "l": fmt(s.low),
+        "c": fmt(s.last),
+        "w": weighted,
+        "v": fmt(s.volume, QTY_DECIMALS),
+        "q": fmt(s.quote),
+        "O": (t - WINDOW_MS[window]) // 60_000 * 60_000,
+        "C": t,
+        "F": s.first_id,
+        "L": s.last_id,
+        "n": s.count,
+    }
+
+
+def avg_price_payload(market: SymbolMarket, t: int) -> dict[str, Any]:
+    return {
+        "e": "avgPrice",
+        "E": t,
+        "s": market.symbol,
+        "i": "5m",
+        "w": fmt(market.avg_price()),
+        "T": market.last_trade_time,
+    }
+
+
+KLINE_INTERVALS = {k.value for k in KlineInterval}
+TICKER_WINDOWS = {w.value for w in TickerWindow}
