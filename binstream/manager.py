@@ -125,7 +125,8 @@ class BinanceSocketManager:
 
     def _get_socket(self, names: list[str], combined: bool = False) -> StreamSocket:
         combined = combined or len(names) > 1
-        path = "stream?streams=" + "/".join(names) if combined else "ws/" + names[0]
+        # python-binance's stream names: the stream itself, or "streams=a/b" when combined.
+        path = "streams=" + "/".join(names) if combined else names[0]
         existing = self._sockets.get(path)
         if existing is not None and not existing.closed:
             return existing

@@ -1,0 +1,88 @@
+"""Hand batches of messages from the event loop to a worker thread, with backpressure.
+
+Used for the threaded manager's callbacks and the command line's stdout writer, so a
+slow callback or a blocked pipe never stalls the event loop (pings keep being
+answered) while memory stays bounded: at most ``high`` messages wait for the worker;
+past that the loop side awaits :meth:`Handoff.wait_for_room`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+
+class Handoff:
+    """One worker thread calling ``on_batch(list_of_messages)`` in arrival order."""
+
+    def __init__(
+        self,
+        name: str,
+        on_batch: Callable[[list[Any]], None],
+        loop: asyncio.AbstractEventLoop,
+        high: int = 1024,
+    ) -> None:
+        self.name = name
+        self.on_batch = on_batch
+        self.loop = loop
+        self.high = high
+        self.pending: deque[Any] = deque()
+        self.delivered = 0
+        self.closed = False
+        self.idle = threading.Event()
+        self.idle.set()
+        self._cond = threading.Condition()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._loop_waiting = False
+        self.thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self.thread.start()
+
+    def feed(self, messages: list[Any]) -> None:
+        """Queue ``messages`` for the worker (loop side; never blocks)."""
+        with self._cond:
+            self.idle.clear()
+            self.pending.extend(messages)
+            self._cond.notify()
+
+    async def wait_for_room(self) -> None:
+        """Wait while the worker is ``high`` messages behind."""
+        while len(self.pending) >= self.high and not self.closed:
+            self._room.clear()
+            self._loop_waiting = True
+            await self._room.wait()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until the worker has handled everything fed so far; False on timeout."""
+        return await asyncio.to_thread(self.idle.wait, timeout)
+
+    def close(self, discard: bool = True) -> None:
+        """Stop the worker after its current batch; queued messages are discarded."""
+        with self._cond:
+            self.closed = True
+            if discard:
+                self.pending.clear()
+            self._cond.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self.pending and not self.closed:
+                    self.idle.set()
+                    self._cond.wait()
+                if not self.pending:
+                    self.idle.set()
+                    return
+                batch = list(self.pending)
+                self.pending.clear()
+            if self._loop_waiting:
+                self._loop_waiting = False
+                try:
+                    self.loop.call_soon_threadsafe(self._room.set)
+                except RuntimeError:  # loop already closed
+                    return
+            self.on_batch(batch)
+            self.delivered += len(batch)
