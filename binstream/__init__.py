@@ -10,19 +10,9 @@ to use binstream's local exchange instead of Binance.
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .buffer import OverflowPolicy
-from .connection import (
-    ReconnectingWebsocket,
-    ReconnectPolicy,
-    SocketOptions,
-    SocketState,
-    StatusEvent,
-    StreamSocket,
-    is_error,
-)
-from .endpoints import Endpoints
 from .errors import (
     AuthError,
     BinstreamError,
@@ -35,7 +25,6 @@ from .errors import (
     SocketExistsError,
     StreamClosedError,
 )
-from .manager import BinanceSocketManager
 from .streams import (
     KLINE_INTERVAL_1DAY,
     KLINE_INTERVAL_1HOUR,
@@ -64,16 +53,43 @@ from .streams import (
 from .version import __version__
 
 if TYPE_CHECKING:
+    from .buffer import OverflowPolicy
+    from .connection import (
+        ReconnectingWebsocket,
+        ReconnectPolicy,
+        SocketOptions,
+        SocketState,
+        StatusEvent,
+        StreamSocket,
+        is_error,
+    )
+    from .endpoints import Endpoints
+    from .manager import BinanceSocketManager
     from .threaded import ThreadedWebsocketManager
+
+# Networking modules load on first use, so `binstream --help` does not pay for asyncio.
+_LAZY = {
+    "OverflowPolicy": "buffer",
+    "ReconnectingWebsocket": "connection",
+    "ReconnectPolicy": "connection",
+    "SocketOptions": "connection",
+    "SocketState": "connection",
+    "StatusEvent": "connection",
+    "StreamSocket": "connection",
+    "is_error": "connection",
+    "Endpoints": "endpoints",
+    "BinanceSocketManager": "manager",
+    "ThreadedWebsocketManager": "threaded",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # The threaded manager imports threading machinery only when asked for.
-    if name == "ThreadedWebsocketManager":
-        from .threaded import ThreadedWebsocketManager
-
-        return ThreadedWebsocketManager
-    raise AttributeError(f"module 'binstream' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'binstream' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [

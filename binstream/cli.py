@@ -1,0 +1,699 @@
+"""The ``binstream`` command: parse arguments, build a stream list, run, map errors to exits.
+
+Parsing only: streaming is :mod:`binstream.runner`, the exchange is :mod:`binstream.server`.
+Heavy modules (rich tables, the server) are imported inside the commands that use them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from . import streams as st
+from .errors import BinstreamError, EndpointError
+from .exitcodes import ExitCode
+from .version import __version__
+
+app = typer.Typer(
+    name="binstream",
+    help="Tail Binance WebSocket streams as JSON lines or live tables.\n\n"
+    "Try it with no network: [bold]binstream demo[/bold]. Point any command at another "
+    "server with --endpoint or $BINSTREAM_ENDPOINT.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=True,
+)
+
+log = logging.getLogger("binstream")
+
+
+class Format(StrEnum):
+    auto = "auto"
+    json = "json"
+    table = "table"
+
+
+class ErrorFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class Overflow(StrEnum):
+    block = "block"
+    drop = "drop"
+
+
+class Tld(StrEnum):
+    com = "com"
+    us = "us"
+
+
+class DepthChoice(StrEnum):
+    d5 = "5"
+    d10 = "10"
+    d20 = "20"
+
+
+# -- shared options ---------------------------------------------------------------------
+
+TldOpt = Annotated[Tld, typer.Option("--tld", help="Binance domain.")]
+TestnetOpt = Annotated[bool, typer.Option("--testnet", help="Use Binance's spot testnet.")]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint",
+        envvar="BINSTREAM_ENDPOINT",
+        help="Base URL of another server, e.g. ws://127.0.0.1:9000 (binstream serve).",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[
+    Format,
+    typer.Option("--format", "-f", help="auto: a table on a terminal, JSON lines when piped."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
+CountOpt = Annotated[
+    int | None,
+    typer.Option("--count", "-n", min=1, help="Exit 0 after N messages.", show_default=False),
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=0.001,
+        help="Exit 3 if no message arrives for SECONDS.",
+        show_default=False,
+        metavar="SECONDS",
+    ),
+]
+RetriesOpt = Annotated[
+    str,
+    typer.Option(
+        "--retries", help="Reconnect attempts in a row before giving up, or 'inf'.", metavar="N|inf"
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr.")]
+ErrorsOpt = Annotated[
+    ErrorFormat, typer.Option("--errors", help="How error notices look on stderr.")
+]
+OverflowOpt = Annotated[
+    Overflow,
+    typer.Option(
+        "--overflow",
+        help="When output falls behind: block (pause reading, lose nothing) or drop (oldest).",
+    ),
+]
+StallOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--stall-timeout",
+        min=0.1,
+        help="Reconnect when a connection is silent this long (seconds).",
+        show_default=False,
+    ),
+]
+VerboseOpt = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="Log more to stderr (-vv: debug).")
+]
+
+
+def _symbols(values: list[str]) -> list[str]:
+    try:
+        return [st.normalize_symbol(v) for v in values]
+    except BinstreamError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _retries(value: str) -> float:
+    text = value.strip().lower()
+    if text in ("inf", "infinite", "forever"):
+        return math.inf
+    if not text.isdigit():
+        raise typer.BadParameter(
+            f"{value!r} is not a whole number or 'inf'", param_hint="--retries"
+        )
+    return float(int(text))
+
+
+def _setup_logging(verbose: int) -> None:
+    logger = logging.getLogger("binstream")
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("binstream: %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
+    # Without -v the command prints its own one-line notices; library logs stay quiet.
+    logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.CRITICAL)
+
+
+def _format(fmt: Format, json_flag: bool) -> str:
+    if json_flag or fmt is Format.json:
+        return "json"
+    if fmt is Format.table:
+        return "table"
+    return "table" if sys.stdout.isatty() else "json"
+
+
+def _stream(
+    streams: list[str],
+    *,
+    view: str,
+    combined: bool = False,
+    tld: Tld,
+    testnet: bool,
+    endpoint: str | None,
+    fmt: Format,
+    json_flag: bool,
+    count: int | None,
+    timeout: float | None,
+    retries: str,
+    quiet: bool,
+    errors: ErrorFormat,
+    overflow: Overflow,
+    stall_timeout: float | None,
+    verbose: int,
+    view_options: dict[str, Any] | None = None,
+) -> None:
+    from .runner import RunConfig, run_stream
+
+    _setup_logging(verbose)
+    if endpoint is not None:
+        try:
+            from .endpoints import check_ws_url
+
+            endpoint = check_ws_url(endpoint)
+        except EndpointError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--endpoint") from None
+    config = RunConfig(
+        streams=streams,
+        combined=combined,
+        tld=str(tld),
+        testnet=testnet,
+        endpoint=endpoint,
+        format=_format(fmt, json_flag),  # type: ignore[arg-type]
+        view=view,
+        count=count,
+        timeout=timeout,
+        retries=_retries(retries),
+        quiet=quiet,
+        errors=errors.value,  # type: ignore[arg-type]
+        overflow="drop_oldest" if overflow is Overflow.drop else "block",
+        stall_timeout=stall_timeout,
+        view_options=view_options or {},
+    )
+    raise typer.Exit(_run(run_stream(config)))
+
+
+def _run(coro: Any) -> int:
+    """Run a coroutine to an exit code; Ctrl-C → 130, expected errors → one line."""
+    import asyncio
+
+    try:
+        return int(asyncio.run(coro))
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return ExitCode.INTERRUPTED
+    except BinstreamError as exc:
+        typer.echo(f"binstream: error: {exc}", err=True)
+        return ExitCode.USAGE if isinstance(exc, ValueError) else ExitCode.FAILURE
+    except OSError as exc:  # e.g. the port for `serve` is taken
+        typer.echo(f"binstream: error: {exc.strerror or exc}", err=True)
+        return ExitCode.FAILURE
+
+
+def _version(value: bool) -> None:
+    if value:
+        import websockets
+
+        typer.echo(
+            f"binstream {__version__} (websockets {websockets.__version__}, "
+            f"Python {sys.version.split()[0]})"
+        )
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Tail Binance WebSocket streams as JSON lines or live tables."""
+
+
+# -- streaming commands -----------------------------------------------------------------
+
+
+@app.command()
+def trade(
+    symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc ethbtc.")],
+    agg: Annotated[bool, typer.Option("--agg", help="Aggregated trades (@aggTrade).")] = False,
+    tld: TldOpt = Tld.com,
+    testnet: TestnetOpt = False,
+    endpoint: EndpointOpt = None,
+    fmt: FormatOpt = Format.auto,
+    json_flag: JsonOpt = False,
+    count: CountOpt = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = "5",
+    quiet: QuietOpt = False,
+    errors: ErrorsOpt = ErrorFormat.text,
+    overflow: OverflowOpt = Overflow.block,
+    stall_timeout: StallOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Trades as they happen.
+
+    [bold]Examples[/bold]
+
+      binstream trade bnbbtc
+
+      binstream trade bnbbtc ethbtc --agg -n 100 | jq .p
+    """
+    build = st.aggtrade_stream if agg else st.trade_stream
+    _stream(
+        [build(s) for s in _symbols(symbols)],
+        view="trades",
+        tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
+        count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
+        overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+    )  # fmt: skip
+
+
+@app.command()
+def ticker(
+    symbols: Annotated[
+        list[str] | None,
+        typer.Argument(help="Symbols; none for every symbol (all-market array stream)."),
+    ] = None,
+    mini: Annotated[bool, typer.Option("--mini", help="Mini tickers (@miniTicker).")] = False,
+    window: Annotated[
+        st.TickerWindow | None,
+        typer.Option(
+            "--window",
+            help="Rolling-window ticker instead of 24 h.",
+            show_default=False,
+        ),
+    ] = None,
+    tld: TldOpt = Tld.com,
+    testnet: TestnetOpt = False,
+    endpoint: EndpointOpt = None,
+    fmt: FormatOpt = Format.auto,
+    json_flag: JsonOpt = False,
+    count: CountOpt = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = "5",
+    quiet: QuietOpt = False,
+    errors: ErrorsOpt = ErrorFormat.text,
+    overflow: OverflowOpt = Overflow.block,
+    stall_timeout: StallOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """24 h (or rolling-window) ticker statistics.
+
+    With no symbol, every symbol's ticker arrives in one array stream: !ticker_1d@arr
+    (Binance retired !ticker@arr on 2026-03-26), or !miniTicker@arr with --mini.
+
+    [bold]Examples[/bold]
+
+      binstream ticker bnbbtc ethbtc
+
+      binstream ticker --mini --json | jq '.[0]'
+
+      binstream ticker btcusdt --window 1h
+    """
+    if mini and window:
+        raise typer.BadParameter("--mini and --window cannot be combined", param_hint="--window")
+    if symbols:
+        names = [
+            st.mini_ticker_stream(s) if mini else st.ticker_stream(s, window)
+            for s in _symbols(symbols)
+        ]
+    else:
+        names = [st.mini_ticker_stream() if mini else st.ticker_stream(None, window)]
+    _stream(
+        names,
+        view="tickers",
+        tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
+        count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
+        overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+    )  # fmt: skip
+
+
+@app.command()
+def depth(
+    symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc.")],
+    levels: Annotated[
+        DepthChoice | None,
+        typer.Option(
+            "--depth",
+            "-d",
+            help="Partial book of N levels; leave out for the diff stream.",
+            show_default=False,
+        ),
+    ] = None,
+    speed: Annotated[
+        st.UpdateSpeed, typer.Option("--speed", help="Update speed.")
+    ] = st.UpdateSpeed.MS1000,
+    tld: TldOpt = Tld.com,
+    testnet: TestnetOpt = False,
+    endpoint: EndpointOpt = None,
+    fmt: FormatOpt = Format.auto,
+    json_flag: JsonOpt = False,
+    count: CountOpt = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = "5",
+    quiet: QuietOpt = False,
+    errors: ErrorsOpt = ErrorFormat.text,
+    overflow: OverflowOpt = Overflow.block,
+    stall_timeout: StallOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Order book depth: partial book (--depth 5|10|20) or diff events.
+
+    [bold]Examples[/bold]
+
+      binstream depth bnbbtc --depth 10
+
+      binstream depth bnbbtc --speed 100ms --json | jq .u
+    """
+    names = [st.depth_stream(s, levels, speed) for s in _symbols(symbols)]
+    _stream(
+        names,
+        view="depth",
+        tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
+        count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
+        overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+        view_options={"levels": int(levels.value if levels else 10)},
+    )  # fmt: skip
+
+
+@app.command()
+def kline(
+    symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc.")],
+    interval: Annotated[
+        st.KlineInterval, typer.Option("--interval", "-i", help="Candle interval.")
+    ] = st.KlineInterval.M1,
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", help="Timezone offset for candle boundaries, e.g. +08:00."),
+    ] = None,
+    tld: TldOpt = Tld.com,
+    testnet: TestnetOpt = False,
+    endpoint: EndpointOpt = None,
+    fmt: FormatOpt = Format.auto,
+    json_flag: JsonOpt = False,
+    count: CountOpt = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = "5",
+    quiet: QuietOpt = False,
+    errors: ErrorsOpt = ErrorFormat.text,
+    overflow: OverflowOpt = Overflow.block,
+    stall_timeout: StallOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Candlesticks (klines), updated as trades happen.
+
+    [bold]Examples[/bold]
+
+      binstream kline bnbbtc --interval 5m
+
+      binstream kline btcusdt -i 1h --tz +08:00 --json
+    """
+    try:
+        names = [st.kline_stream(s, interval, tz) for s in _symbols(symbols)]
+    except BinstreamError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tz") from None
+    _stream(
+        names,
+        view="klines",
+        tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
+        count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
+        overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+    )  # fmt: skip
+
+
+@app.command("book-ticker")
+def book_ticker(
+    symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc.")],
+    tld: TldOpt = Tld.com,
+    testnet: TestnetOpt = False,
+    endpoint: EndpointOpt = None,
+    fmt: FormatOpt = Format.auto,
+    json_flag: JsonOpt = False,
+    count: CountOpt = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = "5",
+    quiet: QuietOpt = False,
+    errors: ErrorsOpt = ErrorFormat.text,
+    overflow: OverflowOpt = Overflow.block,
+    stall_timeout: StallOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Best bid and ask in real time.
+
+    [bold]Examples[/bold]
+
+      binstream book-ticker bnbbtc ethbtc
+    """
+    _stream(
+        [st.book_ticker_stream(s) for s in _symbols(symbols)],
+        view="tickers",
+        tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
+        count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
+        overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+    )  # fmt: skip
+
+
+@app.command()
+def multiplex(
+    streams: Annotated[
+        list[str], typer.Argument(help="Raw stream names, e.g. bnbbtc@aggTrade neobtc@ticker.")
+    ],
+    tld: TldOpt = Tld.com,
+    testnet: TestnetOpt = False,
+    endpoint: EndpointOpt = None,
+    fmt: FormatOpt = Format.auto,
+    json_flag: JsonOpt = False,
+    count: CountOpt = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = "5",
+    quiet: QuietOpt = False,
+    errors: ErrorsOpt = ErrorFormat.text,
+    overflow: OverflowOpt = Overflow.block,
+    stall_timeout: StallOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Any Binance streams on one combined connection, as {"stream", "data"}.
+
+    Names are validated; a well-formed stream type binstream does not know yet
+    passes through with a warning. Past 1024 streams, several connections are used.
+
+    [bold]Examples[/bold]
+
+      binstream multiplex bnbbtc@aggTrade neobtc@ticker | jq .data
+
+      binstream multiplex 'btcusdt@kline_1m@+08:00' btcusdt@depth5@100ms
+    """
+    try:
+        names = st.normalize_streams(streams, warn_unknown=False)
+    except BinstreamError as exc:
+        raise typer.BadParameter(str(exc), param_hint="STREAMS") from None
+    for raw in names:
+        kind = raw.split("@")[1] if "@" in raw and not raw.startswith("!") else ""
+        if kind and not _known_type(kind):
+            typer.echo(f"binstream: warning: stream type {kind!r} is not known to binstream; "
+                       "passing it through", err=True)  # fmt: skip
+    _stream(
+        names,
+        view="streams",
+        combined=True,
+        tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
+        count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
+        overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+    )  # fmt: skip
+
+
+def _known_type(kind: str) -> bool:
+    return (
+        kind in ("trade", "aggTrade", "miniTicker", "ticker", "bookTicker", "avgPrice", "depth")
+        or kind.startswith(("kline_", "ticker_"))
+        or (kind.startswith("depth") and kind[5:].isdigit())
+    )
+
+
+# -- the local exchange -----------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="0 picks a free port.")
+    ] = 0,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback by default).")
+    ] = "127.0.0.1",
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.001, help="Market step period, seconds.")
+    ] = 0.1,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed for a repeatable market.")
+    ] = None,
+    drop_after: Annotated[
+        int | None,
+        typer.Option("--drop-after", min=1, help="Fault: close each connection after N messages."),
+    ] = None,
+    no_close_frame: Annotated[
+        bool, typer.Option("--no-close-frame", help="Fault: drop without a close frame.")
+    ] = False,
+    stall_after: Annotated[
+        int | None, typer.Option("--stall-after", min=0, help="Fault: go silent after N messages.")
+    ] = None,
+    garbage_every: Annotated[
+        int | None,
+        typer.Option("--garbage-every", min=1, help="Fault: a garbage frame every N messages."),
+    ] = None,
+    refuse: Annotated[
+        int,
+        typer.Option("--refuse", min=0, help="Fault: refuse the first N connections (HTTP 503)."),
+    ] = 0,
+    delay: Annotated[
+        float, typer.Option("--delay", min=0.0, help="Fault: sleep this long before each message.")
+    ] = 0.0,
+    shutdown_after: Annotated[
+        int | None,
+        typer.Option(
+            "--shutdown-after", min=1, help="Fault: send serverShutdown after N messages."
+        ),
+    ] = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Run the local Binance-compatible exchange in the foreground.
+
+    Prints its base URL (ws://127.0.0.1:PORT) on stdout; pass it to any command as
+    --endpoint, or export BINSTREAM_ENDPOINT. Ctrl-C stops it.
+
+    [bold]Examples[/bold]
+
+      binstream serve --port 9000
+
+      binstream serve --port 9000 --drop-after 100 --garbage-every 50
+    """  # fmt: skip
+    from .server import Faults, LocalExchange
+
+    _setup_logging(verbose)
+    faults = Faults(
+        drop_after=drop_after,
+        drop_close_frame=not no_close_frame,
+        stall_after=stall_after,
+        garbage_every=garbage_every,
+        delay=delay,
+        shutdown_after=shutdown_after,
+    )
+
+    async def main() -> int:
+        exchange = LocalExchange(host, port, interval=interval, seed=seed, faults=faults)
+        await exchange.start()
+        if refuse:
+            exchange.refuse(count=refuse)
+        typer.echo(exchange.url)
+        sys.stdout.flush()
+        if sys.stderr.isatty():
+            typer.echo(f"binstream: serving on {exchange.url} (REST {exchange.rest_url}); "
+                       "Ctrl-C stops", err=True)  # fmt: skip
+        await exchange.serve_forever()
+        return ExitCode.OK
+
+    raise typer.Exit(_run(main()))
+
+
+class DemoWhat(StrEnum):
+    market = "market"
+    user = "user"
+
+
+@app.command()
+def demo(
+    what: Annotated[
+        DemoWhat, typer.Argument(help="market streams, or the user data stream.")
+    ] = DemoWhat.market,
+    fmt: FormatOpt = Format.auto,
+    json_flag: JsonOpt = False,
+    count: CountOpt = None,
+    timeout: TimeoutOpt = None,
+    quiet: QuietOpt = False,
+    errors: ErrorsOpt = ErrorFormat.text,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Start the local exchange in-process and tail a few of its streams.
+
+    Runs the real client code over a real loopback socket; no network needed.
+
+    [bold]Examples[/bold]
+
+      binstream demo
+
+      binstream demo --json -n 20 | jq -c .data
+    """  # fmt: skip
+    from .runner import RunConfig, run_stream
+    from .server import LocalExchange
+
+    _setup_logging(verbose)
+    if what is DemoWhat.user:
+        from .user_cli import run_user_demo
+
+        raise typer.Exit(_run(run_user_demo(
+            fmt=_format(fmt, json_flag), count=count, timeout=timeout, quiet=quiet,
+        )))  # fmt: skip
+    streams = [
+        "bnbbtc@aggTrade",
+        "bnbbtc@depth5",
+        "ethbtc@ticker",
+        "btcusdt@kline_1m",
+        "btcusdt@bookTicker",
+    ]
+
+    async def main() -> int:
+        async with LocalExchange(interval=0.2) as exchange:
+            config = RunConfig(
+                streams=streams,
+                combined=True,
+                endpoint=exchange.url,
+                format=_format(fmt, json_flag),  # type: ignore[arg-type]
+                view="streams",
+                count=count,
+                timeout=timeout,
+                quiet=quiet,
+                errors=errors.value,  # type: ignore[arg-type]
+            )
+            return await run_stream(config)
+
+    raise typer.Exit(_run(main()))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except BrokenPipeError:
+        # The reader of our stdout went away (e.g. `| head`): not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Output: JSON lines (fast, for pipes), live rich tables (for terminals), status lines."""

@@ -1,0 +1,77 @@
+"""JSON lines to stdout: one line per message, serialised with orjson, written in batches.
+
+The writer runs on a thread of its own (see :mod:`binstream.handoff`), so a slow or
+blocked reader on the other end of the pipe never stalls the event loop. Each batch is
+whatever arrived since the previous write: under load that is many lines per write
+call, and an idle stream's message is written the moment it arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from ..handoff import Handoff
+
+_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
+def encode_lines(messages: list[Any]) -> bytes:
+    """Messages → newline-terminated JSON lines, as one bytes object."""
+    return b"".join([_dumps(m, option=_NEWLINE) for m in messages])
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte, looping over partial writes."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class JsonLinesWriter:
+    """Feed decoded messages; they reach ``fd`` as JSON lines in order.
+
+    ``on_broken_pipe`` is called (from the writer thread) when the reader went away,
+    e.g. ``| head -n 5`` has read its lines.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fd: int = 1,
+        on_broken_pipe: Callable[[], None] | None = None,
+        high: int = 4096,
+    ) -> None:
+        self.fd = fd
+        self.broken = False
+        self._on_broken_pipe = on_broken_pipe
+        self.handoff = Handoff("binstream-stdout", self._write_batch, loop, high)
+
+    def _write_batch(self, batch: list[Any]) -> None:
+        if self.broken:
+            return
+        try:
+            write_all(self.fd, encode_lines(batch))
+        except (BrokenPipeError, ConnectionResetError):
+            self.broken = True
+            self.handoff.closed = True
+            if self._on_broken_pipe is not None:
+                self._on_broken_pipe()
+
+    def feed(self, messages: list[Any]) -> None:
+        self.handoff.feed(messages)
+
+    async def wait_for_room(self) -> None:
+        await self.handoff.wait_for_room()
+
+    async def close(self, timeout: float = 2.0) -> None:
+        """Write what is queued (up to ``timeout``) and stop the thread."""
+        if not self.broken:
+            await self.handoff.drain(timeout)
+        self.handoff.close()

@@ -1,0 +1,301 @@
+"""Live rich tables: views that fold messages into state and render it on demand.
+
+Views know nothing of sockets: feed them payload dicts with :meth:`View.update` and
+render them with rich. Example::
+
+    from rich.console import Console
+    view = TickerBoard()
+    view.update({"e": "24hrTicker", "s": "BNBBTC", "c": "0.009", "P": "1.2"})
+    Console(width=80).print(view)
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+
+def _clock(ms: Any) -> str:
+    if not isinstance(ms, int):
+        return ""
+    return time.strftime("%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}"
+
+
+def _price(level: Any) -> Decimal:
+    try:
+        return Decimal(level[0])
+    except (InvalidOperation, IndexError, TypeError):
+        return Decimal(0)
+
+
+def unwrap(message: Any) -> tuple[str | None, Any]:
+    """``{"stream", "data"}`` → (stream, data); anything else → (None, message)."""
+    if type(message) is dict and "stream" in message and "data" in message:
+        return message["stream"], message["data"]
+    return None, message
+
+
+class View:
+    """Base class: ``update`` folds a message in, ``caption`` is a status line."""
+
+    title = "binstream"
+
+    def __init__(self) -> None:
+        self.caption = ""
+
+    def update(self, message: Any) -> None:
+        stream, data = unwrap(message)
+        if isinstance(data, list):
+            for item in data:
+                self.update_one(stream, item)
+        elif isinstance(data, dict):
+            self.update_one(stream, data)
+
+    def update_one(self, stream: str | None, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def table(self) -> Table:
+        return Table(title=self.title, caption=self.caption, expand=False)
+
+    def __rich__(self) -> RenderableType:
+        raise NotImplementedError
+
+
+class TradeTape(View):
+    """A scrolling tape of trades, newest at the bottom, green buys and red sells."""
+
+    title = "trades"
+
+    def __init__(self, rows: int = 20) -> None:
+        super().__init__()
+        self.rows: deque[dict[str, Any]] = deque(maxlen=rows)
+
+    def update_one(self, stream: str | None, data: dict[str, Any]) -> None:
+        if data.get("e") in ("trade", "aggTrade"):
+            self.rows.append(data)
+
+    def __rich__(self) -> RenderableType:
+        table = self.table()
+        for column in ("time", "symbol", "side", "price", "quantity"):
+            table.add_column(column, justify="right" if column in ("price", "quantity") else "left")
+        for trade in self.rows:
+            sell = bool(trade.get("m"))  # buyer is maker: the taker sold
+            style = "red" if sell else "green"
+            table.add_row(
+                _clock(trade.get("T")),
+                str(trade.get("s", "")),
+                Text("sell" if sell else "buy", style=style),
+                Text(str(trade.get("p", "")), style=style),
+                str(trade.get("q", "")),
+            )
+        return table
+
+
+class TickerBoard(View):
+    """One row per symbol, updated in place: tickers, mini tickers, book tickers, avg price."""
+
+    title = "tickers"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def update_one(self, stream: str | None, data: dict[str, Any]) -> None:
+        symbol = data.get("s")
+        if not symbol:
+            return
+        row = self.rows.setdefault(str(symbol), {})
+        kind = data.get("e")
+        if kind is None and "b" in data and "a" in data:  # bookTicker has no event type
+            row.update(bid=data["b"], bid_qty=data["B"], ask=data["a"], ask_qty=data["A"])
+        elif kind == "avgPrice":
+            row["avg"] = data.get("w")
+        else:
+            row.update(
+                last=data.get("c"),
+                change=data.get("P"),
+                high=data.get("h"),
+                low=data.get("l"),
+                volume=data.get("v"),
+                bid=data.get("b", row.get("bid")),
+                ask=data.get("a", row.get("ask")),
+            )
+
+    def __rich__(self) -> RenderableType:
+        table = self.table()
+        columns = ("symbol", "last", "change %", "bid", "ask", "high", "low", "volume", "avg 5m")
+        for column in columns:
+            table.add_column(column, justify="left" if column == "symbol" else "right")
+        for symbol in sorted(self.rows):
+            row = self.rows[symbol]
+            change = row.get("change")
+            style = "green" if change and not str(change).startswith("-") else "red"
+            table.add_row(
+                symbol,
+                str(row.get("last") or ""),
+                Text(str(change or ""), style=style if change else ""),
+                str(row.get("bid") or ""),
+                str(row.get("ask") or ""),
+                str(row.get("high") or ""),
+                str(row.get("low") or ""),
+                str(row.get("volume") or ""),
+                str(row.get("avg") or ""),
+            )
+        return table
+
+
+class DepthLadder(View):
+    """Bid/ask ladder per symbol (partial book), or the latest diff event's levels."""
+
+    title = "depth"
+
+    def __init__(self, levels: int = 10) -> None:
+        super().__init__()
+        self.levels = levels
+        self.books: dict[str, dict[str, Any]] = {}
+
+    def update_one(self, stream: str | None, data: dict[str, Any]) -> None:
+        if "bids" in data:  # partial book: no symbol inside, name it by stream
+            key = (stream or "book").split("@")[0].upper()
+            self.books[key] = {
+                "bids": data["bids"],
+                "asks": data["asks"],
+                "id": data.get("lastUpdateId"),
+            }
+        elif data.get("e") == "depthUpdate":
+            self.books[str(data.get("s"))] = {
+                "bids": data["b"],
+                "asks": data["a"],
+                "id": data.get("u"),
+            }
+
+    def __rich__(self) -> RenderableType:
+        tables = []
+        for symbol in sorted(self.books):
+            book = self.books[symbol]
+            table = Table(title=f"{symbol}  (update {book['id']})", caption=self.caption)
+            for column in ("bid qty", "bid", "ask", "ask qty"):
+                table.add_column(column, justify="right")
+            bids = sorted(book["bids"], key=_price, reverse=True)[: self.levels]
+            asks = sorted(book["asks"], key=_price)[: self.levels]
+            for i in range(max(len(bids), len(asks))):
+                bid = bids[i] if i < len(bids) else ("", "")
+                ask = asks[i] if i < len(asks) else ("", "")
+                table.add_row(
+                    bid[1], Text(bid[0], style="green"), Text(ask[0], style="red"), ask[1]
+                )
+            tables.append(table)
+        return Group(*tables) if tables else Text("waiting for depth…")
+
+
+class KlineBoard(View):
+    """OHLCV rows per symbol and interval, updated in place."""
+
+    title = "klines"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[tuple[str, str, int], dict[str, Any]] = {}
+
+    def update_one(self, stream: str | None, data: dict[str, Any]) -> None:
+        k = data.get("k")
+        if data.get("e") == "kline" and isinstance(k, dict):
+            self.rows[(str(k.get("s")), str(k.get("i")), int(k.get("t", 0)))] = k
+            if len(self.rows) > 50:
+                del self.rows[min(self.rows, key=lambda key: key[2])]
+
+    def __rich__(self) -> RenderableType:
+        table = self.table()
+        for column in (
+            "symbol",
+            "interval",
+            "open time",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "trades",
+            "closed",
+        ):
+            table.add_column(
+                column, justify="left" if column in ("symbol", "interval") else "right"
+            )
+        for key in sorted(self.rows):
+            k = self.rows[key]
+            up = str(k.get("c", "0")) >= str(k.get("o", "0"))
+            table.add_row(
+                key[0],
+                key[1],
+                _clock(k.get("t")),
+                str(k.get("o")),
+                str(k.get("h")),
+                str(k.get("l")),
+                Text(str(k.get("c")), style="green" if up else "red"),
+                str(k.get("v")),
+                str(k.get("n")),
+                "yes" if k.get("x") else "",
+            )
+        return table
+
+
+class StreamBoard(View):
+    """One row per stream: message count, event type and the latest payload in brief."""
+
+    title = "streams"
+
+    def __init__(self, width: int = 70) -> None:
+        super().__init__()
+        self.width = width
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def update(self, message: Any) -> None:
+        stream, data = unwrap(message)
+        row = self.rows.setdefault(stream or "(raw)", {"count": 0})
+        row["count"] += 1
+        row["data"] = data
+
+    def __rich__(self) -> RenderableType:
+        table = self.table()
+        table.add_column("stream")
+        table.add_column("msgs", justify="right")
+        table.add_column("event")
+        table.add_column("latest", overflow="ellipsis", no_wrap=True, max_width=self.width)
+        for stream in sorted(self.rows):
+            row = self.rows[stream]
+            data = row["data"]
+            if isinstance(data, list):
+                event, brief = "array", f"{len(data)} entries"
+            elif isinstance(data, dict):
+                event = str(data.get("e", "book" if "bids" in data else ""))
+                brief = _brief(data)
+            else:
+                event, brief = "", str(data)
+            table.add_row(stream, f"{row['count']:,}", event, brief)
+        return table
+
+
+def _brief(data: dict[str, Any]) -> str:
+    keys = ("s", "p", "q", "c", "b", "a", "w")
+    parts = [f"{k}={data[k]}" for k in keys if k in data and not isinstance(data[k], list)]
+    if "k" in data and isinstance(data["k"], dict):
+        k = data["k"]
+        parts.append(f"o={k.get('o')} c={k.get('c')} v={k.get('v')}")
+    if data.get("bids"):
+        parts.append(f"bid={data['bids'][0][0]} ask={data['asks'][0][0] if data['asks'] else ''}")
+    return " ".join(parts)
+
+
+VIEWS: dict[str, type[View]] = {
+    "trades": TradeTape,
+    "tickers": TickerBoard,
+    "depth": DepthLadder,
+    "klines": KlineBoard,
+    "streams": StreamBoard,
+}

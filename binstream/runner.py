@@ -1,0 +1,238 @@
+"""Drive one socket from the command line: read, hand to an output, decide the exit code.
+
+No argument parsing here (that is :mod:`binstream.cli`) and no protocol logic (that is
+:mod:`binstream.connection`): this module turns a :class:`RunConfig` into messages on
+stdout, notices on stderr and an :class:`~binstream.exitcodes.ExitCode`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import orjson
+
+from .connection import (
+    UNABLE_TO_CONNECT,
+    ReconnectPolicy,
+    SocketOptions,
+    SocketState,
+    StatusEvent,
+    StreamSocket,
+    is_error,
+)
+from .errors import ReceiveTimeoutError, StreamClosedError
+from .exitcodes import ExitCode
+from .manager import BinanceSocketManager
+from .render.status import StatusLine
+
+
+@dataclass
+class RunConfig:
+    """What one streaming command asked for."""
+
+    streams: list[str]
+    combined: bool = False
+    tld: str = "com"
+    testnet: bool = False
+    endpoint: str | None = None
+    format: Literal["json", "table"] = "json"
+    view: str = "streams"
+    count: int | None = None
+    timeout: float | None = None
+    retries: float = 5
+    quiet: bool = False
+    errors: Literal["text", "json"] = "text"
+    overflow: Literal["block", "drop_oldest"] = "block"
+    stall_timeout: float | None = None
+    backoff_base: float = 0.2
+    status_live: bool | None = None
+    view_options: dict[str, Any] = field(default_factory=dict)
+
+
+class Output(Protocol):
+    def feed(self, messages: list[Any]) -> None: ...
+
+    async def wait_for_room(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _TableOutput:
+    """A rich Live view on stdout, redrawn at most 10 times a second."""
+
+    def __init__(self, view_name: str, status: StatusLine, options: dict[str, Any]) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        from .render.tables import VIEWS
+
+        self.console = Console()
+        self.view = VIEWS[view_name](**options)
+        self.status = status
+        self.live = Live(self.view, console=self.console, auto_refresh=False, redirect_stderr=False)
+        self.live.start()
+        self._last_draw = 0.0
+
+    def feed(self, messages: list[Any]) -> None:
+        update = self.view.update
+        for message in messages:
+            update(message)
+        now = time.monotonic()
+        if now - self._last_draw >= 0.1:
+            self._last_draw = now
+            self.view.caption = self.status.text()
+            self.live.refresh()
+
+    async def wait_for_room(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self.view.caption = self.status.text()
+        self.live.refresh()
+        self.live.stop()
+        if not self.console.is_terminal:
+            self.console.line()
+
+
+class _Run:
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self.status = StatusLine(
+            live=(False if config.quiet or config.format == "table" else config.status_live)
+        )
+        self.stop = asyncio.Event()
+        self.broken_pipe = False
+        self.gave_up: str | None = None
+
+    def on_status(self, event: StatusEvent) -> None:
+        self.status.state = event.state.value
+        if event.state is SocketState.RECONNECTING:
+            self.status.reconnects += 1
+            if not self.config.quiet:
+                budget = self.config.retries
+                total = "∞" if math.isinf(budget) else f"{budget:g}"
+                self.status.notice(
+                    f"binstream: retry {event.attempt}/{total} in {event.delay:.1f}s "
+                    f"({event.detail})"
+                )
+        elif event.state is SocketState.OPEN and self.status.reconnects and not self.config.quiet:
+            self.status.notice("binstream: reconnected")
+
+    def report(self, error: dict[str, Any]) -> None:
+        if error.get("type") == UNABLE_TO_CONNECT:
+            self.gave_up = str(error.get("m"))
+            return  # said once, at exit
+        if self.config.errors == "json":
+            self.status.notice(orjson.dumps(error).decode())
+        elif "Invalid" in str(error.get("type")):
+            self.status.invalid += 1
+            self.status.notice(f"binstream: {error.get('m')}")
+        else:
+            self.status.notice(f"binstream: connection lost: {error.get('m')}")
+
+    def make_output(self, loop: asyncio.AbstractEventLoop) -> Output:
+        if self.config.format == "table":
+            return _TableOutput(self.config.view, self.status, self.config.view_options)
+        from .render.jsonlines import JsonLinesWriter
+
+        def broken() -> None:
+            self.broken_pipe = True
+            loop.call_soon_threadsafe(self.stop.set)
+
+        return JsonLinesWriter(loop, sys.stdout.fileno(), on_broken_pipe=broken)
+
+    async def consume(self, socket: StreamSocket, output: Output) -> ExitCode:
+        remaining = self.config.count
+        buffer = socket.buffer
+        status = self.status
+        while True:
+            try:
+                first = await socket.recv()
+            except ReceiveTimeoutError:
+                status.notice(f"binstream: no message within {self.config.timeout:g}s (--timeout)")
+                return ExitCode.TIMEOUT
+            except StreamClosedError:
+                return ExitCode.FAILURE if self.gave_up else ExitCode.OK
+            batch = [first]
+            while buffer and len(batch) < 4096:
+                batch.append(buffer.get_nowait())
+            data = []
+            for message in batch:
+                if type(message) is dict and is_error(message):
+                    self.report(message)
+                else:
+                    data.append(message)
+            if remaining is not None:
+                data = data[:remaining]
+                remaining -= len(data)
+            if data:
+                output.feed(data)
+                status.received += len(data)
+                status.dropped = socket.dropped
+            if remaining == 0:
+                return ExitCode.OK
+            await output.wait_for_room()
+
+    async def ticker(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            self.status.draw()
+
+    async def run(self) -> ExitCode:
+        config = self.config
+        manager = BinanceSocketManager(
+            tld=config.tld,
+            testnet=config.testnet,
+            endpoint=config.endpoint,
+            options=SocketOptions(
+                user_timeout=config.timeout,
+                overflow=config.overflow,
+                reconnect=ReconnectPolicy(
+                    max_retries=config.retries, backoff_base=config.backoff_base
+                ),
+                stall_timeout=config.stall_timeout,
+                on_status=self.on_status,
+            ),
+        )
+        if config.combined:
+            socket = manager.multiplex_socket(config.streams)
+        else:
+            socket = manager.socket(config.streams)
+        loop = asyncio.get_running_loop()
+        output = self.make_output(loop)
+        ticker = asyncio.create_task(self.ticker())
+        code = ExitCode.FAILURE
+        try:
+            async with socket:
+                consumer = asyncio.create_task(self.consume(socket, output))
+                stopper = asyncio.create_task(self.stop.wait())
+                try:
+                    await asyncio.wait({consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stopper.cancel()
+                if consumer.done():
+                    code = consumer.result()
+                else:
+                    consumer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await consumer
+                    code = ExitCode.OK  # the reader closed the pipe: a normal end
+        finally:
+            ticker.cancel()
+            await output.close()
+            self.status.clear()
+        if self.gave_up and code is not ExitCode.OK:
+            self.status.notice(f"binstream: gave up: {self.gave_up}")
+            return ExitCode.FAILURE
+        return code
+
+
+async def run_stream(config: RunConfig) -> ExitCode:
+    """Stream as ``config`` says until done; return the exit code."""
+    return await _Run(config).run()
