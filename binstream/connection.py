@@ -481,6 +481,7 @@ class StreamSocket:
         if self.state is not SocketState.FAILED:
             self.state = SocketState.CLOSED
         await asyncio.gather(*(link.close() for link in self._links), return_exceptions=True)
+        self.buffer.clear()  # closed by its reader: what is still queued is not wanted
         self.buffer.end()
         if self._on_close is not None:
             self._on_close(self)

@@ -1,0 +1,69 @@
+"""Shared fixtures: a local exchange on 127.0.0.1 and helpers to run the real CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from binstream import BinanceSocketManager
+from binstream.server import LocalExchange
+
+FAST = 0.005  # market step period for tests: about 200 steps per second
+
+
+@pytest.fixture
+async def exchange() -> AsyncIterator[LocalExchange]:
+    async with LocalExchange(interval=FAST, seed=7) as ex:
+        yield ex
+
+
+@pytest.fixture
+def manager(exchange: LocalExchange) -> BinanceSocketManager:
+    return BinanceSocketManager(
+        endpoint=exchange.url, user_timeout=5, backoff_base=0.02, backoff_cap=0.2
+    )
+
+
+@dataclass
+class Completed:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BINSTREAM_", "BINANCE_"))}
+    env.update(COLUMNS="100", NO_COLOR="1", PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+async def run_cli(*args: str, timeout: float = 30, env: dict[str, str] | None = None) -> Completed:
+    """Run ``python -m binstream ARGS`` as a real process and collect its output."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "binstream",
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env or cli_env(),
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        out, err = await proc.communicate()
+        raise AssertionError(f"binstream {' '.join(args)} did not finish: {err.decode()}") from None
+    assert proc.returncode is not None
+    return Completed(proc.returncode, out.decode(), err.decode())

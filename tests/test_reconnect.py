@@ -1,0 +1,169 @@
+"""Reconnects, give-up, stalls and bad frames, injected by the local exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import socket as pysocket
+import time
+from typing import Any
+
+import pytest
+
+from binstream import BinanceSocketManager, SocketOptions, SocketState, StreamSocket
+from binstream.connection import ReconnectPolicy
+from binstream.server import Faults, LocalExchange
+
+CLOSED = "BinanceWebsocketClosed"
+GAVE_UP = "BinanceWebsocketUnableToConnect"
+INVALID = "BinanceWebsocketInvalidMessage"
+
+
+def fast_manager(url: str, **options: Any) -> BinanceSocketManager:
+    policy = ReconnectPolicy(
+        max_retries=options.pop("max_retries", 5), backoff_base=0.02, backoff_cap=0.2
+    )
+    return BinanceSocketManager(
+        endpoint=url, options=SocketOptions(user_timeout=5, reconnect=policy, **options)
+    )
+
+
+async def collect(socket: StreamSocket, data: int, errors: int = 0) -> tuple[list[Any], list[Any]]:
+    """Read until ``data`` payloads and ``errors`` error dicts have arrived."""
+    got_data: list[Any] = []
+    got_errors: list[Any] = []
+    while len(got_data) < data or len(got_errors) < errors:
+        message = await socket.recv()
+        if isinstance(message, dict) and message.get("e") == "error":
+            got_errors.append(message)
+        else:
+            got_data.append(message)
+    return got_data, got_errors
+
+
+@pytest.mark.parametrize("close_frame", [True, False])
+async def test_drop_reports_and_reconnects(exchange: LocalExchange, close_frame: bool) -> None:
+    exchange.faults = Faults(drop_after=5, drop_close_frame=close_frame, times=1)
+    bm = fast_manager(exchange.url)
+    async with bm.trade_socket("bnbbtc") as ts:
+        data, errors = await collect(ts, data=10, errors=1)
+    assert errors[0]["type"] == CLOSED
+    expected = "code 1011" if close_frame else "without a close frame"
+    assert expected in errors[0]["m"]
+    ids = [m["t"] for m in data]
+    assert ids == sorted(set(ids)), "trade ids must strictly increase across the reconnect"
+    assert exchange.connections_total == 2
+
+
+async def test_give_up_after_retry_budget_within_backoff_schedule(exchange: LocalExchange) -> None:
+    exchange.refuse(count=1000)
+    bm = fast_manager(exchange.url, max_retries=5)
+    started = time.monotonic()
+    async with bm.trade_socket("bnbbtc") as ts:
+        message = await ts.recv()
+        elapsed = time.monotonic() - started
+        assert message == {
+            "e": "error",
+            "type": GAVE_UP,
+            "m": "Max reconnect retries reached (server rejected WebSocket connection: HTTP 503)",
+        }
+        assert ts.state is SocketState.FAILED
+        assert ts.closed
+    policy = bm.options.reconnect
+    upper = sum(policy.schedule())
+    assert upper * (1 - policy.jitter) <= elapsed < upper + 3
+    assert exchange.connections_total == 6  # the first attempt and 5 retries
+
+
+async def test_budget_resets_after_a_connection_that_delivered(exchange: LocalExchange) -> None:
+    exchange.faults = Faults(drop_after=3)  # every connection drops after 3 messages
+    bm = fast_manager(exchange.url, max_retries=1)
+    async with bm.trade_socket("bnbbtc") as ts:
+        _, errors = await collect(ts, data=12, errors=4)
+    assert {e["type"] for e in errors} == {CLOSED}
+
+
+async def test_fatal_http_status_gives_up_at_once(exchange: LocalExchange) -> None:
+    bm = fast_manager(exchange.url + "/nowhere", max_retries=5)
+    async with bm.trade_socket("bnbbtc") as ts:
+        message = await ts.recv()
+    assert message["type"] == GAVE_UP and "HTTP 404" in message["m"]
+    assert exchange.connections_total == 1  # one attempt: a 404 is not retried
+
+
+async def test_refused_connection_gives_up_with_a_clear_message() -> None:
+    with pysocket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bm = fast_manager(f"ws://127.0.0.1:{port}", max_retries=2)
+    async with bm.trade_socket("bnbbtc") as ts:
+        message = await ts.recv()
+    assert message["type"] == GAVE_UP and "connection refused" in message["m"]
+
+
+async def test_stalled_connection_is_detected_and_replaced(exchange: LocalExchange) -> None:
+    exchange.faults = Faults(stall_after=2, times=1)
+    bm = fast_manager(exchange.url, stall_timeout=0.3)
+    async with bm.trade_socket("bnbbtc") as ts:
+        data, errors = await collect(ts, data=6, errors=1)
+    assert errors[0]["type"] == CLOSED and "stalled" in errors[0]["m"]
+
+
+async def test_server_that_stops_answering_pings_is_dropped(exchange: LocalExchange) -> None:
+    exchange.faults = Faults(stall_after=2, stall_pings=True, times=1)
+    bm = fast_manager(exchange.url, ping_interval=0.1, ping_timeout=0.2)
+    async with bm.trade_socket("bnbbtc") as ts:
+        _, errors = await collect(ts, data=6, errors=1)
+    assert errors[0]["type"] == CLOSED
+
+
+@pytest.mark.parametrize("kind", ["text", "binary", "scalar"])
+async def test_bad_frames_are_reported_and_survived(exchange: LocalExchange, kind: str) -> None:
+    exchange.faults = Faults(garbage_every=3, garbage_kind=kind)  # type: ignore[arg-type]
+    bm = fast_manager(exchange.url)
+    async with bm.trade_socket("bnbbtc") as ts:
+        data, errors = await collect(ts, data=9, errors=2)
+        assert ts.stats.reconnects == 0
+    assert {e["type"] for e in errors} == {INVALID}
+    assert all(m["e"] == "trade" for m in data)
+
+
+async def test_wrong_stream_in_combined_wrapper_is_reported(exchange: LocalExchange) -> None:
+    exchange.faults = Faults(garbage_every=2, garbage_kind="wrong_stream")
+    bm = fast_manager(exchange.url)
+    async with bm.multiplex_socket(["bnbbtc@trade", "ethbtc@trade"]) as ms:
+        data, errors = await collect(ms, data=6, errors=2)
+    assert "not asked for" in errors[0]["m"]
+    assert {m["stream"] for m in data} <= {"bnbbtc@trade", "ethbtc@trade"}
+
+
+@pytest.mark.parametrize("kind", ["invalid_utf8", "huge"])
+async def test_protocol_violations_reconnect(exchange: LocalExchange, kind: str) -> None:
+    exchange.faults = Faults(garbage_every=3, garbage_kind=kind, times=1)  # type: ignore[arg-type]
+    bm = fast_manager(exchange.url, max_size=2**20)
+    async with bm.trade_socket("bnbbtc") as ts:
+        data, errors = await collect(ts, data=8, errors=1)
+    assert errors[0]["type"] == CLOSED
+    assert ("1007" in errors[0]["m"]) or ("1009" in errors[0]["m"]) or "close" in errors[0]["m"]
+
+
+async def test_server_shutdown_event_rotates_without_error(exchange: LocalExchange) -> None:
+    exchange.faults = Faults(shutdown_after=3, shutdown_grace=5, times=1)
+    bm = fast_manager(exchange.url)
+    async with bm.trade_socket("bnbbtc") as ts:
+        data, errors = await collect(ts, data=10)
+        assert errors == []
+        assert all(m["e"] == "trade" for m in data)
+    assert exchange.connections_total == 2
+
+
+async def test_close_during_backoff_is_prompt(exchange: LocalExchange) -> None:
+    exchange.refuse(count=1000)
+    policy = ReconnectPolicy(max_retries=5, backoff_base=10, backoff_cap=10)
+    bm = BinanceSocketManager(endpoint=exchange.url, options=SocketOptions(reconnect=policy))
+    socket = bm.trade_socket("bnbbtc")
+    socket.start()
+    while socket.state is not SocketState.RECONNECTING:
+        await asyncio.sleep(0.01)
+    started = time.monotonic()
+    await socket.close()
+    assert time.monotonic() - started < 1.0
