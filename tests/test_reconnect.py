@@ -104,7 +104,7 @@ async def test_stalled_connection_is_detected_and_replaced(exchange: LocalExchan
     exchange.faults = Faults(stall_after=2, times=1)
     bm = fast_manager(exchange.url, stall_timeout=0.3)
     async with bm.trade_socket("bnbbtc") as ts:
-        data, errors = await collect(ts, data=6, errors=1)
+        _data, errors = await collect(ts, data=6, errors=1)
     assert errors[0]["type"] == CLOSED and "stalled" in errors[0]["m"]
 
 
@@ -141,7 +141,7 @@ async def test_protocol_violations_reconnect(exchange: LocalExchange, kind: str)
     exchange.faults = Faults(garbage_every=3, garbage_kind=kind, times=1)  # type: ignore[arg-type]
     bm = fast_manager(exchange.url, max_size=2**20)
     async with bm.trade_socket("bnbbtc") as ts:
-        data, errors = await collect(ts, data=8, errors=1)
+        _data, errors = await collect(ts, data=8, errors=1)
     assert errors[0]["type"] == CLOSED
     assert ("1007" in errors[0]["m"]) or ("1009" in errors[0]["m"]) or "close" in errors[0]["m"]
 
