@@ -101,7 +101,7 @@ class SocketOptions:
     """Everything that tunes a socket; shared by every socket of a manager."""
 
     user_timeout: float | None = 300.0
-    max_queue_size: int = 10_000
+    max_queue_size: int = 1000
     overflow: OverflowPolicy = "block"
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     stall_timeout: float | None = None

@@ -52,7 +52,7 @@ class BinanceSocketManager:
         self,
         client: Any = None,
         user_timeout: float | None = KEEPALIVE_TIMEOUT,
-        max_queue_size: int = 10_000,
+        max_queue_size: int = 1000,
         *,
         tld: str | None = None,
         testnet: bool | None = None,

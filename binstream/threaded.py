@@ -95,13 +95,13 @@ class ThreadedWebsocketManager:
         endpoint: str | None = None,
         rest_endpoint: str | None = None,
         max_retries: float | int | str | None = 5,
-        max_queue_size: int = 10_000,
+        max_queue_size: int = 1000,
         overflow: OverflowPolicy = "block",
         user_timeout: float | None = None,
         stall_timeout: float | None = None,
         backoff_base: float = 0.2,
         backoff_cap: float = 30.0,
-        callback_batch: int = 1024,
+        callback_batch: int = 256,
         **ignored: Any,
     ) -> None:
         if ignored:

@@ -67,3 +67,51 @@ async def run_cli(*args: str, timeout: float = 30, env: dict[str, str] | None = 
         raise AssertionError(f"binstream {' '.join(args)} did not finish: {err.decode()}") from None
     assert proc.returncode is not None
     return Completed(proc.returncode, out.decode(), err.decode())
+
+
+class ExchangeThread:
+    """A local exchange on its own thread and loop, for code that blocks (threads, CLI)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        import threading
+
+        self.kwargs = kwargs
+        self.ready = threading.Event()
+        self.exchange: LocalExchange | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self.thread = threading.Thread(target=self._run, name="test-exchange", daemon=True)
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            async with LocalExchange(**self.kwargs) as ex:  # type: ignore[arg-type]
+                self.exchange = ex
+                self.ready.set()
+                await self._stop.wait()
+
+        asyncio.run(main())
+
+    def call(self, fn: object, *args: object) -> None:
+        """Run ``fn(*args)`` on the exchange's loop (to change faults safely)."""
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(fn, *args)  # type: ignore[arg-type]
+
+    def __enter__(self) -> LocalExchange:
+        self.thread.start()
+        assert self.ready.wait(10), "local exchange did not start"
+        assert self.exchange is not None
+        return self.exchange
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.loop is not None and self._stop is not None
+        self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def exchange_thread() -> object:
+    holder = ExchangeThread(interval=FAST, seed=11)
+    with holder as ex:
+        yield holder, ex
