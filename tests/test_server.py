@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import urllib.error
 import urllib.request
@@ -132,7 +133,7 @@ async def test_diff_depth_ids_chain_with_the_rest_snapshot(exchange: LocalExchan
         status, snapshot = await rest(exchange, "/api/v3/depth?symbol=BNBBTC&limit=1000")
         events += [orjson.loads(await ws.recv()) for _ in range(40)]
     assert status == 200
-    for previous, current in zip(events, events[1:], strict=False):
+    for previous, current in itertools.pairwise(events):
         assert current["U"] == previous["u"] + 1
     last = snapshot["lastUpdateId"]
     later = [e for e in events if e["u"] > last]
