@@ -259,7 +259,9 @@ def _main(
 
 @app.command()
 def trade(
-    symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc ethbtc.")],
+    symbols: Annotated[
+        list[str], typer.Argument(help="Symbols, e.g. bnbbtc ethbtc.", metavar="SYMBOL")
+    ],
     agg: Annotated[bool, typer.Option("--agg", help="Aggregated trades (@aggTrade).")] = False,
     tld: TldOpt = Tld.com,
     testnet: TestnetOpt = False,
@@ -297,7 +299,9 @@ def trade(
 def ticker(
     symbols: Annotated[
         list[str] | None,
-        typer.Argument(help="Symbols; none for every symbol (all-market array stream)."),
+        typer.Argument(
+            help="Symbols; none for every symbol (all-market array stream).", metavar="SYMBOL"
+        ),
     ] = None,
     mini: Annotated[bool, typer.Option("--mini", help="Mini tickers (@miniTicker).")] = False,
     window: Annotated[
@@ -355,7 +359,9 @@ def ticker(
 
 @app.command()
 def depth(
-    symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc.")],
+    symbols: Annotated[
+        list[str], typer.Argument(help="Symbols, e.g. bnbbtc.", metavar="SYMBOL")
+    ],
     levels: Annotated[
         DepthChoice | None,
         typer.Option(
@@ -403,7 +409,9 @@ def depth(
 
 @app.command()
 def kline(
-    symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc.")],
+    symbols: Annotated[
+        list[str], typer.Argument(help="Symbols, e.g. bnbbtc.", metavar="SYMBOL")
+    ],
     interval: Annotated[
         st.KlineInterval, typer.Option("--interval", "-i", help="Candle interval.")
     ] = st.KlineInterval.M1,
@@ -448,7 +456,9 @@ def kline(
 
 @app.command("book-ticker")
 def book_ticker(
-    symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc.")],
+    symbols: Annotated[
+        list[str], typer.Argument(help="Symbols, e.g. bnbbtc.", metavar="SYMBOL")
+    ],
     tld: TldOpt = Tld.com,
     testnet: TestnetOpt = False,
     endpoint: EndpointOpt = None,
@@ -481,7 +491,10 @@ def book_ticker(
 @app.command()
 def multiplex(
     streams: Annotated[
-        list[str], typer.Argument(help="Raw stream names, e.g. bnbbtc@aggTrade neobtc@ticker.")
+        list[str],
+        typer.Argument(
+            help="Raw stream names, e.g. bnbbtc@aggTrade neobtc@ticker.", metavar="STREAM"
+        ),
     ],
     tld: TldOpt = Tld.com,
     testnet: TestnetOpt = False,
@@ -687,7 +700,7 @@ def demo(
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(prog_name="binstream")
     except BrokenPipeError:
         # The reader of our stdout went away (e.g. `| head`): not an error.
         devnull = os.open(os.devnull, os.O_WRONLY)

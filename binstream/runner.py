@@ -66,7 +66,13 @@ class Output(Protocol):
 class _TableOutput:
     """A rich Live view on stdout, redrawn at most 10 times a second."""
 
-    def __init__(self, view_name: str, status: StatusLine, options: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        view_name: str,
+        status: StatusLine,
+        options: dict[str, Any],
+        default_stream: str | None = None,
+    ) -> None:
         from rich.console import Console
         from rich.live import Live
 
@@ -74,6 +80,7 @@ class _TableOutput:
 
         self.console = Console()
         self.view = VIEWS[view_name](**options)
+        self.view.default_stream = default_stream
         self.status = status
         self.live = Live(self.view, console=self.console, auto_refresh=False, redirect_stderr=False)
         self.live.start()
@@ -137,8 +144,10 @@ class _Run:
             self.status.notice(f"binstream: connection lost: {error.get('m')}")
 
     def make_output(self, loop: asyncio.AbstractEventLoop) -> Output:
-        if self.config.format == "table":
-            return _TableOutput(self.config.view, self.status, self.config.view_options)
+        config = self.config
+        if config.format == "table":
+            single = config.streams[0] if len(config.streams) == 1 else None
+            return _TableOutput(config.view, self.status, config.view_options, single)
         from .render.jsonlines import JsonLinesWriter
 
         def broken() -> None:

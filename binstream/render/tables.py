@@ -48,9 +48,12 @@ class View:
 
     def __init__(self) -> None:
         self.caption = ""
+        #: Name of the stream when messages arrive unwrapped from a single raw stream.
+        self.default_stream: str | None = None
 
     def update(self, message: Any) -> None:
         stream, data = unwrap(message)
+        stream = stream or self.default_stream
         if isinstance(data, list):
             for item in data:
                 self.update_one(stream, item)
@@ -257,7 +260,7 @@ class StreamBoard(View):
 
     def update(self, message: Any) -> None:
         stream, data = unwrap(message)
-        row = self.rows.setdefault(stream or "(raw)", {"count": 0})
+        row = self.rows.setdefault(stream or self.default_stream or "(raw)", {"count": 0})
         row["count"] += 1
         row["data"] = data
 

@@ -1,0 +1,221 @@
+"""The real ``binstream`` process against the local exchange: output, exit codes, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket as pysocket
+import sys
+from typing import Any
+
+import pytest
+
+from binstream.server import Faults, LocalExchange
+
+from .conftest import cli_env, run_cli
+
+
+def parse(lines: list[str]) -> list[Any]:
+    return [json.loads(line) for line in lines]
+
+
+async def stream(exchange: LocalExchange, *args: str) -> list[Any]:
+    result = await run_cli(*args, "--endpoint", exchange.url, "--json", "-n", "4")
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    messages = parse(result.lines)
+    assert len(messages) == 4
+    return messages
+
+
+@pytest.mark.parametrize(
+    ("args", "check"),
+    [
+        (["trade", "bnbbtc"], lambda m: m["e"] == "trade" and m["s"] == "BNBBTC"),
+        (["trade", "BNBBTC", "--agg"], lambda m: m["e"] == "aggTrade"),
+        (["trade", "bnbbtc", "ethbtc"], lambda m: m["stream"] in ("bnbbtc@trade", "ethbtc@trade")),
+        (["ticker", "bnbbtc"], lambda m: m["e"] == "24hrTicker"),
+        (["ticker", "bnbbtc", "--window", "1h"], lambda m: m["e"] == "1hTicker"),
+        (["ticker"], lambda m: isinstance(m, list) and m[0]["e"] == "1dTicker"),
+        (["ticker", "--mini"], lambda m: isinstance(m, list) and m[0]["e"] == "24hrMiniTicker"),
+        (["depth", "bnbbtc"], lambda m: m["e"] == "depthUpdate"),
+        (["depth", "bnbbtc", "--depth", "10", "--speed", "100ms"], lambda m: len(m["bids"]) == 10),
+        (["kline", "bnbbtc", "-i", "5m"], lambda m: m["k"]["i"] == "5m"),
+        (["kline", "bnbbtc", "--tz", "+08:00"], lambda m: m["e"] == "kline"),
+        (["book-ticker", "bnbbtc"], lambda m: {"u", "s", "b", "B", "a", "A"} == set(m)),
+        (
+            ["multiplex", "bnbbtc@aggTrade", "neobtc@ticker"],
+            lambda m: m["stream"] in ("bnbbtc@aggTrade", "neobtc@ticker") and "data" in m,
+        ),
+    ],
+)
+async def test_subcommands_print_json_lines(
+    exchange: LocalExchange, args: list[str], check: Any
+) -> None:
+    for message in await stream(exchange, *args):
+        assert check(message), message
+
+
+async def test_endpoint_from_environment(exchange: LocalExchange) -> None:
+    result = await run_cli(
+        "trade", "bnbbtc", "-n", "2", "--json", env=cli_env(BINSTREAM_ENDPOINT=exchange.url)
+    )
+    assert result.code == 0 and len(result.lines) == 2
+
+
+async def test_timeout_exits_3(exchange: LocalExchange) -> None:
+    exchange.pause()
+    result = await run_cli("trade", "bnbbtc", "--endpoint", exchange.url, "--timeout", "0.5")
+    assert result.code == 3
+    assert "no message within 0.5s" in result.stderr
+    assert result.stdout == ""
+
+
+async def test_refused_connection_exits_1_with_one_clear_line() -> None:
+    with pysocket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = await run_cli(
+        "trade", "bnbbtc", "--endpoint", f"ws://127.0.0.1:{port}", "--retries", "1", "-q"
+    )
+    assert result.code == 1
+    assert result.stderr.strip().splitlines() == [
+        "binstream: gave up: Max reconnect retries reached (connection refused)"
+    ]
+
+
+async def test_retry_lines_unless_quiet(exchange: LocalExchange) -> None:
+    exchange.refuse(count=2)
+    result = await run_cli("trade", "bnbbtc", "--endpoint", exchange.url, "-n", "2", "--json")
+    assert result.code == 0
+    assert result.stderr.count("binstream: retry") == 2
+    assert "reconnected" in result.stderr
+
+
+async def test_drops_are_reported_on_stderr_only(exchange: LocalExchange) -> None:
+    exchange.faults = Faults(drop_after=3, times=1, garbage_every=2)
+    result = await run_cli(
+        "trade", "bnbbtc", "--endpoint", exchange.url, "-n", "8", "--json", "--errors", "json"
+    )
+    assert result.code == 0
+    assert [m["e"] for m in parse(result.lines)] == ["trade"] * 8
+    errors = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert {e["type"] for e in errors} == {
+        "BinanceWebsocketClosed",
+        "BinanceWebsocketInvalidMessage",
+    }
+
+
+async def test_head_closes_the_pipe_cleanly(exchange: LocalExchange) -> None:
+    command = (
+        f"set -o pipefail; {sys.executable} -m binstream trade bnbbtc "
+        f"--endpoint {exchange.url} --json | head -n 3"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        "bash", "-c", command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=cli_env(),
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert len(out.decode().splitlines()) == 3
+    assert proc.returncode == 0, err.decode()
+    assert err.decode() == ""
+
+
+async def test_ctrl_c_exits_130_without_traceback(exchange: LocalExchange) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "binstream", "trade", "bnbbtc", "--endpoint", exchange.url,
+        "--json", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    await asyncio.wait_for(proc.stdout.readline(), 15)  # streaming has begun
+    proc.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 130
+    assert "Traceback" not in err.decode()
+
+
+async def test_table_mode_renders_a_ladder(exchange: LocalExchange) -> None:
+    result = await run_cli(
+        "depth", "bnbbtc", "--depth", "5", "--endpoint", exchange.url, "-f", "table", "-n", "5"
+    )
+    assert result.code == 0, result.stderr
+    assert "BNBBTC" in result.stdout and "bid qty" in result.stdout and "ask" in result.stdout
+    assert max(len(line) for line in result.lines) <= 100
+
+
+async def test_table_mode_ticker_and_trades(exchange: LocalExchange) -> None:
+    result = await run_cli("ticker", "bnbbtc", "ethbtc", "--endpoint", exchange.url, "-f",
+                           "table", "-n", "6")  # fmt: skip
+    assert result.code == 0 and "ETHBTC" in result.stdout and "change %" in result.stdout
+    result = await run_cli("trade", "bnbbtc", "--endpoint", exchange.url, "-f", "table", "-n", "6")
+    assert result.code == 0 and ("buy" in result.stdout or "sell" in result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["trade", "BNB/BTC"], "did you mean 'bnbbtc'"),
+        (["trade", "bnb-btc"], "did you mean 'bnbbtc'"),
+        (["depth", "bnbbtc", "--depth", "7"], "'7' is not one of"),
+        (["kline", "bnbbtc", "--interval", "7m"], "is not one of"),
+        (["kline", "bnbbtc", "--tz", "8"], "invalid timezone"),
+        (["ticker", "bnbbtc", "--window", "2h"], "is not one of"),
+        (["trade", "bnbbtc", "--tld", "xyz"], "is not one of"),
+        (["trade", "bnbbtc", "--endpoint", "http://127.0.0.1:1"], "ws://127.0.0.1:1"),
+        (["trade", "bnbbtc", "--endpoint", "nonsense"], "expected ws://"),
+        (["trade", "bnbbtc", "--retries", "lots"], "whole number or 'inf'"),
+        (["trade", "bnbbtc", "--count", "0"], "--count"),
+        (["multiplex", "bnbbtc@depth7"], "5, 10, 20"),
+        (["multiplex", "!ticker@arr"], "retired"),
+        (["trade"], "Missing argument"),
+    ],
+)
+async def test_bad_input_exits_2_with_a_clear_message(args: list[str], text: str) -> None:
+    result = await run_cli(*args)
+    assert result.code == 2, result.stderr
+    plain = " ".join(result.stderr.translate(str.maketrans("", "", "│╭╮╰╯─")).split())
+    assert text in plain, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_unknown_stream_type_passes_with_a_warning(exchange: LocalExchange) -> None:
+    result = await run_cli(
+        "multiplex", "bnbbtc@referencePrice", "bnbbtc@trade", "--endpoint", exchange.url,
+        "-n", "2", "--json",
+    )  # fmt: skip
+    assert result.code == 0
+    assert "'referencePrice' is not known" in result.stderr
+
+
+async def test_version_and_help_examples() -> None:
+    result = await run_cli("--version")
+    assert result.code == 0 and result.stdout.startswith("binstream ")
+    for command in ("trade", "ticker", "depth", "kline", "book-ticker", "multiplex", "serve",
+                    "demo"):  # fmt: skip
+        help_text = await run_cli(command, "--help")
+        assert help_text.code == 0 and "Examples" in help_text.stdout, command
+
+
+async def test_demo_runs_with_no_network() -> None:
+    result = await run_cli("demo", "--json", "-n", "6")
+    assert result.code == 0, result.stderr
+    assert {m["stream"].split("@")[1] for m in parse(result.lines)} <= {
+        "aggTrade", "depth5", "ticker", "kline_1m", "bookTicker",
+    }  # fmt: skip
+
+
+async def test_serve_prints_its_url_and_serves() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "binstream", "serve", "--interval", "0.01",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        url = (await asyncio.wait_for(proc.stdout.readline(), 15)).decode().strip()
+        assert url.startswith("ws://127.0.0.1:")
+        result = await run_cli("trade", "bnbbtc", "--endpoint", url, "-n", "2", "--json")
+        assert result.code == 0 and len(result.lines) == 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), 10)
