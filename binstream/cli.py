@@ -359,9 +359,7 @@ def ticker(
 
 @app.command()
 def depth(
-    symbols: Annotated[
-        list[str], typer.Argument(help="Symbols, e.g. bnbbtc.", metavar="SYMBOL")
-    ],
+    symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc.", metavar="SYMBOL")],
     levels: Annotated[
         DepthChoice | None,
         typer.Option(
@@ -409,9 +407,7 @@ def depth(
 
 @app.command()
 def kline(
-    symbols: Annotated[
-        list[str], typer.Argument(help="Symbols, e.g. bnbbtc.", metavar="SYMBOL")
-    ],
+    symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc.", metavar="SYMBOL")],
     interval: Annotated[
         st.KlineInterval, typer.Option("--interval", "-i", help="Candle interval.")
     ] = st.KlineInterval.M1,
@@ -456,9 +452,7 @@ def kline(
 
 @app.command("book-ticker")
 def book_ticker(
-    symbols: Annotated[
-        list[str], typer.Argument(help="Symbols, e.g. bnbbtc.", metavar="SYMBOL")
-    ],
+    symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc.", metavar="SYMBOL")],
     tld: TldOpt = Tld.com,
     testnet: TestnetOpt = False,
     endpoint: EndpointOpt = None,
