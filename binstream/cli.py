@@ -11,6 +11,7 @@ import math
 import os
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -534,6 +535,120 @@ def multiplex(
     )  # fmt: skip
 
 
+@app.command()
+def user(
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="BINANCE_API_KEY",
+            show_default=False,
+            help="API key id (not secret). Default: $BINANCE_API_KEY.",
+        ),
+    ] = None,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--secret-file",
+            show_default=False,
+            help="File holding the HMAC secret. Default: $BINANCE_API_SECRET.",
+        ),
+    ] = None,
+    private_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--private-key",
+            show_default=False,
+            help="Ed25519 or RSA private key, PEM file. Default: $BINANCE_PRIVATE_KEY.",
+        ),
+    ] = None,
+    ask_passphrase: Annotated[
+        bool,
+        typer.Option(
+            "--private-key-passphrase",
+            help="The key is encrypted: read its passphrase from "
+            "$BINANCE_PRIVATE_KEY_PASSPHRASE or ask for it.",
+        ),
+    ] = False,
+    logon: Annotated[
+        bool, typer.Option("--logon", help="Authenticate with session.logon (Ed25519 keys).")
+    ] = False,
+    recv_window: Annotated[
+        int | None,
+        typer.Option(
+            "--recv-window",
+            min=1,
+            max=60000,
+            help="Milliseconds a signature stays valid.",
+            show_default=False,
+        ),
+    ] = None,
+    tld: TldOpt = Tld.com,
+    testnet: TestnetOpt = False,
+    endpoint: EndpointOpt = None,
+    fmt: FormatOpt = Format.auto,
+    json_flag: JsonOpt = False,
+    count: CountOpt = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = "5",
+    quiet: QuietOpt = False,
+    errors: ErrorsOpt = ErrorFormat.text,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Account events (balances, orders, fills) over the WebSocket API.
+
+    Keys come from BINANCE_API_KEY with BINANCE_API_SECRET (HMAC) or BINANCE_PRIVATE_KEY
+    (a PEM file), or from the options. Secrets are never printed; the key id is shown
+    masked.
+
+    [bold]Examples[/bold]
+
+      BINANCE_API_KEY=... BINANCE_API_SECRET=... binstream user
+
+      binstream user --api-key KEY --private-key ed25519.pem --logon --json
+
+      binstream demo user
+    """  # fmt: skip
+    from .errors import BinstreamError
+    from .runner import RunConfig, run_stream
+    from .user_cli import load_credentials
+
+    _setup_logging(verbose)
+    try:
+        credentials = load_credentials(
+            api_key, secret_file, private_key, ask_passphrase, prompt=typer.prompt
+        )
+    except BinstreamError as exc:
+        typer.echo(f"binstream: error: {exc}", err=True)
+        raise typer.Exit(ExitCode.USAGE) from None
+    if logon and credentials.kind != "ed25519":
+        raise typer.BadParameter("--logon needs an Ed25519 private key", param_hint="--logon")
+    if endpoint is not None:
+        try:
+            from .endpoints import check_ws_url
+
+            endpoint = check_ws_url(endpoint)
+        except EndpointError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--endpoint") from None
+    config = RunConfig(
+        streams=["userData"],
+        tld=str(tld),
+        testnet=testnet,
+        endpoint=endpoint,
+        format=_format(fmt, json_flag),  # type: ignore[arg-type]
+        view="account",
+        count=count,
+        timeout=timeout,
+        retries=_retries(retries),
+        quiet=quiet,
+        errors=errors.value,  # type: ignore[arg-type]
+        credentials=credentials,
+        logon=logon,
+        recv_window=recv_window,
+    )
+    raise typer.Exit(_run(run_stream(config)))
+
+
 def _known_type(kind: str) -> bool:
     return (
         kind in ("trade", "aggTrade", "miniTicker", "ticker", "bookTicker", "avgPrice", "depth")
@@ -648,10 +763,13 @@ def demo(
     """Start the local exchange in-process and tail a few of its streams.
 
     Runs the real client code over a real loopback socket; no network needed.
+    `binstream demo user` shows the user data stream of a demo account.
 
     [bold]Examples[/bold]
 
       binstream demo
+
+      binstream demo user
 
       binstream demo --json -n 20 | jq -c .data
     """  # fmt: skip

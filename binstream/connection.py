@@ -136,7 +136,11 @@ class SocketStats:
 
 
 class _Fatal(Exception):
-    """A connection failure that retrying cannot fix (bad URL, 4xx)."""
+    """A failure that retrying cannot fix (bad URL, 4xx, refused credentials)."""
+
+    def __init__(self, message: str, kind: str = UNABLE_TO_CONNECT) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def _classify(exc: BaseException) -> str | None:
@@ -204,7 +208,7 @@ class _Link:
             try:
                 ws = await self._connect()
             except _Fatal as exc:
-                self.socket._give_up(str(exc), attempt)
+                self.socket._give_up(str(exc), attempt, exc.kind)
                 return
             except (OSError, TimeoutError, InvalidHandshake) as exc:
                 detail = _describe(exc)
@@ -214,8 +218,11 @@ class _Link:
                 try:
                     await self._serve(ws)
                     detail = _describe_close(ws)
-                except (ConnectionClosed, OSError) as exc:
+                except (ConnectionClosed, OSError, TimeoutError) as exc:
                     detail = _describe(exc)
+                except _Fatal as exc:
+                    self.socket._give_up(str(exc), attempt, exc.kind)
+                    return
                 finally:
                     self.ws = None
                 if self._stalled:
@@ -264,20 +271,24 @@ class _Link:
         """Read until the connection ends, with its helper tasks alongside."""
         self._delivered = 0
         self._stalled = False
-        helpers = []
-        if self.plan.subscribe:
-            helpers.append(asyncio.create_task(self._subscribe(ws, self.plan.subscribe)))
-        if self.options.stall_timeout:
-            helpers.append(asyncio.create_task(self._watchdog(ws, self.options.stall_timeout)))
-        if self.options.max_age:
-            helpers.append(asyncio.create_task(self._age_limit(ws, self.options.max_age)))
+        helpers: list[asyncio.Task[None]] = []
         try:
+            await self._handshake(ws)
+            if self.plan.subscribe:
+                helpers.append(asyncio.create_task(self._subscribe(ws, self.plan.subscribe)))
+            if self.options.stall_timeout:
+                helpers.append(asyncio.create_task(self._watchdog(ws, self.options.stall_timeout)))
+            if self.options.max_age:
+                helpers.append(asyncio.create_task(self._age_limit(ws, self.options.max_age)))
             await self._read(ws)
         finally:
             for helper in helpers:
                 helper.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(), self.options.close_timeout)
+
+    async def _handshake(self, ws: ClientConnection) -> None:
+        """Work to do on a fresh connection before reading (none for market streams)."""
 
     async def _read(self, ws: ClientConnection) -> None:
         buffer = self.socket.buffer
@@ -394,8 +405,12 @@ class StreamSocket:
         plans: list[ConnectionPlan],
         options: SocketOptions,
         on_close: Callable[[StreamSocket], None] | None = None,
+        link_class: type[_Link] | None = None,
+        link_config: Any = None,
     ) -> None:
         self.path = path
+        self._link_class = link_class or _Link
+        self.link_config = link_config
         self.options = options
         self.streams: tuple[str, ...] = tuple(s for p in plans for s in p.streams)
         self.buffer = MessageBuffer(options.max_queue_size, options.overflow)
@@ -436,7 +451,7 @@ class StreamSocket:
         if self._closed:
             raise StreamClosedError(f"socket {self.path} was closed; ask the manager for a new one")
         self._started = True
-        self._links = [_Link(self, plan) for plan in self._plans]
+        self._links = [self._link_class(self, plan) for plan in self._plans]
         self._live_links = len(self._links)
         for link in self._links:
             link.start()
@@ -512,12 +527,12 @@ class StreamSocket:
         log.warning("%s: %s", self.path, detail)
         self.buffer.put_control(error_message(CLOSED, detail))
 
-    def _give_up(self, reason: str, attempts: int) -> None:
+    def _give_up(self, reason: str, attempts: int, kind: str = UNABLE_TO_CONNECT) -> None:
         if self._closed:
             return
         self._live_links -= 1
         log.error("%s: giving up: %s", self.path, reason)
-        self.buffer.put_control(error_message(UNABLE_TO_CONNECT, reason))
+        self.buffer.put_control(error_message(kind, reason))
         self.give_up_reason = reason
         if self._live_links <= 0:
             self.state = SocketState.FAILED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .buffer import OverflowPolicy
 from .connection import ReconnectPolicy, SocketOptions, StreamSocket, retries_value
@@ -22,6 +22,9 @@ from .streams import (
     ticker_stream,
     trade_stream,
 )
+
+if TYPE_CHECKING:
+    from .signing import Credentials
 
 log = logging.getLogger("binstream")
 
@@ -67,6 +70,8 @@ class BinanceSocketManager:
         max_age: float | None = 23 * 3600.0,
         api_key: str | None = None,
         api_secret: str | None = None,
+        private_key: Any = None,
+        private_key_pass: str | None = None,
         options: SocketOptions | None = None,
     ) -> None:
         self.tld = tld if tld is not None else getattr(client, "tld", "com")
@@ -82,6 +87,10 @@ class BinanceSocketManager:
         self._api_secret = (
             api_secret if api_secret is not None else getattr(client, "API_SECRET", None)
         )
+        self._private_key = (
+            private_key if private_key is not None else getattr(client, "PRIVATE_KEY", None)
+        )
+        self._private_key_pass = private_key_pass
         self.options = options or SocketOptions(
             user_timeout=user_timeout,
             max_queue_size=max_queue_size,
@@ -197,6 +206,46 @@ class BinanceSocketManager:
     def avg_price_socket(self, symbol: str) -> StreamSocket:
         """Five-minute average price of ``symbol`` (``<symbol>@avgPrice``)."""
         return self._get_socket([avg_price_stream(symbol)])
+
+    def user_socket(
+        self,
+        *,
+        logon: bool = False,
+        recv_window: int | None = None,
+        credentials: Credentials | None = None,
+    ) -> StreamSocket:
+        """Account events (balances, orders, fills) over the WebSocket API.
+
+        Keys come from the constructor (``api_key`` with ``api_secret`` or ``private_key``;
+        a python-binance client's ``API_KEY``/``API_SECRET``/``PRIVATE_KEY``) or from
+        ``$BINANCE_API_KEY`` with ``$BINANCE_API_SECRET`` or ``$BINANCE_PRIVATE_KEY``.
+        ``logon=True`` authenticates the session with ``session.logon`` first (Ed25519
+        keys only). Yields each event's inner dict, e.g. ``{"e": "executionReport", ...}``.
+        Raises :class:`~binstream.MissingKeysError` when no keys are found.
+        """
+        from .endpoints import ConnectionPlan
+        from .signing import credentials_from
+        from .user import UserStreamConfig, UserStreamLink
+
+        if credentials is None:
+            credentials = credentials_from(
+                self._api_key, self._api_secret, self._private_key, self._private_key_pass
+            )
+        path = "userData"
+        existing = self._sockets.get(path)
+        if existing is not None and not existing.closed:
+            return existing
+        plan = ConnectionPlan(self.endpoints.ws_api, (path,), (), combined=False)
+        socket = StreamSocket(
+            path,
+            [plan],
+            self.options,
+            on_close=self._forget,
+            link_class=UserStreamLink,
+            link_config=UserStreamConfig(credentials, logon=logon, recv_window=recv_window),
+        )
+        self._sockets[path] = socket
+        return socket
 
     def multiplex_socket(self, streams: Iterable[str]) -> StreamSocket:
         """One combined socket for raw stream names such as ``bnbbtc@aggTrade``.

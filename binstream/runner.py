@@ -53,6 +53,9 @@ class RunConfig:
     backoff_base: float = 0.2
     status_live: bool | None = None
     view_options: dict[str, Any] = field(default_factory=dict)
+    credentials: Any = None  # set for the user data stream
+    logon: bool = False
+    recv_window: int | None = None
 
 
 class Output(Protocol):
@@ -132,7 +135,7 @@ class _Run:
             self.status.notice("binstream: reconnected")
 
     def report(self, error: dict[str, Any]) -> None:
-        if error.get("type") == UNABLE_TO_CONNECT:
+        if error.get("type") in (UNABLE_TO_CONNECT, "BinanceUserStreamAuthError"):
             self.gave_up = str(error.get("m"))
             return  # said once, at exit
         if self.config.errors == "json":
@@ -209,7 +212,11 @@ class _Run:
                 on_status=self.on_status,
             ),
         )
-        if config.combined:
+        if config.credentials is not None:
+            socket = manager.user_socket(
+                credentials=config.credentials, logon=config.logon, recv_window=config.recv_window
+            )
+        elif config.combined:
             socket = manager.multiplex_socket(config.streams)
         else:
             socket = manager.socket(config.streams)

@@ -102,11 +102,13 @@ class ThreadedWebsocketManager:
         backoff_base: float = 0.2,
         backoff_cap: float = 30.0,
         callback_batch: int = 256,
+        private_key: Any = None,
+        private_key_pass: str | None = None,
         **ignored: Any,
     ) -> None:
         if ignored:
             log.debug("ignoring python-binance-only options: %s", ", ".join(sorted(ignored)))
-        self._manager_args: dict[str, Any] = dict(
+        manager_args: dict[str, Any] = dict(
             user_timeout=user_timeout,
             max_queue_size=max_queue_size,
             tld=tld,
@@ -120,9 +122,11 @@ class ThreadedWebsocketManager:
             backoff_cap=backoff_cap,
             api_key=api_key,
             api_secret=api_secret,
+            private_key=private_key,
+            private_key_pass=private_key_pass,
         )
         # Resolve endpoints now so a bad URL fails in the constructor, not in the thread.
-        self._bsm: BinanceSocketManager = BinanceSocketManager(**self._manager_args)
+        self._bsm: BinanceSocketManager = BinanceSocketManager(**manager_args)
         self._callback_batch = callback_batch
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -391,6 +395,14 @@ class ThreadedWebsocketManager:
     def start_avg_price_socket(self, callback: Callback, symbol: str) -> str:
         """Five-minute average price of ``symbol``."""
         return self._start_socket(callback, lambda: self._bsm.avg_price_socket(symbol))
+
+    def start_user_socket(
+        self, callback: Callback, *, logon: bool = False, recv_window: int | None = None
+    ) -> str:
+        """Account events over the WebSocket API, with the keys given to the constructor."""
+        return self._start_socket(
+            callback, lambda: self._bsm.user_socket(logon=logon, recv_window=recv_window)
+        )
 
     def start_multiplex_socket(self, callback: Callback, streams: Iterable[str]) -> str:
         """One combined socket for raw stream names; messages carry ``stream`` and ``data``."""

@@ -295,7 +295,59 @@ def _brief(data: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+class AccountView(View):
+    """Balances from ``outboundAccountPosition`` and a tape of order executions."""
+
+    title = "account"
+
+    def __init__(self, rows: int = 15) -> None:
+        super().__init__()
+        self.balances: dict[str, tuple[str, str]] = {}
+        self.orders: deque[dict[str, Any]] = deque(maxlen=rows)
+        self.notes: deque[str] = deque(maxlen=5)
+
+    def update_one(self, stream: str | None, data: dict[str, Any]) -> None:
+        kind = data.get("e")
+        if kind == "outboundAccountPosition":
+            for balance in data.get("B", []):
+                self.balances[str(balance.get("a"))] = (
+                    str(balance.get("f")),
+                    str(balance.get("l")),
+                )
+        elif kind == "executionReport":
+            self.orders.append(data)
+        elif kind is not None:
+            self.notes.append(f"{_clock(data.get('E'))} {kind}")
+
+    def __rich__(self) -> RenderableType:
+        balances = Table(title="balances", caption=self.caption)
+        for column in ("asset", "free", "locked"):
+            balances.add_column(column, justify="left" if column == "asset" else "right")
+        for asset in sorted(self.balances):
+            balances.add_row(asset, *self.balances[asset])
+        orders = Table(title="executions")
+        for column in ("time", "symbol", "side", "status", "price", "last qty", "filled", "order"):
+            orders.add_column(column, justify="left" if column in ("time", "symbol") else "right")
+        for report in self.orders:
+            side = str(report.get("S", ""))
+            orders.add_row(
+                _clock(report.get("E")),
+                str(report.get("s", "")),
+                Text(side, style="green" if side == "BUY" else "red"),
+                str(report.get("X", "")),
+                str(report.get("p", "")),
+                str(report.get("l", "")),
+                str(report.get("z", "")),
+                str(report.get("i", "")),
+            )
+        parts: list[RenderableType] = [balances, orders]
+        if self.notes:
+            parts.append(Text("\n".join(self.notes)))
+        return Group(*parts)
+
+
 VIEWS: dict[str, type[View]] = {
+    "account": AccountView,
     "trades": TradeTape,
     "tickers": TickerBoard,
     "depth": DepthLadder,

@@ -66,7 +66,7 @@ DEFAULT_SYMBOLS = (
 )
 
 
-def _units(value: str, decimals: int) -> int:
+def units(value: str, decimals: int) -> int:
     whole, _, frac = value.partition(".")
     frac = (frac + "0" * decimals)[:decimals]
     return int(whole) * 10**decimals + int(frac or 0)
@@ -142,8 +142,8 @@ class SymbolMarket:
 
     def __init__(self, spec: SymbolSpec, seed: int | None = None) -> None:
         self.symbol = spec.symbol.upper()
-        self.tick = _units(spec.tick, PRICE_DECIMALS)
-        self.lot = _units(spec.lot, QTY_DECIMALS)
+        self.tick = units(spec.tick, PRICE_DECIMALS)
+        self.lot = units(spec.lot, QTY_DECIMALS)
         self.rng = random.Random(seed if seed is not None else hash(self.symbol) & 0xFFFF)
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
@@ -151,7 +151,7 @@ class SymbolMarket:
         self.trade_id = 100
         self.agg_id = 10
         self.last_trade_time = now_ms()
-        mid = _units(spec.price, PRICE_DECIMALS) // self.tick
+        mid = units(spec.price, PRICE_DECIMALS) // self.tick
         for level in range(1, BOOK_DEPTH + 1):
             self.bids[(mid - level) * self.tick] = self._random_qty()
             self.asks[(mid + level) * self.tick] = self._random_qty()

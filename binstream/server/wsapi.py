@@ -1,26 +1,373 @@
-"""WebSocket API of the local exchange (user data stream). Filled in by the user-stream work."""
+"""The local exchange's WebSocket API: user data stream subscriptions with real signatures.
+
+Requests and replies follow Binance's spot WS-API::
+
+    → {"id": "1", "method": "userDataStream.subscribe.signature",
+       "params": {"apiKey": ..., "timestamp": ms, "signature": ...}}
+    ← {"id": "1", "status": 200, "result": {"subscriptionId": 0}, "rateLimits": [...]}
+    ← {"subscriptionId": 0, "event": {"e": "executionReport", ...}}
+
+Signatures are verified exactly as Binance does (HMAC-SHA256 hex, or Ed25519 / RSA
+PKCS#1 v1.5 SHA-256 base64 over the sorted ``k=v&...`` payload), timestamps against
+``recvWindow``, and failures get Binance's error codes and messages.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import hashlib
+import hmac
+import itertools
+import logging
+import random
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from ..signing import signature_payload
+from . import market as m
+
+log = logging.getLogger("binstream.server")
+
+#: A demo account every local exchange knows. Not a secret: it only works here.
+DEMO_API_KEY = "binstreamDemoKey0000000000000000000000000000000000000000000000DEMO"
+DEMO_API_SECRET = "binstreamDemoSecret000000000000000000000000000000000000000000DEMO"
+
+MAX_FUTURE_MS = 1000
+
+
+@dataclass
+class Account:
+    """A test account: its key, how it signs, what it may do, and its balances."""
+
+    api_key: str
+    secret: str | None = None
+    public_key: Any = None  # cryptography Ed25519/RSA public key
+    can_read: bool = True
+    ip_allowed: bool = True
+    balances: dict[str, list[int]] = field(
+        default_factory=lambda: {
+            "BTC": [m.units("1.00000000", 8), 0],
+            "BNB": [m.units("100.00000000", 8), 0],
+            "USDT": [m.units("10000.00000000", 8), 0],
+        }
+    )
+    order_id: int = 1000
+    trade_id: int = 5000
+
+    def verify(self, payload: str, signature: str) -> bool:
+        data = payload.encode("utf-8")
+        if self.secret is not None:
+            expected = hmac.new(self.secret.encode(), data, hashlib.sha256).hexdigest()
+            return hmac.compare_digest(expected, signature)
+        if self.public_key is None:
+            return False
+        try:
+            raw = base64.b64decode(signature, validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ed25519, padding
+
+        try:
+            if isinstance(self.public_key, ed25519.Ed25519PublicKey):
+                self.public_key.verify(raw, data)
+            else:
+                self.public_key.verify(raw, data, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            return False
+        return True
+
+    @property
+    def is_ed25519(self) -> bool:
+        if self.public_key is None:
+            return False
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
+        return isinstance(self.public_key, ed25519.Ed25519PublicKey)
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.status, self.code, self.msg = status, code, msg
+
+
+def _missing(name: str) -> _ApiError:
+    return _ApiError(
+        400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+    )
+
+
+@dataclass(eq=False)
+class _Session:
+    ws: ServerConnection
+    logged_in: Account | None = None
+    subscriptions: dict[int, Account] = field(default_factory=dict)
+    next_id: itertools.count[int] = field(default_factory=itertools.count)
 
 
 class UserDataService:
-    """Placeholder: answers every request with Binance's 'unknown method' error."""
+    """The ``/ws-api/v3`` endpoint of :class:`~binstream.server.LocalExchange`."""
 
     def __init__(self, exchange: Any, accounts: Any = None) -> None:
         self.exchange = exchange
+        self.accounts: dict[str, Account] = {}
+        self.add_account(Account(DEMO_API_KEY, secret=DEMO_API_SECRET))
+        for account in accounts or ():
+            self.add_account(account)
+        self.sessions: set[_Session] = set()
+        self.clock_offset_ms = 0  # simulate a server clock ahead (+) or behind (-)
+        self.event_probability = 0.3
+        self.rng = random.Random(4242)
+        self.subscribe_count = 0
+
+    def add_account(self, account: Account) -> Account:
+        self.accounts[account.api_key] = account
+        return account
 
     def start(self) -> None:
         pass
 
     async def stop(self) -> None:
-        pass
+        for session in list(self.sessions):
+            with contextlib.suppress(Exception):
+                await session.ws.close(1001, "server stopping")
 
-    def on_step(self, steps: Any) -> None:
-        pass
+    def now(self) -> int:
+        return m.now_ms() + self.clock_offset_ms
+
+    # -- fault injection ------------------------------------------------------------------
+
+    def terminate_streams(self) -> None:
+        """Send ``eventStreamTerminated`` on every subscription and end them."""
+        for session in list(self.sessions):
+            for sub_id in list(session.subscriptions):
+                del session.subscriptions[sub_id]
+                event = {"e": "eventStreamTerminated", "E": self.now()}
+                self._send(session, {"subscriptionId": sub_id, "event": event})
+
+    def drop_all(self) -> int:
+        """Drop every WS-API connection without a close frame."""
+        count = 0
+        for session in list(self.sessions):
+            if session.ws.transport is not None:
+                session.ws.transport.abort()
+                count += 1
+        return count
+
+    # -- connection handling --------------------------------------------------------------
 
     async def handle(self, ws: ServerConnection) -> None:
-        await ws.close(1008, "WebSocket API not available")
+        session = _Session(ws)
+        self.sessions.add(session)
+        try:
+            async for frame in ws:
+                reply = self._dispatch(session, frame)
+                await ws.send(orjson.dumps(reply).decode())
+        except ConnectionClosed:
+            pass
+        finally:
+            self.sessions.discard(session)
+
+    def _send(self, session: _Session, message: dict[str, Any]) -> None:
+        async def send() -> None:
+            with contextlib.suppress(ConnectionClosed):
+                await session.ws.send(orjson.dumps(message).decode())
+
+        self.exchange._spawn(send())
+
+    def _dispatch(self, session: _Session, frame: str | bytes) -> dict[str, Any]:
+        try:
+            request = orjson.loads(frame)
+        except orjson.JSONDecodeError:
+            error = _ApiError(400, -1100, "Illegal characters found in a parameter.")
+            return self._error(None, error)
+        if not isinstance(request, dict):
+            return self._error(None, _ApiError(400, -1100, "Request must be a JSON object."))
+        request_id = request.get("id")
+        try:
+            result = self._call(session, str(request.get("method")), request.get("params") or {})
+        except _ApiError as error:
+            return self._error(request_id, error)
+        return {"id": request_id, "status": 200, "result": result, "rateLimits": []}
+
+    @staticmethod
+    def _error(request_id: Any, error: _ApiError) -> dict[str, Any]:
+        return {
+            "id": request_id,
+            "status": error.status,
+            "error": {"code": error.code, "msg": error.msg},
+        }
+
+    def _call(self, session: _Session, method: str, params: dict[str, Any]) -> Any:
+        if method == "ping":
+            return {}
+        if method == "time":
+            return {"serverTime": self.now()}
+        if method == "userDataStream.subscribe.signature":
+            account = self._authenticate(params)
+            return {"subscriptionId": self._subscribe(session, account)}
+        if method == "session.logon":
+            account = self._authenticate(params)
+            if not account.is_ed25519:
+                raise _ApiError(400, -4056, "HMAC_SHA256 API key is not supported.")
+            session.logged_in = account
+            now = self.now()
+            return {
+                "apiKey": account.api_key,
+                "authorizedSince": now,
+                "connectedSince": now,
+                "returnRateLimits": False,
+                "serverTime": now,
+                "userDataStream": bool(session.subscriptions),
+            }
+        if method == "userDataStream.subscribe":
+            if session.logged_in is None:
+                raise _ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+            return {"subscriptionId": self._subscribe(session, session.logged_in)}
+        if method == "userDataStream.unsubscribe":
+            sub_id = params.get("subscriptionId")
+            if sub_id is None:
+                session.subscriptions.clear()
+            else:
+                session.subscriptions.pop(int(sub_id), None)
+            return {}
+        if method == "session.subscriptions":
+            return [{"subscriptionId": s} for s in session.subscriptions]
+        raise _ApiError(400, -1100, f"Unknown method: {method}.")
+
+    def _authenticate(self, params: dict[str, Any]) -> Account:
+        for name in ("apiKey", "timestamp", "signature"):
+            if not params.get(name):
+                raise _missing(name)
+        api_key = str(params["apiKey"])
+        if not api_key.isalnum() or len(api_key) > 100:
+            raise _ApiError(401, -2014, "API-key format invalid.")
+        account = self.accounts.get(api_key)
+        if account is None or not account.ip_allowed or not account.can_read:
+            raise _ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        try:
+            timestamp = int(params["timestamp"])
+            recv_window = int(params.get("recvWindow", 5000))
+        except (TypeError, ValueError):
+            raise _missing("timestamp") from None
+        if not 0 < recv_window <= 60000:
+            raise _ApiError(400, -1131, "recvWindow must be less than 60000")
+        now = self.now()
+        if timestamp > now + MAX_FUTURE_MS:
+            raise _ApiError(
+                400, -1021, "Timestamp for this request was 1000ms ahead of the server's time."
+            )
+        if now - timestamp > recv_window:
+            raise _ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+        if not account.verify(signature_payload(params), str(params["signature"])):
+            raise _ApiError(400, -1022, "Signature for this request is not valid.")
+        return account
+
+    def _subscribe(self, session: _Session, account: Account) -> int:
+        for sub_id, existing in session.subscriptions.items():
+            if existing is account:
+                return sub_id
+        sub_id = next(session.next_id)
+        session.subscriptions[sub_id] = account
+        self.subscribe_count += 1
+        return sub_id
+
+    # -- account activity -------------------------------------------------------------------
+
+    def on_step(self, steps: dict[str, m.Step]) -> None:
+        """Maybe let each subscribed account trade at the market's current prices."""
+        for session in list(self.sessions):
+            for sub_id, account in list(session.subscriptions.items()):
+                if self.rng.random() < self.event_probability:
+                    for event in self._activity(account):
+                        self._send(session, {"subscriptionId": sub_id, "event": event})
+
+    def _activity(self, account: Account) -> list[dict[str, Any]]:
+        market = self.exchange.markets.get("BNBBTC") or next(iter(self.exchange.markets.values()))
+        if self.rng.random() < 0.1:
+            delta = m.units("0.01000000", 8)
+            account.balances.setdefault("BTC", [0, 0])[0] += delta
+            now = self.now()
+            return [{"e": "balanceUpdate", "E": now, "a": "BTC", "d": m.fmt(delta), "T": now}]
+        return self._order(account, market)
+
+    def _order(self, account: Account, market: m.SymbolMarket) -> list[dict[str, Any]]:
+        base, quote = market.symbol[:-3], market.symbol[-3:]
+        price = market.best_bid()[0]
+        qty = market.lot * self.rng.randint(1, 20)
+        cost = price * qty // 10**m.QTY_DECIMALS
+        quote_balance = account.balances.setdefault(quote, [0, 0])
+        base_balance = account.balances.setdefault(base, [0, 0])
+        if quote_balance[0] < cost:
+            return []
+        account.order_id += 1
+        now = self.now()
+        order: dict[str, Any] = {
+            "symbol": market.symbol,
+            "id": account.order_id,
+            "price": price,
+            "qty": qty,
+            "time": now,
+            "filled": 0,
+            "quote": 0,
+        }
+        quote_balance[0] -= cost
+        quote_balance[1] += cost
+        events = [
+            self._execution(order, "NEW", "NEW", 0, 0, now),
+            self._position(account, (base, quote), now),
+        ]
+        first = qty // 2 // market.lot * market.lot or qty
+        for fill in (first, qty - first):
+            if fill <= 0:
+                continue
+            account.trade_id += 1
+            fill_cost = price * fill // 10**m.QTY_DECIMALS
+            order["filled"] += fill
+            order["quote"] += fill_cost
+            quote_balance[1] -= fill_cost
+            base_balance[0] += fill
+            status = "FILLED" if order["filled"] == qty else "PARTIALLY_FILLED"
+            events.append(self._execution(order, "TRADE", status, fill, account.trade_id, now))
+            events.append(self._position(account, (base, quote), now))
+        leftover = cost - order["quote"]
+        if leftover:
+            quote_balance[1] -= leftover
+            quote_balance[0] += leftover
+        return events
+
+    def _execution(
+        self, order: dict[str, Any], kind: str, status: str, fill: int, trade_id: int, now: int
+    ) -> dict[str, Any]:
+        price = order["price"]
+        return {
+            "e": "executionReport", "E": now, "s": order["symbol"],
+            "c": f"binstream{order['id']}", "S": "BUY", "o": "LIMIT", "f": "GTC",
+            "q": m.fmt(order["qty"]), "p": m.fmt(price), "P": "0.00000000", "F": "0.00000000",
+            "g": -1, "C": "", "x": kind, "X": status, "r": "NONE", "i": order["id"],
+            "l": m.fmt(fill), "z": m.fmt(order["filled"]), "L": m.fmt(price if fill else 0),
+            "n": "0", "N": None, "T": now, "t": trade_id if fill else -1, "I": 0,
+            "w": status == "NEW", "m": bool(fill), "M": bool(fill), "O": order["time"],
+            "Z": m.fmt(order["quote"]), "Y": m.fmt(price * fill // 10**m.QTY_DECIMALS),
+            "Q": "0.00000000", "W": order["time"], "V": "EXPIRE_MAKER",
+        }  # fmt: skip
+
+    @staticmethod
+    def _position(account: Account, assets: tuple[str, ...], now: int) -> dict[str, Any]:
+        return {
+            "e": "outboundAccountPosition",
+            "E": now,
+            "u": now,
+            "B": [
+                {"a": a, "f": m.fmt(account.balances[a][0]), "l": m.fmt(account.balances[a][1])}
+                for a in assets
+            ],
+        }
