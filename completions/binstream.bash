@@ -8,7 +8,7 @@ _binstream() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "book-ticker demo depth kline multiplex serve ticker trade --version --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "book-ticker demo depth kline multiplex serve ticker trade user --version --help" -- "$cur"))
         return
     fi
     case "$cmd" in
@@ -81,6 +81,14 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
             esac
             COMPREPLY=($(compgen -W "--help -h --agg --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --verbose -v" -- "$cur"))
+            ;;
+        user)
+            case "$prev" in
+                --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
+                --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
+                --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--help -h --api-key --secret-file --private-key --private-key-passphrase --logon --recv-window --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --verbose -v" -- "$cur"))
             ;;
     esac
 }
