@@ -184,6 +184,7 @@ def _stream(
     stall_timeout: float | None,
     verbose: int,
     view_options: dict[str, Any] | None = None,
+    book: dict[str, Any] | None = None,
 ) -> None:
     from .runner import RunConfig, run_stream
 
@@ -211,6 +212,7 @@ def _stream(
         overflow="drop_oldest" if overflow is Overflow.drop else "block",
         stall_timeout=stall_timeout,
         view_options=view_options or {},
+        book=book,
     )
     raise typer.Exit(_run(run_stream(config)))
 
@@ -448,6 +450,69 @@ def kline(
         tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
         count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
         overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+    )  # fmt: skip
+
+
+@app.command()
+def book(
+    symbol: Annotated[str, typer.Argument(help="Symbol, e.g. bnbbtc.", metavar="SYMBOL")],
+    levels: Annotated[
+        int, typer.Option("--levels", "-l", min=1, max=5000, help="Levels per side to show.")
+    ] = 20,
+    check: Annotated[
+        float | None,
+        typer.Option(
+            "--check",
+            min=0.1,
+            metavar="SECONDS",
+            show_default=False,
+            help="Every SECONDS, compare with a fresh REST snapshot and report divergence.",
+        ),
+    ] = None,
+    snapshot_limit: Annotated[
+        int, typer.Option("--snapshot-limit", min=1, max=5000, help="Levels per REST snapshot.")
+    ] = 5000,
+    tld: TldOpt = Tld.com,
+    testnet: TestnetOpt = False,
+    endpoint: EndpointOpt = None,
+    fmt: FormatOpt = Format.auto,
+    json_flag: JsonOpt = False,
+    count: CountOpt = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = "5",
+    quiet: QuietOpt = False,
+    errors: ErrorsOpt = ErrorFormat.text,
+    overflow: OverflowOpt = Overflow.block,
+    stall_timeout: StallOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """A local order book, kept correct from diff events and REST snapshots.
+
+    Follows Binance's procedure: buffer @depth@100ms events, take a snapshot, apply in
+    order, resync from a new snapshot on a gap or a dropped connection. JSON lines carry
+    the top levels ([price, qty] strings, best first) and lastUpdateId.
+
+    [bold]Examples[/bold]
+
+      binstream book bnbbtc
+
+      binstream book btcusdt --levels 5 --json | jq -c '[.bids[0], .asks[0]]'
+
+      binstream book bnbbtc --check 10
+    """  # fmt: skip
+    try:
+        name = st.normalize_symbol(symbol)
+    except BinstreamError as exc:
+        raise typer.BadParameter(str(exc), param_hint="SYMBOL") from None
+    _stream(
+        [st.depth_stream(name, None, "100ms")],
+        view="book",
+        tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
+        count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
+        overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+        view_options={"levels": levels},
+        book={"symbol": name, "levels": levels, "check_interval": check,
+              "snapshot_limit": snapshot_limit},
     )  # fmt: skip
 
 

@@ -158,6 +158,13 @@ def _classify(exc: BaseException) -> str | None:
     return None
 
 
+async def _close_quietly(ws: ClientConnection, timeout: float) -> None:
+    """Close with a close frame, giving up after ``timeout`` seconds; never raises."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(timeout):
+            await ws.close()
+
+
 def _describe_close(ws: ClientConnection) -> str:
     if ws.close_code is None:
         return "connection lost without a close frame"
@@ -197,6 +204,7 @@ class _Link:
         self._stalled = False
         self._rotate = False
         self._delivered = 0
+        self._closing = False
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name=f"binstream:{self.plan.url}")
@@ -204,7 +212,7 @@ class _Link:
     async def _run(self) -> None:
         policy = self.options.reconnect
         attempt = 0
-        while True:
+        while not self._closing:
             try:
                 ws = await self._connect()
             except _Fatal as exc:
@@ -215,6 +223,9 @@ class _Link:
                 log.warning("%s: connect failed: %s", self.socket.path, detail)
             else:
                 self.ws = ws
+                if self._closing:
+                    await _close_quietly(ws, self.options.close_timeout)
+                    return
                 try:
                     await self._serve(ws)
                     detail = _describe_close(ws)
@@ -284,8 +295,7 @@ class _Link:
         finally:
             for helper in helpers:
                 helper.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), self.options.close_timeout)
+            await _close_quietly(ws, self.options.close_timeout)
 
     async def _handshake(self, ws: ClientConnection) -> None:
         """Work to do on a fresh connection before reading (none for market streams)."""
@@ -373,16 +383,27 @@ class _Link:
         await ws.close(1000, "rotating")
 
     async def close(self) -> None:
+        """Stop the link: close its connection with a close frame and end its task.
+
+        Cancellation alone is not trusted to land (Python 3.11's wait_for and timeouts can
+        swallow one that races with their own expiry), so the link also checks a flag and
+        the task is cancelled again until it has really ended.
+        """
+        self._closing = True
         task = self.task
         if task is None:
             return
-        ws = self.ws
-        if ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), self.options.close_timeout)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        for _ in range(5):
+            ws = self.ws
+            if ws is not None:
+                await _close_quietly(ws, self.options.close_timeout)
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=self.options.close_timeout)
+            if done:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    task.result()
+                return
+        log.error("%s: connection task did not stop", self.socket.path)
 
 
 class StreamSocket:

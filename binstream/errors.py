@@ -52,7 +52,11 @@ class ReceiveTimeoutError(BinstreamError, TimeoutError):
 
 
 class RestError(BinstreamError):
-    """A REST request (depth snapshot, exchange info) failed."""
+    """A REST request (depth snapshot, exchange info) failed; ``status`` is the HTTP code."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class AuthError(BinstreamError):

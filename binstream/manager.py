@@ -24,6 +24,7 @@ from .streams import (
 )
 
 if TYPE_CHECKING:
+    from .booksocket import BookSocket
     from .signing import Credentials
 
 log = logging.getLogger("binstream")
@@ -206,6 +207,31 @@ class BinanceSocketManager:
     def avg_price_socket(self, symbol: str) -> StreamSocket:
         """Five-minute average price of ``symbol`` (``<symbol>@avgPrice``)."""
         return self._get_socket([avg_price_stream(symbol)])
+
+    def book_socket(
+        self,
+        symbol: str,
+        levels: int = 20,
+        *,
+        speed: str = "100ms",
+        snapshot_limit: int = 5000,
+        check_interval: float | None = None,
+    ) -> BookSocket:
+        """A local order book for ``symbol``, kept correct from diff events and snapshots.
+
+        Yields ``{"e": "book", "s", "E", "lastUpdateId", "bids", "asks"}`` with the best
+        ``levels`` per side (decimal strings, best first) after every update.
+        """
+        from .booksocket import BookSocket
+
+        return BookSocket(
+            self,
+            symbol,
+            levels,
+            speed=speed,
+            snapshot_limit=snapshot_limit,
+            check_interval=check_interval,
+        )
 
     def user_socket(
         self,

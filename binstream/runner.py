@@ -18,12 +18,13 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from .connection import (
+    CLOSED,
+    INVALID_MESSAGE,
     UNABLE_TO_CONNECT,
     ReconnectPolicy,
     SocketOptions,
     SocketState,
     StatusEvent,
-    StreamSocket,
     is_error,
 )
 from .errors import ReceiveTimeoutError, StreamClosedError
@@ -53,6 +54,7 @@ class RunConfig:
     backoff_base: float = 0.2
     status_live: bool | None = None
     view_options: dict[str, Any] = field(default_factory=dict)
+    book: dict[str, Any] | None = None  # BookSocket options: symbol, levels, check_interval
     credentials: Any = None  # set for the user data stream
     logon: bool = False
     recv_window: int | None = None
@@ -135,16 +137,18 @@ class _Run:
             self.status.notice("binstream: reconnected")
 
     def report(self, error: dict[str, Any]) -> None:
-        if error.get("type") in (UNABLE_TO_CONNECT, "BinanceUserStreamAuthError"):
+        kind = str(error.get("type"))
+        if kind in (UNABLE_TO_CONNECT, "BinanceUserStreamAuthError"):
             self.gave_up = str(error.get("m"))
             return  # said once, at exit
+        if kind == INVALID_MESSAGE:
+            self.status.invalid += 1
         if self.config.errors == "json":
             self.status.notice(orjson.dumps(error).decode())
-        elif "Invalid" in str(error.get("type")):
-            self.status.invalid += 1
-            self.status.notice(f"binstream: {error.get('m')}")
-        else:
+        elif kind == CLOSED:
             self.status.notice(f"binstream: connection lost: {error.get('m')}")
+        else:
+            self.status.notice(f"binstream: {error.get('m')}")
 
     def make_output(self, loop: asyncio.AbstractEventLoop) -> Output:
         config = self.config
@@ -159,9 +163,9 @@ class _Run:
 
         return JsonLinesWriter(loop, sys.stdout.fileno(), on_broken_pipe=broken)
 
-    async def consume(self, socket: StreamSocket, output: Output) -> ExitCode:
+    async def consume(self, socket: Any, output: Output) -> ExitCode:
         remaining = self.config.count
-        buffer = socket.buffer
+        buffer = getattr(socket, "buffer", None) or ()
         status = self.status
         while True:
             try:
@@ -212,7 +216,10 @@ class _Run:
                 on_status=self.on_status,
             ),
         )
-        if config.credentials is not None:
+        socket: Any
+        if config.book is not None:
+            socket = manager.book_socket(**config.book)
+        elif config.credentials is not None:
             socket = manager.user_socket(
                 credentials=config.credentials, logon=config.logon, recv_window=config.recv_window
             )

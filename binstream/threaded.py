@@ -253,7 +253,7 @@ class ThreadedWebsocketManager:
 
         return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=STOP_TIMEOUT)
 
-    def _start_socket(self, callback: Callback, open_socket: Callable[[], StreamSocket]) -> str:
+    def _start_socket(self, callback: Callback, open_socket: Callable[[], Any]) -> str:
         if not callable(callback):
             raise TypeError("callback must be callable, e.g. callback=print")
 
@@ -270,8 +270,8 @@ class ThreadedWebsocketManager:
 
         return self._call(start)
 
-    async def _consume(self, socket: StreamSocket, dispatcher: _Dispatcher) -> None:
-        buffer = socket.buffer
+    async def _consume(self, socket: Any, dispatcher: _Dispatcher) -> None:
+        buffer = getattr(socket, "buffer", None) or ()
         batch_size = dispatcher.high
         async with socket:
             while True:
@@ -395,6 +395,14 @@ class ThreadedWebsocketManager:
     def start_avg_price_socket(self, callback: Callback, symbol: str) -> str:
         """Five-minute average price of ``symbol``."""
         return self._start_socket(callback, lambda: self._bsm.avg_price_socket(symbol))
+
+    def start_book_socket(
+        self, callback: Callback, symbol: str, levels: int = 20, **options: Any
+    ) -> str:
+        """A local order book; the callback gets the top ``levels`` after every update."""
+        return self._start_socket(
+            callback, lambda: self._bsm.book_socket(symbol, levels, **options)
+        )
 
     def start_user_socket(
         self, callback: Callback, *, logon: bool = False, recv_window: int | None = None

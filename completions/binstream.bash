@@ -8,10 +8,19 @@ _binstream() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "book-ticker demo depth kline multiplex serve ticker trade user --version --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "book book-ticker demo depth kline multiplex serve ticker trade user --version --help" -- "$cur"))
         return
     fi
     case "$cmd" in
+        book)
+            case "$prev" in
+                --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
+                --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
+                --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+                --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--help -h --levels -l --check --snapshot-limit --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --verbose -v" -- "$cur"))
+            ;;
         book-ticker)
             case "$prev" in
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;

@@ -167,3 +167,20 @@ async def test_close_during_backoff_is_prompt(exchange: LocalExchange) -> None:
     started = time.monotonic()
     await socket.close()
     assert time.monotonic() - started < 1.0
+
+
+async def test_close_at_any_moment_ends_every_task(exchange: LocalExchange) -> None:
+    """Close while connecting, while reading, during a drop: the link task always ends."""
+    exchange.faults = Faults(drop_after=4)
+    bm = fast_manager(exchange.url)
+    for spins in range(0, 60, 3):
+        socket = bm.trade_socket("bnbbtc")
+        socket.start()
+        for _ in range(spins):  # let the connection get further each round
+            await asyncio.sleep(0)
+        started = time.monotonic()
+        await socket.close()
+        assert time.monotonic() - started < 2.0
+        assert all(link.task is not None and link.task.done() for link in socket._links)
+    leftovers = [t for t in asyncio.all_tasks() if t.get_name().startswith("binstream:")]
+    assert leftovers == []

@@ -346,8 +346,55 @@ class AccountView(View):
         return Group(*parts)
 
 
+class BookLadder(View):
+    """A local order book: ladder with cumulative size, spread and mid price."""
+
+    title = "book"
+
+    def __init__(self, levels: int = 20) -> None:
+        super().__init__()
+        self.levels = levels
+        self.book: dict[str, Any] | None = None
+
+    def update_one(self, stream: str | None, data: dict[str, Any]) -> None:
+        if data.get("e") == "book":
+            self.book = data
+
+    def __rich__(self) -> RenderableType:
+        book = self.book
+        if book is None:
+            return Text("syncing the book…")
+        bids, asks = book["bids"][: self.levels], book["asks"][: self.levels]
+        summary = ""
+        if bids and asks:
+            best_bid, best_ask = Decimal(bids[0][0]), Decimal(asks[0][0])
+            summary = f"spread {best_ask - best_bid}  mid {(best_bid + best_ask) / 2}"
+        table = Table(
+            title=f"{book.get('s')}  update {book.get('lastUpdateId')}  {summary}",
+            caption=self.caption,
+        )
+        for column in ("bid total", "bid qty", "bid", "ask", "ask qty", "ask total"):
+            table.add_column(column, justify="right")
+        bid_total = ask_total = Decimal(0)
+        for i in range(max(len(bids), len(asks))):
+            row: list[RenderableType] = []
+            if i < len(bids):
+                bid_total += Decimal(bids[i][1])
+                row += [str(bid_total), bids[i][1], Text(bids[i][0], style="green")]
+            else:
+                row += ["", "", ""]
+            if i < len(asks):
+                ask_total += Decimal(asks[i][1])
+                row += [Text(asks[i][0], style="red"), asks[i][1], str(ask_total)]
+            else:
+                row += ["", "", ""]
+            table.add_row(*row)
+        return table
+
+
 VIEWS: dict[str, type[View]] = {
     "account": AccountView,
+    "book": BookLadder,
     "trades": TradeTape,
     "tickers": TickerBoard,
     "depth": DepthLadder,

@@ -35,7 +35,7 @@ from websockets.http11 import Request, Response
 
 from . import market as m
 from .faults import Faults, Refusal
-from .feed import Renderer, is_well_formed, renderer_for
+from .feed import Renderer, is_diff_depth, is_well_formed, renderer_for
 
 log = logging.getLogger("binstream.server")
 
@@ -69,6 +69,7 @@ class _Client:
         self.control_times: deque[float] = deque()
         self.overflowed = False
         self.sent = 0
+        self.depth_events = 0
 
     def push(self, frame: bytes) -> None:
         if len(self.frames) >= self.limit:
@@ -97,6 +98,7 @@ class LocalExchange:
         faults: Faults | None = None,
         client_queue: int = 50_000,
         accounts: Any = None,
+        book_history: int = 0,
     ) -> None:
         self.host = host
         self.port = port
@@ -109,6 +111,10 @@ class LocalExchange:
             market = m.SymbolMarket(spec, None if seed is None else seed + index)
             self.markets[market.symbol] = market
         self.clients: set[_Client] = set()
+        #: With ``book_history=N``: per symbol, the top 50 levels after each of the last N
+        #: steps, by ``lastUpdateId`` (tests compare client books with the true book).
+        self.book_history = book_history
+        self.books: dict[str, dict[int, dict[str, Any]]] = {s: {} for s in self.markets}
         self.connections_total = 0
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -213,6 +219,12 @@ class LocalExchange:
         """Advance the market once and publish (the clock calls this every ``interval``)."""
         t = m.now_ms()
         steps = {symbol: market.step(t) for symbol, market in self.markets.items()}
+        if self.book_history:
+            for symbol, market in self.markets.items():
+                history = self.books[symbol]
+                history[market.update_id] = market.snapshot(50)
+                while len(history) > self.book_history:
+                    del history[next(iter(history))]
         raw_cache: dict[str, list[bytes]] = {}
         wrapped_cache: dict[str, list[bytes]] = {}
         for client in list(self.clients):
@@ -230,6 +242,10 @@ class LocalExchange:
                         wrapped = [head + f + b"}" for f in frames]
                         wrapped_cache[name] = wrapped
                     frames = wrapped
+                if client.faults.gap_every and frames and is_diff_depth(name):
+                    client.depth_events += 1
+                    if client.depth_events % client.faults.gap_every == 0:
+                        continue  # injected sequence gap: this diff event is never sent
                 for frame in frames:
                     client.push(frame)
         if self.ws_api is not None:

@@ -21,6 +21,7 @@ class Faults:
     - ``delay``: sleep this long before each message (a slow server).
     - ``shutdown_after``: send a ``serverShutdown`` event after N messages and close
       ``shutdown_grace`` seconds later.
+    - ``gap_every``: leave out every Nth diff-depth event (a sequence gap).
     - ``times``: how many new connections get these faults (None: all of them).
 
     Refusing connections is separate: :meth:`LocalExchange.refuse`.
@@ -35,6 +36,7 @@ class Faults:
     delay: float = 0.0
     shutdown_after: int | None = None
     shutdown_grace: float = 1.0
+    gap_every: int | None = None
     times: int | None = None
 
     @property
@@ -46,6 +48,7 @@ class Faults:
                 self.garbage_every is not None,
                 self.delay > 0,
                 self.shutdown_after is not None,
+                self.gap_every is not None,
             )
         )
 

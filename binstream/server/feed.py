@@ -88,3 +88,9 @@ def is_well_formed(name: str) -> bool:
     if not name or len(name) > 200 or any(ch.isspace() or ch in "/?&#" for ch in name):
         return False
     return "@" in name
+
+
+def is_diff_depth(name: str) -> bool:
+    """True for ``<symbol>@depth`` and ``<symbol>@depth@<speed>`` (not partial depth)."""
+    parts = name.split("@")
+    return len(parts) >= 2 and parts[1] == "depth"

@@ -251,6 +251,13 @@ class SymbolMarket:
         while len(self.asks) > BOOK_DEPTH:
             self._set(step, False, max(self.asks), 0)
         best_bid, best_ask = max(self.bids), min(self.asks)
+        if best_ask - best_bid > 2 * self.tick:  # market makers close a wide spread
+            if self.rng.random() < 0.5:
+                best_bid += self.tick
+                self._set(step, True, best_bid, self._random_qty())
+            else:
+                best_ask -= self.tick
+                self._set(step, False, best_ask, self._random_qty())
         while len(self.bids) < BOOK_DEPTH // 2:
             self._set(step, True, min(self.bids) - self.tick, self._random_qty())
         while len(self.asks) < BOOK_DEPTH // 2:

@@ -1,0 +1,45 @@
+"""The few REST calls binstream needs (order book snapshots), with timeouts and clear errors.
+
+The standard library's HTTP client is enough for one GET now and then; it runs in a worker
+thread so the event loop keeps reading the streams meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from .errors import RestError
+from .version import __version__
+
+
+def get_json(base: str, path: str, params: dict[str, Any], timeout: float = 10.0) -> Any:
+    """GET ``base + path?params`` and decode JSON; :class:`RestError` with Binance's message."""
+    url = f"{base}{path}?{urllib.parse.urlencode(params)}"
+    request = urllib.request.Request(url, headers={"User-Agent": f"binstream/{__version__}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            body = json.loads(exc.read())
+            detail = f"{body.get('msg')} ({body.get('code')})"
+        except (ValueError, AttributeError):
+            detail = exc.reason
+        raise RestError(f"{path} answered HTTP {exc.code}: {detail}", exc.code) from None
+    except urllib.error.URLError as exc:
+        raise RestError(f"cannot reach {base}: {exc.reason}") from None
+    except TimeoutError:
+        raise RestError(f"{path} did not answer within {timeout:g}s") from None
+    except ValueError:
+        raise RestError(f"{path} did not answer with JSON") from None
+
+
+async def depth_snapshot(base: str, symbol: str, limit: int, timeout: float = 10.0) -> Any:
+    """``GET /api/v3/depth``: ``{"lastUpdateId", "bids", "asks"}`` for ``symbol``."""
+    params = {"symbol": symbol.upper(), "limit": limit}
+    return await asyncio.to_thread(get_json, base, "/api/v3/depth", params, timeout)
