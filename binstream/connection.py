@@ -18,11 +18,14 @@ import itertools
 import logging
 import math
 import random
+import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
@@ -42,6 +45,37 @@ log = logging.getLogger("binstream")
 #: Binance allows 5 incoming messages per second per connection; stay under it.
 SUBSCRIBE_INTERVAL = 0.25
 SUBSCRIBE_BATCH = 200
+
+
+class AttemptPacer:
+    """Keeps connection attempts under Binance's limit (300 per 5 minutes per IP).
+
+    One pacer serves the whole process (every manager, every thread), so a burst of
+    reconnects or a 2,500-stream multiplex never gets the IP banned. :meth:`reserve`
+    books the next free slot and says how long to wait for it.
+    """
+
+    def __init__(self, limit: int = 300, window: float = 300.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        with self._lock:
+            now = time.monotonic()
+            times = self._times
+            while times and now - times[0] >= self.window:
+                times.popleft()
+            slot = now
+            if len(times) >= self.limit:
+                slot = max(now, times[-self.limit] + self.window)
+            times.append(slot)
+            return slot - now
+
+
+#: The process-wide pacer every connection attempt to a non-loopback host goes through.
+CONNECTION_PACER = AttemptPacer()
 
 
 class SocketState(StrEnum):
@@ -111,6 +145,9 @@ class SocketOptions:
     close_timeout: float = 1.0
     max_size: int | None = 2**22
     max_age: float | None = 23 * 3600.0
+    #: Queue the frame text as received (validated, not re-encoded) instead of the decoded
+    #: dict: the command line's JSON-lines output writes it straight through.
+    raw_frames: bool = False
     on_status: Callable[[StatusEvent], None] | None = None
 
 
@@ -205,6 +242,9 @@ class _Link:
         self._rotate = False
         self._delivered = 0
         self._closing = False
+        # The local exchange on loopback is not Binance: its attempts are not rationed.
+        host = urlsplit(plan.url).hostname or ""
+        self._paced = not (host == "localhost" or host.startswith("127.") or host == "::1")
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name=f"binstream:{self.plan.url}")
@@ -254,6 +294,10 @@ class _Link:
 
     async def _connect(self) -> ClientConnection:
         opts = self.options
+        wait = CONNECTION_PACER.reserve() if self._paced else 0.0
+        if wait > 0:
+            log.warning("%s: pacing connection attempts, waiting %.1fs", self.socket.path, wait)
+            await asyncio.sleep(wait)
         self.socket._status(SocketState.CONNECTING)
         try:
             ws = await connect(
@@ -304,6 +348,7 @@ class _Link:
         buffer = self.socket.buffer
         stats = self.socket.stats
         combined = self.plan.combined
+        raw = self.options.raw_frames
         loads = orjson.loads
         put = buffer.put
         async for frame in ws:
@@ -332,7 +377,7 @@ class _Link:
                 continue
             self._delivered += 1
             stats.received += 1
-            await put(message)
+            await put(frame if raw else message)
 
     def _invalid(self, frame: str | bytes, why: str) -> None:
         self.socket.stats.invalid += 1

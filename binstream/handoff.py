@@ -9,6 +9,7 @@ past that the loop side awaits :meth:`Handoff.wait_for_room`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -50,9 +51,15 @@ class Handoff:
 
     async def wait_for_room(self) -> None:
         """Wait while the worker is ``high`` messages behind."""
-        while len(self.pending) >= self.high and not self.closed:
-            self._room.clear()
-            self._loop_waiting = True
+        while True:
+            # Check and announce the wait under the worker's lock: a worker that empties
+            # the queue either sees the announcement or is seen to have emptied it.
+            with self._cond:
+                if len(self.pending) < self.high or self.closed:
+                    self._loop_waiting = False
+                    return
+                self._room.clear()
+                self._loop_waiting = True
             await self._room.wait()
 
     async def drain(self, timeout: float) -> bool:
@@ -66,6 +73,10 @@ class Handoff:
             if discard:
                 self.pending.clear()
             self._cond.notify()
+            wake, self._loop_waiting = self._loop_waiting, False
+        if wake:
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self._room.set)
 
     def _work(self) -> None:
         while True:
@@ -78,8 +89,9 @@ class Handoff:
                     return
                 batch = list(self.pending)
                 self.pending.clear()
-            if self._loop_waiting:
+                wake = self._loop_waiting
                 self._loop_waiting = False
+            if wake:
                 try:
                     self.loop.call_soon_threadsafe(self._room.set)
                 except RuntimeError:  # loop already closed

@@ -180,7 +180,7 @@ class _Run:
                 batch.append(buffer.get_nowait())
             data = []
             for message in batch:
-                if type(message) is dict and is_error(message):
+                if type(message) is not str and is_error(message):
                     self.report(message)
                 else:
                     data.append(message)
@@ -214,6 +214,8 @@ class _Run:
                 ),
                 stall_timeout=config.stall_timeout,
                 on_status=self.on_status,
+                # JSON lines of exactly what Binance sent: no decode-and-re-encode round trip.
+                raw_frames=config.format == "json" and config.book is None,
             ),
         )
         socket: Any

@@ -337,6 +337,11 @@ class ThreadedWebsocketManager:
 
     # -- python-binance's start_* methods ------------------------------------------------
 
+    def start_socket(self, callback: Callback, streams: str | Iterable[str]) -> str:
+        """Any stream name(s), as :meth:`BinanceSocketManager.socket` takes them."""
+        names = [streams] if isinstance(streams, str) else list(streams)
+        return self._start_socket(callback, lambda: self._bsm.socket(names))
+
     def start_trade_socket(self, callback: Callback, symbol: str) -> str:
         """Every trade of ``symbol``."""
         return self._start_socket(callback, lambda: self._bsm.trade_socket(symbol))

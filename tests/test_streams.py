@@ -195,3 +195,13 @@ def test_urls_raw_combined_and_sharded() -> None:
         assert in_url + list(plan.subscribe) == list(plan.streams)
         assert len(plan.url) < 4100
     assert shard(list(range(5)), 2) == [[0, 1], [2, 3], [4]]
+
+
+def test_connection_attempts_are_paced_under_binance_limit() -> None:
+    from binstream.connection import AttemptPacer
+
+    pacer = AttemptPacer(limit=3, window=10.0)
+    waits = [pacer.reserve() for _ in range(7)]
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert 9.9 < waits[3] <= 10.0 and 9.9 < waits[5] <= 10.0
+    assert 19.9 < waits[6] <= 20.0  # the 7th attempt waits for the second window

@@ -22,7 +22,17 @@ _NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 def encode_lines(messages: list[Any]) -> bytes:
-    """Messages → newline-terminated JSON lines, as one bytes object."""
+    """Messages → newline-terminated JSON lines, as one bytes object.
+
+    A ``str`` is a frame exactly as the server sent it (already validated JSON) and is
+    written through; anything else is serialised with orjson.
+    """
+    if type(messages[0]) is str:
+        text = "\n".join(messages) + "\n"
+        if text.count("\n") == len(messages):
+            return text.encode()
+        # A frame with a newline inside (pretty-printed JSON): one line per message anyway.
+        return b"".join([_dumps(orjson.loads(m), option=_NEWLINE) for m in messages])
     return b"".join([_dumps(m, option=_NEWLINE) for m in messages])
 
 

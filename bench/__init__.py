@@ -1,0 +1,1 @@
+"""binstream's benchmark suite: ``python -m bench`` (loopback only, bounded in time)."""

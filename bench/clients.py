@@ -1,0 +1,167 @@
+"""Benchmark clients, one per process: ``python -m bench.clients KIND URL COUNT``.
+
+Each reads COUNT messages and exits. ``*-latency`` kinds print p50/p99/max of
+``now - E`` (µs) as JSON on stderr. Output-writing kinds write JSON lines to stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any
+
+import orjson
+
+
+def report_latency(samples: list[int]) -> None:
+    samples.sort()
+    n = len(samples)
+    out = {"p50": samples[n // 2], "p99": samples[int(n * 0.99)], "max": samples[-1]}
+    sys.stderr.write(orjson.dumps(out).decode() + "\n")
+
+
+async def floor(url: str, count: int, output: bool, latency: bool) -> None:
+    from websockets.asyncio.client import connect
+
+    write = sys.stdout.buffer.write
+    samples: list[int] = []
+    async with connect(url, compression=None, max_size=None) as ws:
+        n = 0
+        pending: list[bytes] = []
+        async for frame in ws:
+            message = orjson.loads(frame)
+            if latency:
+                samples.append(time.time_ns() // 1000 - message["E"])
+            if output:
+                pending.append(orjson.dumps(message, option=orjson.OPT_APPEND_NEWLINE))
+                if len(pending) >= 256:
+                    write(b"".join(pending))
+                    pending.clear()
+            n += 1
+            if n == count:
+                break
+        if pending:
+            write(b"".join(pending))
+    sys.stdout.flush()
+    if latency:
+        report_latency(samples)
+
+
+async def bsm(url: str, count: int, latency: bool) -> None:
+    from binstream import BinanceSocketManager
+
+    base, _, stream = url.partition("/ws/")
+    bm = BinanceSocketManager(endpoint=base)
+    samples: list[int] = []
+    async with bm.socket(stream) as socket:
+        for _ in range(count):
+            message = await socket.recv()
+            if latency:
+                samples.append(time.time_ns() // 1000 - message["E"])
+    if latency:
+        report_latency(samples)
+
+
+def twm(url: str, count: int) -> None:
+    import threading
+
+    from binstream import ThreadedWebsocketManager
+
+    base, _, stream = url.partition("/ws/")
+    done = threading.Event()
+    seen = 0
+
+    def callback(message: Any) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == count:
+            done.set()
+
+    with ThreadedWebsocketManager(endpoint=base) as manager:
+        manager.start_socket(callback, stream)
+        done.wait(120)
+
+
+def python_binance_socket(manager: Any, stream: str) -> Any:
+    symbol = stream.split("@")[0]
+    if stream.endswith("@aggTrade"):
+        return manager.aggtrade_socket(symbol)
+    return manager.depth_socket(symbol, depth="20")
+
+
+def python_binance_bsm(url: str, count: int) -> None:
+    from binance import AsyncClient, BinanceSocketManager
+
+    base, _, stream = url.partition("/ws/")
+
+    async def main() -> None:
+        client = AsyncClient()  # no network: the constructor does not call the API
+        manager = BinanceSocketManager(client)
+        manager.STREAM_URL = base + "/"
+        async with python_binance_socket(manager, stream) as reader:
+            for _ in range(count):
+                await reader.recv()
+        await client.close_connection()
+
+    asyncio.run(main())
+
+
+def python_binance_twm(url: str, count: int) -> None:
+    import threading
+
+    from binance import AsyncClient, ThreadedWebsocketManager
+    from binance.ws import streams
+
+    base, _, stream = url.partition("/ws/")
+    streams.BinanceSocketManager.STREAM_URL = base + "/"
+
+    async def create(*args: Any, **kwargs: Any) -> Any:  # never ping the real API
+        return AsyncClient()
+
+    AsyncClient.create = create  # type: ignore[method-assign]
+    done = threading.Event()
+    seen = 0
+
+    def callback(message: Any) -> None:
+        nonlocal seen
+        if isinstance(message, dict) and message.get("e") == "error":
+            sys.stderr.write(f"python-binance error: {message}\n")
+            done.set()
+            return
+        seen += 1
+        if seen == count:
+            done.set()
+
+    twm = ThreadedWebsocketManager()
+    twm.start()
+    if stream.endswith("@aggTrade"):
+        twm.start_aggtrade_socket(callback=callback, symbol=stream.split("@")[0])
+    else:
+        twm.start_depth_socket(callback=callback, symbol=stream.split("@")[0], depth="20")
+    done.wait(120)
+    sys.stderr.write(f"received {seen} of {count}\n")
+    twm.stop()
+    if seen < count:
+        raise SystemExit(3)
+
+
+def main() -> None:
+    kind, url, count_text = sys.argv[1:4]
+    count = int(count_text)
+    if kind.startswith("floor"):
+        asyncio.run(floor(url, count, "output" in kind, "latency" in kind))
+    elif kind.startswith("bsm"):
+        asyncio.run(bsm(url, count, "latency" in kind))
+    elif kind == "twm":
+        twm(url, count)
+    elif kind == "pb-bsm":
+        python_binance_bsm(url, count)
+    elif kind == "pb-twm":
+        python_binance_twm(url, count)
+    else:
+        raise SystemExit(f"unknown client {kind}")
+
+
+if __name__ == "__main__":
+    main()
