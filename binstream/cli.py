@@ -722,6 +722,123 @@ def _known_type(kind: str) -> bool:
     )
 
 
+@app.command()
+def record(
+    streams: Annotated[
+        list[str],
+        typer.Argument(
+            help="Raw stream names, e.g. bnbbtc@trade bnbbtc@depth@100ms.", metavar="STREAM"
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Recording file; a .zst name compresses it.")
+    ],
+    tld: TldOpt = Tld.com,
+    testnet: TestnetOpt = False,
+    endpoint: EndpointOpt = None,
+    count: CountOpt = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = "5",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Record streams to a file: every frame as received, with its receive time.
+
+    Reconnects are recorded as gaps. Replay with `binstream replay FILE`, or serve it to
+    any client with `binstream serve --replay FILE`.
+
+    [bold]Examples[/bold]
+
+      binstream record bnbbtc@trade bnbbtc@depth@100ms -o session.jsonl.zst
+
+      binstream record btcusdt@aggTrade -o trades.jsonl -n 10000
+    """  # fmt: skip
+    try:
+        names = st.normalize_streams(streams, warn_unknown=False)
+    except BinstreamError as exc:
+        raise typer.BadParameter(str(exc), param_hint="STREAM") from None
+    if output.suffix == ".zst":
+        try:
+            import zstandard  # noqa: F401
+        except ImportError:
+            raise typer.BadParameter(
+                "zstd recordings need the zstandard package: pip install 'binstream[zstd]'",
+                param_hint="--output",
+            ) from None
+    _setup_logging(verbose)
+    if endpoint is not None:
+        try:
+            from .endpoints import check_ws_url
+
+            endpoint = check_ws_url(endpoint)
+        except EndpointError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--endpoint") from None
+    from .runner import RunConfig, run_stream
+
+    config = RunConfig(
+        streams=names, combined=len(names) > 1, tld=str(tld), testnet=testnet,
+        endpoint=endpoint, format="json", count=count, timeout=timeout,
+        retries=_retries(retries), quiet=quiet, record_to=output,
+    )  # fmt: skip
+    raise typer.Exit(_run(run_stream(config)))
+
+
+def _speed(value: str) -> float | None:
+    if value.strip().lower() == "max":
+        return None
+    try:
+        speed = float(value)
+    except ValueError:
+        speed = -1.0
+    if speed <= 0:
+        raise typer.BadParameter(f"{value!r} is not a positive number or 'max'",
+                                 param_hint="--speed")  # fmt: skip
+    return speed
+
+
+@app.command()
+def replay(
+    recording: Annotated[
+        Path, typer.Argument(help="A file written by binstream record.", metavar="FILE")
+    ],
+    speed: Annotated[
+        str,
+        typer.Option(
+            "--speed", help="1 = as recorded, 10 = ten times faster, max.", metavar="1|10|max"
+        ),
+    ] = "1",
+    loop: Annotated[bool, typer.Option("--loop", help="Start again at the end.")] = False,
+    fmt: FormatOpt = Format.auto,
+    json_flag: JsonOpt = False,
+    count: CountOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Print a recording like a live stream (same output as the streaming commands).
+
+    [bold]Examples[/bold]
+
+      binstream replay session.jsonl.zst --speed 10 | jq .data.p
+
+      binstream replay trades.jsonl --speed max -n 100
+    """  # fmt: skip
+    from .recording import RecordingError, recording_header
+    from .runner import run_replay
+
+    pace = _speed(speed)
+    try:
+        recording_header(recording)
+    except RecordingError as exc:
+        typer.echo(f"binstream: error: {exc}", err=True)
+        raise typer.Exit(ExitCode.USAGE) from None
+    try:
+        code = _run(run_replay(recording, speed=pace, loop=loop, format=_format(fmt, json_flag),
+                               view="streams", count=count, quiet=quiet))  # fmt: skip
+    except RecordingError as exc:  # pragma: no cover - _run maps BinstreamError already
+        typer.echo(f"binstream: error: {exc}", err=True)
+        code = ExitCode.USAGE
+    raise typer.Exit(code)
+
+
 # -- the local exchange -----------------------------------------------------------------
 
 
@@ -766,6 +883,17 @@ def serve(
             "--shutdown-after", min=1, help="Fault: send serverShutdown after N messages."
         ),
     ] = None,
+    replay_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay",
+            help="Serve this recording instead of the simulated market.",
+            show_default=False,
+        ),
+    ] = None,
+    replay_speed: Annotated[
+        str, typer.Option("--replay-speed", help="Pace of --replay: 1, 10, max.")
+    ] = "1",
     verbose: VerboseOpt = 0,
 ) -> None:
     """Run the local Binance-compatible exchange in the foreground.
@@ -778,6 +906,8 @@ def serve(
       binstream serve --port 9000
 
       binstream serve --port 9000 --drop-after 100 --garbage-every 50
+
+      binstream serve --replay session.jsonl.zst
     """  # fmt: skip
     from .server import Faults, LocalExchange
 
@@ -791,8 +921,20 @@ def serve(
         shutdown_after=shutdown_after,
     )
 
+    replay_source = None
+    if replay_file is not None:
+        from .recording import RecordingError, recording_header
+
+        try:
+            recording_header(replay_file)
+        except RecordingError as exc:
+            typer.echo(f"binstream: error: {exc}", err=True)
+            raise typer.Exit(ExitCode.USAGE) from None
+        replay_source = (replay_file, _speed(replay_speed))
+
     async def main() -> int:
-        exchange = LocalExchange(host, port, interval=interval, seed=seed, faults=faults)
+        exchange = LocalExchange(host, port, interval=interval, seed=seed, faults=faults,
+                                 replay=replay_source)  # fmt: skip
         await exchange.start()
         if refuse:
             exchange.refuse(count=refuse)

@@ -55,6 +55,7 @@ class RunConfig:
     status_live: bool | None = None
     view_options: dict[str, Any] = field(default_factory=dict)
     book: dict[str, Any] | None = None  # BookSocket options: symbol, levels, check_interval
+    record_to: Any = None  # a Path: write a recording instead of printing
     credentials: Any = None  # set for the user data stream
     logon: bool = False
     recv_window: int | None = None
@@ -112,6 +113,56 @@ class _TableOutput:
             self.console.line()
 
 
+class _RecordOutput:
+    """Writes frames as received, with receive times, to a recording file."""
+
+    def __init__(self, path: Any, streams: list[str], combined: bool) -> None:
+        from .recording import RecordingWriter
+
+        self.writer = RecordingWriter(path, streams, combined or len(streams) > 1)
+
+    def feed(self, messages: list[Any]) -> None:
+        self.writer.write_frames(messages)
+
+    async def wait_for_room(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self.writer.close()
+
+
+async def run_replay(
+    path: Any, *, speed: float | None, loop: bool, format: str, view: str, count: int | None,
+    quiet: bool,
+) -> ExitCode:  # fmt: skip
+    """Print a recording like a live stream: JSON lines of the frames, or a live table."""
+    from .recording import replay_entries
+
+    config = RunConfig(streams=[], format=format, view=view, count=count, quiet=quiet)  # type: ignore[arg-type]
+    run = _Run(config)
+    output = run.make_output(asyncio.get_running_loop())
+    remaining = count
+    try:
+        async for _, entry in replay_entries(path, speed, loop):
+            if run.stop.is_set():
+                break
+            if entry.gap is not None:
+                if not quiet:
+                    run.status.notice(f"binstream: gap in the recording: {entry.gap}")
+                continue
+            output.feed([entry.frame if format == "json" else entry.decoded()])
+            run.status.received += 1
+            if remaining is not None:
+                remaining -= 1
+                if remaining == 0:
+                    break
+            await output.wait_for_room()
+    finally:
+        await output.close()
+        run.status.clear()
+    return ExitCode.OK
+
+
 class _Run:
     def __init__(self, config: RunConfig) -> None:
         self.config = config
@@ -121,6 +172,7 @@ class _Run:
         self.stop = asyncio.Event()
         self.broken_pipe = False
         self.gave_up: str | None = None
+        self.recorder: Any = None
 
     def on_status(self, event: StatusEvent) -> None:
         self.status.state = event.state.value
@@ -147,11 +199,15 @@ class _Run:
             self.status.notice(orjson.dumps(error).decode())
         elif kind == CLOSED:
             self.status.notice(f"binstream: connection lost: {error.get('m')}")
+        if kind == CLOSED and self.recorder is not None:
+            self.recorder.write_gap(str(error.get("m")))
         else:
             self.status.notice(f"binstream: {error.get('m')}")
 
     def make_output(self, loop: asyncio.AbstractEventLoop) -> Output:
         config = self.config
+        if config.record_to is not None:
+            return _RecordOutput(config.record_to, config.streams, config.combined)
         if config.format == "table":
             single = config.streams[0] if len(config.streams) == 1 else None
             return _TableOutput(config.view, self.status, config.view_options, single)
@@ -231,6 +287,8 @@ class _Run:
             socket = manager.socket(config.streams)
         loop = asyncio.get_running_loop()
         output = self.make_output(loop)
+        if isinstance(output, _RecordOutput):
+            self.recorder = output.writer
         ticker = asyncio.create_task(self.ticker())
         code = ExitCode.FAILURE
         try:

@@ -8,7 +8,7 @@ _binstream() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "book book-ticker demo depth kline multiplex serve ticker trade user --version --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "book book-ticker demo depth kline multiplex record replay serve ticker trade user --version --help" -- "$cur"))
         return
     fi
     case "$cmd" in
@@ -67,10 +67,22 @@ _binstream() {
             esac
             COMPREPLY=($(compgen -W "--help -h --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --verbose -v" -- "$cur"))
             ;;
+        record)
+            case "$prev" in
+                --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--help -h --output -o --tld --testnet --endpoint --count -n --timeout --retries --quiet -q --verbose -v" -- "$cur"))
+            ;;
+        replay)
+            case "$prev" in
+                --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--help -h --speed --loop --format -f --json --count -n --quiet -q" -- "$cur"))
+            ;;
         serve)
             case "$prev" in
             esac
-            COMPREPLY=($(compgen -W "--help -h --port -p --host --interval --seed --drop-after --no-close-frame --stall-after --garbage-every --refuse --delay --shutdown-after --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --port -p --host --interval --seed --drop-after --no-close-frame --stall-after --garbage-every --refuse --delay --shutdown-after --replay --replay-speed --verbose -v" -- "$cur"))
             ;;
         ticker)
             case "$prev" in

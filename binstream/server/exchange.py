@@ -99,6 +99,7 @@ class LocalExchange:
         client_queue: int = 50_000,
         accounts: Any = None,
         book_history: int = 0,
+        replay: tuple[Any, float | None] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -120,6 +121,8 @@ class LocalExchange:
         self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._paused = False
+        #: (recording path, speed): market-stream connections get the recording instead.
+        self.replay = replay
         self.ws_api: Any = None
         if accounts is not False:
             from .wsapi import UserDataService
@@ -358,6 +361,9 @@ class LocalExchange:
         else:
             names = [unquote(s) for s in path[4:].split("/") if s]
             combined = False
+        if self.replay is not None:
+            await self._replay_to(ws, names, combined)
+            return
         client = _Client(ws, combined, self.faults.claim(), self.client_queue)
         for name in names:
             client.subs[name] = renderer_for(name, self.markets)
@@ -442,6 +448,41 @@ class LocalExchange:
             "`UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`",
             "id": request_id,
         }
+
+    async def _replay_to(self, ws: ServerConnection, names: list[str], combined: bool) -> None:
+        """Send a recording's frames for the streams this connection asked for."""
+        from ..recording import replay_entries
+
+        assert self.replay is not None
+        path, speed = self.replay
+        wanted = set(names)
+        try:
+            async for header, entry in replay_entries(path, speed):
+                if entry.frame is None:
+                    continue
+                if header.combined:
+                    message = entry.decoded()
+                    stream = message.get("stream") if isinstance(message, dict) else None
+                else:
+                    stream = header.streams[0] if header.streams else None
+                if wanted and stream not in wanted:
+                    continue
+                if combined == header.combined:
+                    frame = entry.frame
+                elif combined:
+                    frame = (
+                        '{"stream":'
+                        + orjson.dumps(stream).decode()
+                        + ',"data":'
+                        + entry.frame
+                        + "}"
+                    )
+                else:
+                    frame = orjson.dumps(entry.decoded()["data"]).decode()
+                await ws.send(frame)
+            await ws.close(1000, "end of recording")
+        except ConnectionClosed:
+            pass
 
     async def _send_loop(self, client: _Client) -> None:
         ws, faults, frames = client.ws, client.faults, client.frames
