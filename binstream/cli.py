@@ -733,6 +733,26 @@ def record(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Recording file; a .zst name compresses it.")
     ],
+    rotate_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--rotate-size",
+            min=0.001,
+            metavar="MB",
+            show_default=False,
+            help="Start a new numbered file after this many MB (before compression).",
+        ),
+    ] = None,
+    rotate_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--rotate-every",
+            min=1.0,
+            metavar="SECONDS",
+            show_default=False,
+            help="Start a new numbered file every SECONDS.",
+        ),
+    ] = None,
     tld: TldOpt = Tld.com,
     testnet: TestnetOpt = False,
     endpoint: EndpointOpt = None,
@@ -779,6 +799,8 @@ def record(
         streams=names, combined=len(names) > 1, tld=str(tld), testnet=testnet,
         endpoint=endpoint, format="json", count=count, timeout=timeout,
         retries=_retries(retries), quiet=quiet, record_to=output,
+        rotate_bytes=int(rotate_mb * 1_000_000) if rotate_mb else None,
+        rotate_seconds=rotate_seconds,
     )  # fmt: skip
     raise typer.Exit(_run(run_stream(config)))
 

@@ -68,30 +68,73 @@ def _open(path: Path, mode: str) -> IO[bytes]:
     return open(path, mode + "b")
 
 
-class RecordingWriter:
-    """Append messages to a recording; call :meth:`close` (or use ``with``) at the end."""
+def rotated_name(path: Path, index: int) -> Path:
+    """``session.jsonl.zst`` → ``session-0002.jsonl.zst`` for the second rotated file."""
+    name = path.name
+    stem, dot, rest = name.partition(".")
+    return path.with_name(f"{stem}-{index:04d}{dot}{rest}")
 
-    def __init__(self, path: Path, streams: list[str], combined: bool) -> None:
+
+class RecordingWriter:
+    """Append messages to a recording; call :meth:`close` (or use ``with``) at the end.
+
+    With ``rotate_bytes`` or ``rotate_seconds`` the recording is split into numbered files
+    (``name-0001.jsonl``, ``name-0002.jsonl``, ...), each with its own header.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        streams: list[str],
+        combined: bool,
+        *,
+        rotate_bytes: int | None = None,
+        rotate_seconds: float | None = None,
+    ) -> None:
         self.path = path
+        self.streams = streams
+        self.combined = combined
+        self.rotate_bytes = rotate_bytes
+        self.rotate_seconds = rotate_seconds
+        self.files: list[Path] = []
+        self.count = 0
+        self._open_next()
+
+    def _open_next(self) -> None:
+        rotating = self.rotate_bytes is not None or self.rotate_seconds is not None
+        path = rotated_name(self.path, len(self.files) + 1) if rotating else self.path
         try:
             self._file = _open(path, "w")
         except OSError as exc:
             raise RecordingError(f"cannot write {path}: {exc.strerror}") from None
-        header = {"binstream": FORMAT, "version": VERSION, "streams": streams,
-                  "combined": combined, "started": time.time() * 1000}  # fmt: skip
-        self._file.write(orjson.dumps(header) + b"\n")
-        self.count = 0
+        self.files.append(path)
+        self._written = 0
+        self._opened = time.monotonic()
+        header = {"binstream": FORMAT, "version": VERSION, "streams": self.streams,
+                  "combined": self.combined, "started": time.time() * 1000}  # fmt: skip
+        self._write(orjson.dumps(header) + b"\n")
+
+    def _write(self, data: bytes) -> None:
+        self._file.write(data)
+        self._written += len(data)
+
+    def _maybe_rotate(self) -> None:
+        if (self.rotate_bytes is not None and self._written >= self.rotate_bytes) or (
+            self.rotate_seconds is not None
+            and time.monotonic() - self._opened >= self.rotate_seconds
+        ):
+            self._file.close()
+            self._open_next()
 
     def write_frames(self, frames: list[str], received: float | None = None) -> None:
+        self._maybe_rotate()
         stamp = orjson.dumps(round((received or time.time()) * 1000, 3))
-        self._file.write(
-            b"".join(b'{"t":' + stamp + b',"m":' + f.encode() + b"}\n" for f in frames)
-        )
+        self._write(b"".join(b'{"t":' + stamp + b',"m":' + f.encode() + b"}\n" for f in frames))
         self.count += len(frames)
 
     def write_gap(self, reason: str) -> None:
         line = {"t": round(time.time() * 1000, 3), "gap": reason}
-        self._file.write(orjson.dumps(line) + b"\n")
+        self._write(orjson.dumps(line) + b"\n")
 
     def close(self) -> None:
         self._file.close()

@@ -56,6 +56,8 @@ class RunConfig:
     view_options: dict[str, Any] = field(default_factory=dict)
     book: dict[str, Any] | None = None  # BookSocket options: symbol, levels, check_interval
     record_to: Any = None  # a Path: write a recording instead of printing
+    rotate_bytes: int | None = None
+    rotate_seconds: float | None = None
     credentials: Any = None  # set for the user data stream
     logon: bool = False
     recv_window: int | None = None
@@ -116,10 +118,16 @@ class _TableOutput:
 class _RecordOutput:
     """Writes frames as received, with receive times, to a recording file."""
 
-    def __init__(self, path: Any, streams: list[str], combined: bool) -> None:
+    def __init__(self, config: RunConfig) -> None:
         from .recording import RecordingWriter
 
-        self.writer = RecordingWriter(path, streams, combined or len(streams) > 1)
+        self.writer = RecordingWriter(
+            config.record_to,
+            config.streams,
+            config.combined or len(config.streams) > 1,
+            rotate_bytes=config.rotate_bytes,
+            rotate_seconds=config.rotate_seconds,
+        )
 
     def feed(self, messages: list[Any]) -> None:
         self.writer.write_frames(messages)
@@ -207,7 +215,7 @@ class _Run:
     def make_output(self, loop: asyncio.AbstractEventLoop) -> Output:
         config = self.config
         if config.record_to is not None:
-            return _RecordOutput(config.record_to, config.streams, config.combined)
+            return _RecordOutput(config)
         if config.format == "table":
             single = config.streams[0] if len(config.streams) == 1 else None
             return _TableOutput(config.view, self.status, config.view_options, single)

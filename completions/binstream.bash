@@ -71,7 +71,7 @@ _binstream() {
             case "$prev" in
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --output -o --tld --testnet --endpoint --count -n --timeout --retries --quiet -q --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --output -o --rotate-size --rotate-every --tld --testnet --endpoint --count -n --timeout --retries --quiet -q --verbose -v" -- "$cur"))
             ;;
         replay)
             case "$prev" in

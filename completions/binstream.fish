@@ -96,6 +96,8 @@ complete -c binstream -n '__fish_seen_subcommand_from multiplex' -l verbose -s v
 complete -c binstream -n 'not __fish_seen_subcommand_from book book-ticker demo depth kline multiplex record replay serve ticker trade user' -a record -d 'Record streams to a file: every frame as received, with its receive time.'
 complete -c binstream -n '__fish_seen_subcommand_from record' -l help -s h -d 'Show help and exit.'
 complete -c binstream -n '__fish_seen_subcommand_from record' -l output -s o -r -d 'Recording file; a .zst name compresses it.'
+complete -c binstream -n '__fish_seen_subcommand_from record' -l rotate-size -r -d 'Start a new numbered file after this many MB (before compression).'
+complete -c binstream -n '__fish_seen_subcommand_from record' -l rotate-every -r -d 'Start a new numbered file every SECONDS.'
 complete -c binstream -n '__fish_seen_subcommand_from record' -l tld -r -a 'com us' -d 'Binance domain.'
 complete -c binstream -n '__fish_seen_subcommand_from record' -l testnet -d 'Use Binance'\''s spot testnet.'
 complete -c binstream -n '__fish_seen_subcommand_from record' -l endpoint -r -d 'Base URL of another server, e.g. ws://127.0.0.1:9000 (binstream serve).'

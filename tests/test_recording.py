@@ -104,3 +104,13 @@ async def test_bad_recordings_name_the_line(tmp_path: Path, content: bytes, text
 async def test_missing_recording_is_a_clear_error(tmp_path: Path) -> None:
     result = await run_cli("replay", str(tmp_path / "nope.jsonl"))
     assert result.code == 2 and "cannot read" in result.stderr
+
+
+async def test_record_rotates_by_size(exchange: LocalExchange, tmp_path: Path) -> None:
+    path = tmp_path / "rot.jsonl"
+    result = await run_cli("record", "bnbbtc@depth20", "-o", str(path), "--endpoint",
+                           exchange.url, "-n", "60", "-q", "--rotate-size", "0.01")  # fmt: skip
+    assert result.code == 0, result.stderr
+    files = sorted(tmp_path.glob("rot-*.jsonl"))
+    assert len(files) >= 3 and files[0].name == "rot-0001.jsonl"
+    assert sum(len(payloads(f)) for f in files) == 60
