@@ -44,6 +44,8 @@ log = logging.getLogger("binstream")
 
 #: Binance allows 5 incoming messages per second per connection; stay under it.
 SUBSCRIBE_INTERVAL = 0.25
+#: How long a rotation waits for the new connection to overlap the old one.
+ROTATION_OVERLAP_TIMEOUT = 10.0
 SUBSCRIBE_BATCH = 200
 
 
@@ -195,6 +197,13 @@ def _classify(exc: BaseException) -> str | None:
     return None
 
 
+async def _chain(first: list[str], ws: ClientConnection) -> AsyncIterator[Any]:
+    for frame in first:
+        yield frame
+    async for message in ws:
+        yield message
+
+
 async def _close_quietly(ws: ClientConnection, timeout: float) -> None:
     """Close with a close frame, giving up after ``timeout`` seconds; never raises."""
     with contextlib.suppress(Exception):
@@ -242,6 +251,10 @@ class _Link:
         self._rotate = False
         self._delivered = 0
         self._closing = False
+        self._rotation: asyncio.Task[None] | None = None
+        self._handover: tuple[ClientConnection, list[str]] | None = None
+        self._seen: set[str] | None = None
+        self._dedupe: set[str] | None = None
         # The local exchange on loopback is not Binance: its attempts are not rationed.
         host = urlsplit(plan.url).hostname or ""
         self._paced = not (host == "localhost" or host.startswith("127.") or host == "::1")
@@ -252,22 +265,31 @@ class _Link:
     async def _run(self) -> None:
         policy = self.options.reconnect
         attempt = 0
+        handed: tuple[ClientConnection, list[str]] | None = None
         while not self._closing:
-            try:
-                ws = await self._connect()
-            except _Fatal as exc:
-                self.socket._give_up(str(exc), attempt, exc.kind)
-                return
-            except (OSError, TimeoutError, InvalidHandshake) as exc:
-                detail = _describe(exc)
-                log.warning("%s: connect failed: %s", self.socket.path, detail)
+            backlog: list[str] = []
+            if handed is not None:  # a rotation opened the next connection already
+                ws, backlog = handed
+                handed = None
+                fresh = False
             else:
+                try:
+                    ws = await self._connect()
+                except _Fatal as exc:
+                    self.socket._give_up(str(exc), attempt, exc.kind)
+                    return
+                except (OSError, TimeoutError, InvalidHandshake) as exc:
+                    ws = None
+                    detail = _describe(exc)
+                    log.warning("%s: connect failed: %s", self.socket.path, detail)
+                fresh = True
+            if ws is not None:
                 self.ws = ws
                 if self._closing:
                     await _close_quietly(ws, self.options.close_timeout)
                     return
                 try:
-                    await self._serve(ws)
+                    await self._serve(ws, fresh, backlog)
                     detail = _describe_close(ws)
                 except (ConnectionClosed, OSError, TimeoutError) as exc:
                     detail = _describe(exc)
@@ -276,6 +298,12 @@ class _Link:
                     return
                 finally:
                     self.ws = None
+                if self._handover is not None:
+                    handed, self._handover = self._handover, None
+                    self._dedupe, self._seen = self._seen, None
+                    attempt = 0
+                    continue
+                self._seen = None
                 if self._stalled:
                     detail = f"no data for {self.options.stall_timeout:g}s (stalled)"
                 if self._delivered:
@@ -291,6 +319,50 @@ class _Link:
             delay = policy.delay(attempt)
             self.socket._status(SocketState.RECONNECTING, detail, attempt, delay)
             await asyncio.sleep(delay)
+
+    def _start_rotation(self, old: ClientConnection, why: str) -> None:
+        if self._rotation is None or self._rotation.done():
+            log.info("%s: %s; opening the next connection first", self.socket.path, why)
+            self._rotation = asyncio.create_task(self._make_before_break(old))
+
+    async def _make_before_break(self, old: ClientConnection) -> None:
+        """Open the replacement, find where it overlaps the old feed, then switch.
+
+        Both connections carry the same frames, byte for byte, in the same order. Frames
+        the old connection delivers once the new one is open are remembered; the first
+        new-connection frame among them is the overlap point. Whatever the new connection
+        read before that is a duplicate; what follows is handed over and de-duplicated
+        against what the old one delivered meanwhile: nothing lost, nothing twice.
+        """
+        try:
+            new = await self._connect()
+            await self._handshake(new)
+            if self.plan.subscribe:
+                await self._subscribe(new, self.plan.subscribe)
+        except Exception as exc:  # the replacement failed: fall back to a plain reconnect
+            log.warning("%s: could not open the next connection (%s)", self.socket.path, exc)
+            self._rotate = True
+            await _close_quietly(old, self.options.close_timeout)
+            return
+        self._seen = seen = set[str]()
+        pending: list[str] = []
+        try:
+            async with asyncio.timeout(ROTATION_OVERLAP_TIMEOUT):
+                async for frame in new:
+                    if isinstance(frame, bytes):
+                        continue
+                    if frame in seen:
+                        break
+                    pending.append(frame)
+        except TimeoutError:
+            log.info("%s: no overlap seen; switching anyway", self.socket.path)
+        except ConnectionClosed:
+            self._seen = None
+            self._rotate = True
+            await _close_quietly(old, self.options.close_timeout)
+            return
+        self._handover = (new, pending)
+        await _close_quietly(old, self.options.close_timeout)
 
     async def _connect(self) -> ClientConnection:
         opts = self.options
@@ -322,20 +394,23 @@ class _Link:
         self.socket._status(SocketState.OPEN)
         return ws
 
-    async def _serve(self, ws: ClientConnection) -> None:
+    async def _serve(
+        self, ws: ClientConnection, fresh: bool = True, backlog: list[str] | None = None
+    ) -> None:
         """Read until the connection ends, with its helper tasks alongside."""
         self._delivered = 0
         self._stalled = False
         helpers: list[asyncio.Task[None]] = []
         try:
-            await self._handshake(ws)
-            if self.plan.subscribe:
+            if fresh:
+                await self._handshake(ws)
+            if self.plan.subscribe and fresh:
                 helpers.append(asyncio.create_task(self._subscribe(ws, self.plan.subscribe)))
             if self.options.stall_timeout:
                 helpers.append(asyncio.create_task(self._watchdog(ws, self.options.stall_timeout)))
             if self.options.max_age:
                 helpers.append(asyncio.create_task(self._age_limit(ws, self.options.max_age)))
-            await self._read(ws)
+            await self._read(_chain(backlog, ws) if backlog else ws)
         finally:
             for helper in helpers:
                 helper.cancel()
@@ -344,7 +419,7 @@ class _Link:
     async def _handshake(self, ws: ClientConnection) -> None:
         """Work to do on a fresh connection before reading (none for market streams)."""
 
-    async def _read(self, ws: ClientConnection) -> None:
+    async def _read(self, ws: Any) -> None:
         buffer = self.socket.buffer
         stats = self.socket.stats
         combined = self.plan.combined
@@ -366,15 +441,21 @@ class _Link:
                     self._control_reply(message)
                     continue
                 if message.get("e") == "serverShutdown":
-                    log.warning("%s: server announced shutdown; reconnecting", self.socket.path)
-                    self._rotate = True
-                    return
+                    if isinstance(ws, ClientConnection):
+                        self._start_rotation(ws, "server announced shutdown")
+                    continue
                 if combined and message.get("stream") not in self._stream_set:
                     self._invalid(frame, "combined message for a stream not asked for")
                     continue
             elif kind is not list:
                 self._invalid(frame, "JSON that is not an object")
                 continue
+            if self._dedupe is not None:  # right after a rotation: skip what was delivered
+                if frame in self._dedupe:
+                    continue
+                self._dedupe = None
+            if self._seen is not None:  # a rotation is looking for its overlap
+                self._seen.add(frame)
             self._delivered += 1
             stats.received += 1
             await put(frame if raw else message)
@@ -423,9 +504,7 @@ class _Link:
 
     async def _age_limit(self, ws: ClientConnection, max_age: float) -> None:
         await asyncio.sleep(max_age)
-        log.info("%s: connection is %.0fs old, rotating", self.socket.path, max_age)
-        self._rotate = True
-        await ws.close(1000, "rotating")
+        self._start_rotation(ws, f"connection is {max_age:.0f}s old")
 
     async def close(self) -> None:
         """Stop the link: close its connection with a close frame and end its task.
@@ -435,6 +514,14 @@ class _Link:
         the task is cancelled again until it has really ended.
         """
         self._closing = True
+        rotation = self._rotation
+        if rotation is not None and not rotation.done():
+            rotation.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await rotation
+        if self._handover is not None:
+            await _close_quietly(self._handover[0], self.options.close_timeout)
+            self._handover = None
         task = self.task
         if task is None:
             return
@@ -488,6 +575,7 @@ class StreamSocket:
         self._on_close = on_close
         self._started = False
         self._closed = False
+        self._background: set[asyncio.Task[None]] = set()
         self._live_links = 0
 
     def __repr__(self) -> str:
@@ -586,6 +674,11 @@ class StreamSocket:
                 callback(StatusEvent(self.path, state, detail, attempt, delay))
             except Exception:  # a status hook must never break the stream
                 log.exception("status callback failed")
+
+    def _spawn_close(self, ws: ClientConnection) -> None:
+        task = asyncio.create_task(_close_quietly(ws, self.options.close_timeout))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _report_drop(self, detail: str) -> None:
         if self._closed:

@@ -147,6 +147,13 @@ class UserStreamLink(_Link):
         log.info("user data stream subscribed (subscription %d)", subscription)
         return subscription
 
+    def _start_rotation(self, old: ClientConnection, why: str) -> None:
+        # Events of two subscriptions differ in their subscriptionId, so there is no byte
+        # overlap to switch on: reconnect and re-subscribe instead.
+        log.info("user data stream: %s; reconnecting", why)
+        self._rotate = True
+        self.socket._spawn_close(old)
+
     async def _handshake(self, ws: ClientConnection) -> None:
         self._backlog: list[str | bytes] = []
         self._subscription = await self._subscribe_user(ws)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket as pysocket
 import time
 from typing import Any
@@ -146,14 +147,33 @@ async def test_protocol_violations_reconnect(exchange: LocalExchange, kind: str)
     assert ("1007" in errors[0]["m"]) or ("1009" in errors[0]["m"]) or "close" in errors[0]["m"]
 
 
-async def test_server_shutdown_event_rotates_without_error(exchange: LocalExchange) -> None:
-    exchange.faults = Faults(shutdown_after=3, shutdown_grace=5, times=1)
-    bm = fast_manager(exchange.url)
-    async with bm.trade_socket("bnbbtc") as ts:
-        data, errors = await collect(ts, data=10)
+@pytest.mark.parametrize("raw_frames", [False, True])
+async def test_server_shutdown_switches_make_before_break(
+    exchange: LocalExchange, raw_frames: bool
+) -> None:
+    """serverShutdown: the next connection opens first; nothing is lost or repeated."""
+    exchange.faults = Faults(shutdown_after=20, shutdown_grace=2, times=1)
+    bm = fast_manager(exchange.url, raw_frames=raw_frames)
+    async with bm.multiplex_socket(["bnbbtc@trade", "ethbtc@trade"]) as ms:
+        data, errors = await collect(ms, data=150)
         assert errors == []
-        assert all(m["e"] == "trade" for m in data)
     assert exchange.connections_total == 2
+    for stream in ("bnbbtc@trade", "ethbtc@trade"):
+        ids = [
+            (json.loads(m) if raw_frames else m)["data"]["t"]
+            for m in data
+            if (stream in m if raw_frames else m["stream"] == stream)
+        ]
+        assert ids == list(range(ids[0], ids[0] + len(ids))), f"{stream}: lost or repeated"
+
+
+async def test_old_connections_are_rotated_before_they_expire(exchange: LocalExchange) -> None:
+    bm = fast_manager(exchange.url, max_age=0.3)
+    async with bm.trade_socket("bnbbtc") as ts:
+        data, errors = await collect(ts, data=200)
+    assert errors == [] and exchange.connections_total >= 2
+    ids = [m["t"] for m in data]
+    assert ids == list(range(ids[0], ids[0] + len(ids)))
 
 
 async def test_close_during_backoff_is_prompt(exchange: LocalExchange) -> None:
