@@ -6,10 +6,14 @@ Heavy modules (rich tables, the server) are imported inside the commands that us
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import math
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -165,30 +169,71 @@ def _format(fmt: Format, json_flag: bool) -> str:
     return "table" if sys.stdout.isatty() else "json"
 
 
+@dataclass(frozen=True)
+class StreamOptions:
+    """The options every streaming command takes (see :func:`streaming_command`)."""
+
+    tld: Tld = Tld.com
+    testnet: bool = False
+    endpoint: str | None = None
+    fmt: Format = Format.auto
+    json_flag: bool = False
+    count: int | None = None
+    timeout: float | None = None
+    retries: str = "5"
+    quiet: bool = False
+    errors: ErrorFormat = ErrorFormat.text
+    overflow: Overflow = Overflow.block
+    stall_timeout: float | None = None
+    verbose: int = 0
+
+
+STREAM_OPTIONS = StreamOptions()
+_COMMON: list[tuple[str, Any]] = [
+    ("tld", TldOpt), ("testnet", TestnetOpt), ("endpoint", EndpointOpt), ("fmt", FormatOpt),
+    ("json_flag", JsonOpt), ("count", CountOpt), ("timeout", TimeoutOpt),
+    ("retries", RetriesOpt), ("quiet", QuietOpt), ("errors", ErrorsOpt),
+    ("overflow", OverflowOpt), ("stall_timeout", StallOpt), ("verbose", VerboseOpt),
+]  # fmt: skip
+
+
+def streaming_command(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the shared streaming options, collected into ``opts``.
+
+    Typer reads parameters from the signature, so the wrapper's signature is the command's
+    own parameters followed by the shared ones; the wrapper folds those back into one
+    :class:`StreamOptions`. One definition of the options, seven commands.
+    """
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values()
+           if p.name != "opts"]  # fmt: skip
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                          default=getattr(STREAM_OPTIONS, name))
+        for name, annotation in _COMMON
+    ]  # fmt: skip
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        options = StreamOptions(**{name: kwargs.pop(name) for name, _ in _COMMON})
+        command(**kwargs, opts=options)
+
+    wrapper.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+    return wrapper
+
+
 def _stream(
     streams: list[str],
     *,
     view: str,
+    opts: StreamOptions,
     combined: bool = False,
-    tld: Tld,
-    testnet: bool,
-    endpoint: str | None,
-    fmt: Format,
-    json_flag: bool,
-    count: int | None,
-    timeout: float | None,
-    retries: str,
-    quiet: bool,
-    errors: ErrorFormat,
-    overflow: Overflow,
-    stall_timeout: float | None,
-    verbose: int,
     view_options: dict[str, Any] | None = None,
     book: dict[str, Any] | None = None,
 ) -> None:
     from .runner import RunConfig, run_stream
 
-    _setup_logging(verbose)
+    _setup_logging(opts.verbose)
+    endpoint = opts.endpoint
     if endpoint is not None:
         try:
             from .endpoints import check_ws_url
@@ -199,18 +244,18 @@ def _stream(
     config = RunConfig(
         streams=streams,
         combined=combined,
-        tld=str(tld),
-        testnet=testnet,
+        tld=str(opts.tld),
+        testnet=opts.testnet,
         endpoint=endpoint,
-        format=_format(fmt, json_flag),  # type: ignore[arg-type]
+        format=_format(opts.fmt, opts.json_flag),  # type: ignore[arg-type]
         view=view,
-        count=count,
-        timeout=timeout,
-        retries=_retries(retries),
-        quiet=quiet,
-        errors=errors.value,  # type: ignore[arg-type]
-        overflow="drop_oldest" if overflow is Overflow.drop else "block",
-        stall_timeout=stall_timeout,
+        count=opts.count,
+        timeout=opts.timeout,
+        retries=_retries(opts.retries),
+        quiet=opts.quiet,
+        errors=opts.errors.value,  # type: ignore[arg-type]
+        overflow="drop_oldest" if opts.overflow is Overflow.drop else "block",
+        stall_timeout=opts.stall_timeout,
         view_options=view_options or {},
         book=book,
     )
@@ -261,24 +306,13 @@ def _main(
 
 
 @app.command()
+@streaming_command
 def trade(
     symbols: Annotated[
         list[str], typer.Argument(help="Symbols, e.g. bnbbtc ethbtc.", metavar="SYMBOL")
     ],
     agg: Annotated[bool, typer.Option("--agg", help="Aggregated trades (@aggTrade).")] = False,
-    tld: TldOpt = Tld.com,
-    testnet: TestnetOpt = False,
-    endpoint: EndpointOpt = None,
-    fmt: FormatOpt = Format.auto,
-    json_flag: JsonOpt = False,
-    count: CountOpt = None,
-    timeout: TimeoutOpt = None,
-    retries: RetriesOpt = "5",
-    quiet: QuietOpt = False,
-    errors: ErrorsOpt = ErrorFormat.text,
-    overflow: OverflowOpt = Overflow.block,
-    stall_timeout: StallOpt = None,
-    verbose: VerboseOpt = 0,
+    opts: StreamOptions = STREAM_OPTIONS,
 ) -> None:
     """Trades as they happen.
 
@@ -292,13 +326,12 @@ def trade(
     _stream(
         [build(s) for s in _symbols(symbols)],
         view="trades",
-        tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
-        count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
-        overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+        opts=opts,
     )  # fmt: skip
 
 
 @app.command()
+@streaming_command
 def ticker(
     symbols: Annotated[
         list[str] | None,
@@ -315,19 +348,7 @@ def ticker(
             show_default=False,
         ),
     ] = None,
-    tld: TldOpt = Tld.com,
-    testnet: TestnetOpt = False,
-    endpoint: EndpointOpt = None,
-    fmt: FormatOpt = Format.auto,
-    json_flag: JsonOpt = False,
-    count: CountOpt = None,
-    timeout: TimeoutOpt = None,
-    retries: RetriesOpt = "5",
-    quiet: QuietOpt = False,
-    errors: ErrorsOpt = ErrorFormat.text,
-    overflow: OverflowOpt = Overflow.block,
-    stall_timeout: StallOpt = None,
-    verbose: VerboseOpt = 0,
+    opts: StreamOptions = STREAM_OPTIONS,
 ) -> None:
     """24 h (or rolling-window) ticker statistics.
 
@@ -354,13 +375,12 @@ def ticker(
     _stream(
         names,
         view="tickers",
-        tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
-        count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
-        overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+        opts=opts,
     )  # fmt: skip
 
 
 @app.command()
+@streaming_command
 def depth(
     symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc.", metavar="SYMBOL")],
     levels: Annotated[
@@ -375,19 +395,7 @@ def depth(
     speed: Annotated[
         st.UpdateSpeed, typer.Option("--speed", help="Update speed.")
     ] = st.UpdateSpeed.MS1000,
-    tld: TldOpt = Tld.com,
-    testnet: TestnetOpt = False,
-    endpoint: EndpointOpt = None,
-    fmt: FormatOpt = Format.auto,
-    json_flag: JsonOpt = False,
-    count: CountOpt = None,
-    timeout: TimeoutOpt = None,
-    retries: RetriesOpt = "5",
-    quiet: QuietOpt = False,
-    errors: ErrorsOpt = ErrorFormat.text,
-    overflow: OverflowOpt = Overflow.block,
-    stall_timeout: StallOpt = None,
-    verbose: VerboseOpt = 0,
+    opts: StreamOptions = STREAM_OPTIONS,
 ) -> None:
     """Order book depth: partial book (--depth 5|10|20) or diff events.
 
@@ -401,14 +409,13 @@ def depth(
     _stream(
         names,
         view="depth",
-        tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
-        count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
-        overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+        opts=opts,
         view_options={"levels": int(levels.value if levels else 10)},
     )  # fmt: skip
 
 
 @app.command()
+@streaming_command
 def kline(
     symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc.", metavar="SYMBOL")],
     interval: Annotated[
@@ -418,19 +425,7 @@ def kline(
         str | None,
         typer.Option("--tz", help="Timezone offset for candle boundaries, e.g. +08:00."),
     ] = None,
-    tld: TldOpt = Tld.com,
-    testnet: TestnetOpt = False,
-    endpoint: EndpointOpt = None,
-    fmt: FormatOpt = Format.auto,
-    json_flag: JsonOpt = False,
-    count: CountOpt = None,
-    timeout: TimeoutOpt = None,
-    retries: RetriesOpt = "5",
-    quiet: QuietOpt = False,
-    errors: ErrorsOpt = ErrorFormat.text,
-    overflow: OverflowOpt = Overflow.block,
-    stall_timeout: StallOpt = None,
-    verbose: VerboseOpt = 0,
+    opts: StreamOptions = STREAM_OPTIONS,
 ) -> None:
     """Candlesticks (klines), updated as trades happen.
 
@@ -447,13 +442,12 @@ def kline(
     _stream(
         names,
         view="klines",
-        tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
-        count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
-        overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+        opts=opts,
     )  # fmt: skip
 
 
 @app.command()
+@streaming_command
 def book(
     symbol: Annotated[str, typer.Argument(help="Symbol, e.g. bnbbtc.", metavar="SYMBOL")],
     levels: Annotated[
@@ -472,19 +466,7 @@ def book(
     snapshot_limit: Annotated[
         int, typer.Option("--snapshot-limit", min=1, max=5000, help="Levels per REST snapshot.")
     ] = 5000,
-    tld: TldOpt = Tld.com,
-    testnet: TestnetOpt = False,
-    endpoint: EndpointOpt = None,
-    fmt: FormatOpt = Format.auto,
-    json_flag: JsonOpt = False,
-    count: CountOpt = None,
-    timeout: TimeoutOpt = None,
-    retries: RetriesOpt = "5",
-    quiet: QuietOpt = False,
-    errors: ErrorsOpt = ErrorFormat.text,
-    overflow: OverflowOpt = Overflow.block,
-    stall_timeout: StallOpt = None,
-    verbose: VerboseOpt = 0,
+    opts: StreamOptions = STREAM_OPTIONS,
 ) -> None:
     """A local order book, kept correct from diff events and REST snapshots.
 
@@ -507,9 +489,7 @@ def book(
     _stream(
         [st.depth_stream(name, None, "100ms")],
         view="book",
-        tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
-        count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
-        overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+        opts=opts,
         view_options={"levels": levels},
         book={"symbol": name, "levels": levels, "check_interval": check,
               "snapshot_limit": snapshot_limit},
@@ -517,21 +497,10 @@ def book(
 
 
 @app.command("book-ticker")
+@streaming_command
 def book_ticker(
     symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc.", metavar="SYMBOL")],
-    tld: TldOpt = Tld.com,
-    testnet: TestnetOpt = False,
-    endpoint: EndpointOpt = None,
-    fmt: FormatOpt = Format.auto,
-    json_flag: JsonOpt = False,
-    count: CountOpt = None,
-    timeout: TimeoutOpt = None,
-    retries: RetriesOpt = "5",
-    quiet: QuietOpt = False,
-    errors: ErrorsOpt = ErrorFormat.text,
-    overflow: OverflowOpt = Overflow.block,
-    stall_timeout: StallOpt = None,
-    verbose: VerboseOpt = 0,
+    opts: StreamOptions = STREAM_OPTIONS,
 ) -> None:
     """Best bid and ask in real time.
 
@@ -542,13 +511,12 @@ def book_ticker(
     _stream(
         [st.book_ticker_stream(s) for s in _symbols(symbols)],
         view="tickers",
-        tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
-        count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
-        overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+        opts=opts,
     )  # fmt: skip
 
 
 @app.command()
+@streaming_command
 def multiplex(
     streams: Annotated[
         list[str],
@@ -556,19 +524,7 @@ def multiplex(
             help="Raw stream names, e.g. bnbbtc@aggTrade neobtc@ticker.", metavar="STREAM"
         ),
     ],
-    tld: TldOpt = Tld.com,
-    testnet: TestnetOpt = False,
-    endpoint: EndpointOpt = None,
-    fmt: FormatOpt = Format.auto,
-    json_flag: JsonOpt = False,
-    count: CountOpt = None,
-    timeout: TimeoutOpt = None,
-    retries: RetriesOpt = "5",
-    quiet: QuietOpt = False,
-    errors: ErrorsOpt = ErrorFormat.text,
-    overflow: OverflowOpt = Overflow.block,
-    stall_timeout: StallOpt = None,
-    verbose: VerboseOpt = 0,
+    opts: StreamOptions = STREAM_OPTIONS,
 ) -> None:
     """Any Binance streams on one combined connection, as {"stream", "data"}.
 
@@ -594,9 +550,7 @@ def multiplex(
         names,
         view="streams",
         combined=True,
-        tld=tld, testnet=testnet, endpoint=endpoint, fmt=fmt, json_flag=json_flag,
-        count=count, timeout=timeout, retries=retries, quiet=quiet, errors=errors,
-        overflow=overflow, stall_timeout=stall_timeout, verbose=verbose,
+        opts=opts,
     )  # fmt: skip
 
 
