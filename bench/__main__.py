@@ -318,6 +318,11 @@ def main() -> None:
     start = startup()
     report["startup"] = start
     sections.append(table("Start to first message", start, ["client", "first_message_s"]))
+    from .book import run as book_rate
+
+    book = book_rate(50_000 // scale)
+    report["book"] = book
+    sections.append(table("Local order book", [book], ["client", "events_per_s", "levels_per_s"]))
     idle = idle_cpu(10 / scale)
     report["idle"] = idle
     sections.append(table("Idle", [idle], ["client", "cpu_percent"]))
