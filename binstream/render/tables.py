@@ -266,7 +266,8 @@ class StreamBoard(View):
 
     def __rich__(self) -> RenderableType:
         table = self.table()
-        table.add_column("stream")
+        widest = max((len(name) for name in self.rows), default=6)
+        table.add_column("stream", no_wrap=True, min_width=widest)
         table.add_column("msgs", justify="right")
         table.add_column("event")
         table.add_column("latest", overflow="ellipsis", no_wrap=True, max_width=self.width)
