@@ -269,7 +269,7 @@ class StreamBoard(View):
         widest = max((len(name) for name in self.rows), default=6)
         table.add_column("stream", no_wrap=True, min_width=widest)
         table.add_column("msgs", justify="right")
-        table.add_column("event")
+        table.add_column("event", no_wrap=True, min_width=10)
         table.add_column("latest", overflow="ellipsis", no_wrap=True, max_width=self.width)
         for stream in sorted(self.rows):
             row = self.rows[stream]
