@@ -265,12 +265,12 @@ class StreamBoard(View):
         row["data"] = data
 
     def __rich__(self) -> RenderableType:
-        table = self.table()
+        table = Table(title=self.title, caption=self.caption, expand=True)
         widest = max((len(name) for name in self.rows), default=6)
         table.add_column("stream", no_wrap=True, min_width=widest)
-        table.add_column("msgs", justify="right")
+        table.add_column("msgs", justify="right", no_wrap=True, min_width=7)
         table.add_column("event", no_wrap=True, min_width=10)
-        table.add_column("latest", overflow="ellipsis", no_wrap=True, max_width=self.width)
+        table.add_column("latest", overflow="ellipsis", no_wrap=True, ratio=1)
         for stream in sorted(self.rows):
             row = self.rows[stream]
             data = row["data"]
