@@ -253,9 +253,8 @@ class StreamBoard(View):
 
     title = "streams"
 
-    def __init__(self, width: int = 70) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.width = width
         self.rows: dict[str, dict[str, Any]] = {}
 
     def update(self, message: Any) -> None:
