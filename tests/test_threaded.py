@@ -221,13 +221,18 @@ def test_ctrl_c_during_join_stops_promptly(
     _, exchange = exchange_thread
     script = textwrap.dedent(
         f"""
-        import sys
-        from binstream import SocketState, ThreadedWebsocketManager
+        import sys, threading
+        from binstream import ThreadedWebsocketManager
         twm = ThreadedWebsocketManager(endpoint={exchange.url!r})
         twm.start()
-        twm.start_trade_socket(callback=lambda m: None, symbol="bnbbtc")
-        print("ready", flush=True)
+        first = threading.Event()
+        def callback(message):
+            # Say "ready" from the callback thread: by then the main thread waits in join().
+            if not first.is_set():
+                first.set()
+                print("ready", flush=True)
         try:
+            twm.start_trade_socket(callback=callback, symbol="bnbbtc")
             twm.join()
         except KeyboardInterrupt:
             print("stopped" if not twm.is_alive else "still alive", flush=True)
