@@ -233,14 +233,7 @@ def _stream(
     from .runner import RunConfig, run_stream
 
     _setup_logging(opts.verbose)
-    endpoint = opts.endpoint
-    if endpoint is not None:
-        try:
-            from .endpoints import check_ws_url
-
-            endpoint = check_ws_url(endpoint)
-        except EndpointError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--endpoint") from None
+    endpoint = _checked_endpoint(opts.endpoint)
     config = RunConfig(
         streams=streams,
         combined=combined,
@@ -260,6 +253,18 @@ def _stream(
         book=book,
     )
     raise typer.Exit(_run(run_stream(config)))
+
+
+def _checked_endpoint(endpoint: str | None) -> str | None:
+    """``--endpoint`` validated, or a usage error (exit 2) saying what is wrong."""
+    if endpoint is None:
+        return None
+    from .endpoints import check_ws_url
+
+    try:
+        return check_ws_url(endpoint)
+    except EndpointError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--endpoint") from None
 
 
 def _run(coro: Any) -> int:
@@ -642,13 +647,7 @@ def user(
         raise typer.Exit(ExitCode.USAGE) from None
     if logon and credentials.kind != "ed25519":
         raise typer.BadParameter("--logon needs an Ed25519 private key", param_hint="--logon")
-    if endpoint is not None:
-        try:
-            from .endpoints import check_ws_url
-
-            endpoint = check_ws_url(endpoint)
-        except EndpointError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--endpoint") from None
+    endpoint = _checked_endpoint(endpoint)
     config = RunConfig(
         streams=["userData"],
         tld=str(tld),
@@ -740,13 +739,7 @@ def record(
                 param_hint="--output",
             ) from None
     _setup_logging(verbose)
-    if endpoint is not None:
-        try:
-            from .endpoints import check_ws_url
-
-            endpoint = check_ws_url(endpoint)
-        except EndpointError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--endpoint") from None
+    endpoint = _checked_endpoint(endpoint)
     from .runner import RunConfig, run_stream
 
     config = RunConfig(
