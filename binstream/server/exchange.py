@@ -488,17 +488,14 @@ class LocalExchange:
         ws, faults, frames = client.ws, client.faults, client.frames
         try:
             while True:
-                if not frames:
-                    if client.overflowed:
-                        await ws.close(1008, "Client too slow")
-                        return
-                    client.ready.clear()
-                    await client.ready.wait()
-                    continue
                 if client.overflowed:
                     log.info("closing a client that does not keep up with the feed")
                     await ws.close(1008, "Client too slow")
                     return
+                if not frames:
+                    client.ready.clear()
+                    await client.ready.wait()
+                    continue
                 if faults.active and await self._apply_faults_before(client):
                     return
                 await ws.send(frames.popleft(), text=True)
