@@ -121,9 +121,7 @@ class BookSocket:
                 self._held = await self._fetch_or_fail()
                 continue
             message = await self.socket.recv()
-            if is_error(message):
-                if message.get("type") == CLOSED:
-                    self.book.reset()  # events were missed while disconnected
+            if self._is_error(message):
                 return message
             try:
                 action = self.book.feed(message)
@@ -137,6 +135,14 @@ class BookSocket:
             if action is Action.APPLIED:
                 self._maybe_check()
                 return self._view(message)
+
+    def _is_error(self, message: Any) -> bool:
+        """True for an error dict; a dropped connection also resets the book (events lost)."""
+        if not is_error(message):
+            return False
+        if message.get("type") == CLOSED:
+            self.book.reset()
+        return True
 
     def _view(self, event: dict[str, Any]) -> dict[str, Any]:
         view = self.book.top(self.levels)
@@ -176,10 +182,8 @@ class BookSocket:
                 return
             # The snapshot is older than the buffered events: wait for one more, then retry.
             message = await self.socket.recv()
-            if is_error(message):
+            if self._is_error(message):
                 self._notices.append(message)
-                if message.get("type") == CLOSED:
-                    self.book.reset()
                 if self.socket.closed:
                     return
                 continue
