@@ -22,7 +22,6 @@ from .errors import (
     MissingKeysError,
     ReceiveTimeoutError,
     RestError,
-    SocketExistsError,
     StreamClosedError,
 )
 from .streams import (
@@ -127,7 +126,6 @@ __all__ = [
     "ReconnectPolicy",
     "ReconnectingWebsocket",
     "RestError",
-    "SocketExistsError",
     "SocketOptions",
     "SocketState",
     "StatusEvent",

@@ -6,7 +6,6 @@
     ├── InvalidStreamError (also ValueError)
     │   └── InvalidSymbolError
     ├── EndpointError (also ValueError)
-    ├── SocketExistsError
     ├── StreamClosedError
     ├── ReceiveTimeoutError (also TimeoutError)
     ├── RestError
@@ -37,10 +36,6 @@ class InvalidSymbolError(InvalidStreamError):
 
 class EndpointError(BinstreamError, ValueError):
     """An endpoint URL or endpoint option is not usable."""
-
-
-class SocketExistsError(BinstreamError):
-    """A socket for the same stream path is already open on this manager."""
 
 
 class StreamClosedError(BinstreamError):
