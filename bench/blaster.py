@@ -114,7 +114,9 @@ class Blast(asyncio.Protocol):
         assert self.transport is not None
         lines = head.decode("latin-1").split("\r\n")
         path = lines[0].split(" ")[1]
-        headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])
+        }
         key = headers.get("sec-websocket-key", "").encode()
         accept = base64.b64encode(hashlib.sha1(key + GUID).digest()).decode()
         self.transport.write(

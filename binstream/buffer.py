@@ -64,6 +64,11 @@ class MessageBuffer:
         items.append(item)
         self._readable.set()
 
+    def append(self, item: Any) -> None:
+        """Queue ``item`` now, ignoring the bound: for a caller that checked there is room."""
+        self._items.append(item)
+        self._readable.set()
+
     def put_control(self, item: Any) -> None:
         """Queue an error or status dict past the bound: they are few and must not be lost."""
         self._items.append(item)

@@ -57,6 +57,12 @@ class Overflow(StrEnum):
     drop = "drop"
 
 
+class TransportChoice(StrEnum):
+    auto = "auto"
+    websockets = "websockets"
+    picows = "picows"
+
+
 class Tld(StrEnum):
     com = "com"
     us = "us"
@@ -126,6 +132,15 @@ StallOpt = Annotated[
         show_default=False,
     ),
 ]
+TransportOpt = Annotated[
+    TransportChoice,
+    typer.Option(
+        "--transport",
+        help="Websocket library: auto (picows when binstream[fast] is installed), websockets "
+        "or picows. Default: $BINSTREAM_TRANSPORT or auto.",
+        show_default=False,
+    ),
+]
 VerboseOpt = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="Log more to stderr (-vv: debug).")
 ]
@@ -185,6 +200,7 @@ class StreamOptions:
     errors: ErrorFormat = ErrorFormat.text
     overflow: Overflow = Overflow.block
     stall_timeout: float | None = None
+    transport: TransportChoice | None = None
     verbose: int = 0
 
 
@@ -193,7 +209,8 @@ _COMMON: list[tuple[str, Any]] = [
     ("tld", TldOpt), ("testnet", TestnetOpt), ("endpoint", EndpointOpt), ("fmt", FormatOpt),
     ("json_flag", JsonOpt), ("count", CountOpt), ("timeout", TimeoutOpt),
     ("retries", RetriesOpt), ("quiet", QuietOpt), ("errors", ErrorsOpt),
-    ("overflow", OverflowOpt), ("stall_timeout", StallOpt), ("verbose", VerboseOpt),
+    ("overflow", OverflowOpt), ("stall_timeout", StallOpt), ("transport", TransportOpt),
+    ("verbose", VerboseOpt),
 ]  # fmt: skip
 
 
@@ -249,6 +266,7 @@ def _stream(
         errors=opts.errors.value,  # type: ignore[arg-type]
         overflow="drop_oldest" if opts.overflow is Overflow.drop else "block",
         stall_timeout=opts.stall_timeout,
+        transport=opts.transport.value if opts.transport else None,
         view_options=view_options or {},
         book=book,
     )
@@ -267,12 +285,25 @@ def _checked_endpoint(endpoint: str | None) -> str | None:
         raise typer.BadParameter(str(exc), param_hint="--endpoint") from None
 
 
+def _loop_factory() -> Callable[[], Any] | None:
+    """uvloop's loop when it is installed (the ``[fast]`` extra), unless
+    ``BINSTREAM_LOOP=asyncio`` asks for the standard one."""
+    if os.environ.get("BINSTREAM_LOOP", "auto").strip().lower() == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop  # type: ignore[no-any-return]
+
+
 def _run(coro: Any) -> int:
     """Run a coroutine to an exit code; Ctrl-C → 130, expected errors → one line."""
     import asyncio
 
     try:
-        return int(asyncio.run(coro))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return int(runner.run(coro))
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return ExitCode.INTERRUPTED
@@ -286,10 +317,17 @@ def _run(coro: Any) -> int:
 
 def _version(value: bool) -> None:
     if value:
-        import websockets
+        from .transport import ENV_VAR, TransportUnavailableError, resolve
 
+        try:
+            transport = str(resolve())
+        except TransportUnavailableError as exc:
+            transport = f"unavailable: {exc}"
+        how = f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "auto"
+        factory = _loop_factory()
+        loop = f"uvloop {sys.modules['uvloop'].__version__}" if factory else "asyncio"
         typer.echo(
-            f"binstream {__version__} (websockets {websockets.__version__}, "
+            f"binstream {__version__} (transport {transport} [{how}], loop {loop}, "
             f"Python {sys.version.split()[0]})"
         )
         raise typer.Exit()

@@ -28,17 +28,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import (
-    ConnectionClosed,
-    InvalidHandshake,
-    InvalidStatus,
-    InvalidURI,
-)
 
 from .buffer import MessageBuffer, OverflowPolicy
 from .endpoints import ConnectionPlan
 from .errors import ReceiveTimeoutError, StreamClosedError
+from .transport import Transport, resolve
+
+#: An open connection with websockets' interface, from whichever transport made it.
+ClientConnection = Any
 
 log = logging.getLogger("binstream")
 
@@ -150,6 +147,8 @@ class SocketOptions:
     #: Queue the frame text as received (validated, not re-encoded) instead of the decoded
     #: dict: the command line's JSON-lines output writes it straight through.
     raw_frames: bool = False
+    #: ``"auto"`` (picows when installed), ``"websockets"`` or ``"picows"``.
+    transport: str = "auto"
     on_status: Callable[[StatusEvent], None] | None = None
 
 
@@ -182,18 +181,16 @@ class _Fatal(Exception):
         self.kind = kind
 
 
-def _classify(exc: BaseException) -> str | None:
+def _classify(exc: BaseException, transport: Transport) -> str | None:
     """Return a message if ``exc`` is fatal, else None (retry)."""
-    if isinstance(exc, InvalidURI):
+    if isinstance(exc, transport.uri_error):
         return f"invalid URL: {exc}"
-    if isinstance(exc, InvalidStatus):
-        status = exc.response.status_code
+    if isinstance(exc, transport.status_error):
+        response: Any = getattr(exc, "response", None)
+        status = response.status_code
         if 400 <= status < 500 and status not in (408, 418, 429):
-            body = exc.response.body.decode("utf-8", "replace").strip() if exc.response.body else ""
+            body = response.body.decode("utf-8", "replace").strip() if response.body else ""
             return f"server refused the stream (HTTP {status}){': ' + body[:200] if body else ''}"
-        return None
-    if isinstance(exc, InvalidHandshake):
-        return None
     return None
 
 
@@ -219,7 +216,7 @@ def _describe_close(ws: ClientConnection) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionClosed):
+    if hasattr(exc, "rcvd") and hasattr(exc, "sent"):  # either transport's ConnectionClosed
         rcvd = exc.rcvd
         if rcvd is None:
             return "connection lost without a close frame"
@@ -243,6 +240,7 @@ class _Link:
         self.socket = socket
         self.plan = plan
         self.options = socket.options
+        self.transport = resolve(self.options.transport)
         self.ws: ClientConnection | None = None
         self.task: asyncio.Task[None] | None = None
         self._stream_set = frozenset(plan.streams)
@@ -278,7 +276,7 @@ class _Link:
                 except _Fatal as exc:
                     self.socket._give_up(str(exc), attempt, exc.kind)
                     return
-                except (OSError, TimeoutError, InvalidHandshake) as exc:
+                except (OSError, TimeoutError, self.transport.handshake_error) as exc:
                     ws = None
                     detail = _describe(exc)
                     log.warning("%s: connect failed: %s", self.socket.path, detail)
@@ -291,7 +289,7 @@ class _Link:
                 try:
                     await self._serve(ws, fresh, backlog)
                     detail = _describe_close(ws)
-                except (ConnectionClosed, OSError, TimeoutError) as exc:
+                except (self.transport.closed_error, OSError, TimeoutError) as exc:
                     detail = _describe(exc)
                 except _Fatal as exc:
                     self.socket._give_up(str(exc), attempt, exc.kind)
@@ -356,7 +354,7 @@ class _Link:
                     pending.append(frame)
         except TimeoutError:
             log.info("%s: no overlap seen; switching anyway", self.socket.path)
-        except ConnectionClosed:
+        except self.transport.closed_error:
             self._seen = None
             self._rotate = True
             await _close_quietly(old, self.options.close_timeout)
@@ -371,8 +369,9 @@ class _Link:
             log.warning("%s: pacing connection attempts, waiting %.1fs", self.socket.path, wait)
             await asyncio.sleep(wait)
         self.socket._status(SocketState.CONNECTING)
+        transport = self.transport
         try:
-            ws = await connect(
+            ws = await transport.connect(
                 self.plan.url,
                 open_timeout=opts.open_timeout,
                 ping_interval=opts.ping_interval,
@@ -383,8 +382,8 @@ class _Link:
                 compression=None,
                 user_agent_header="binstream",
             )
-        except (InvalidURI, InvalidStatus) as exc:
-            fatal = _classify(exc)
+        except (transport.uri_error, transport.status_error) as exc:
+            fatal = _classify(exc, transport)
             if fatal:
                 raise _Fatal(fatal) from exc
             raise
@@ -410,7 +409,7 @@ class _Link:
                 helpers.append(asyncio.create_task(self._watchdog(ws, self.options.stall_timeout)))
             if self.options.max_age:
                 helpers.append(asyncio.create_task(self._age_limit(ws, self.options.max_age)))
-            await self._read(_chain(backlog, ws) if backlog else ws)
+            await self._read(_chain(backlog, ws) if backlog else ws, ws)
         finally:
             for helper in helpers:
                 helper.cancel()
@@ -419,14 +418,17 @@ class _Link:
     async def _handshake(self, ws: ClientConnection) -> None:
         """Work to do on a fresh connection before reading (none for market streams)."""
 
-    async def _read(self, ws: Any) -> None:
+    async def _read(self, frames: Any, ws: ClientConnection) -> None:
+        """Validate, decode and queue every frame ``frames`` yields (``ws``'s own frames,
+        or a rotation's hand-over backlog followed by them)."""
         buffer = self.socket.buffer
         stats = self.socket.stats
         combined = self.plan.combined
         raw = self.options.raw_frames
         loads = orjson.loads
         put = buffer.put
-        async for frame in ws:
+        maxsize = buffer.maxsize
+        async for frame in frames:
             if type(frame) is bytes:
                 self._invalid(frame, "binary frame")
                 continue
@@ -441,8 +443,7 @@ class _Link:
                     self._control_reply(message)
                     continue
                 if message.get("e") == "serverShutdown":
-                    if isinstance(ws, ClientConnection):
-                        self._start_rotation(ws, "server announced shutdown")
+                    self._start_rotation(ws, "server announced shutdown")
                     continue
                 if combined and message.get("stream") not in self._stream_set:
                     self._invalid(frame, "combined message for a stream not asked for")
@@ -458,7 +459,10 @@ class _Link:
                 self._seen.add(frame)
             self._delivered += 1
             stats.received += 1
-            await put(frame if raw else message)
+            if len(buffer) < maxsize:  # the common case, without a coroutine per message
+                buffer.append(frame if raw else message)
+            else:
+                await put(frame if raw else message)
 
     def _invalid(self, frame: str | bytes, why: str) -> None:
         self.socket.stats.invalid += 1
@@ -498,8 +502,7 @@ class _Link:
             elif now - last_change >= limit and len(self.socket.buffer) == 0:
                 self._stalled = True
                 log.warning("%s: no data for %.3gs, reconnecting", self.socket.path, limit)
-                if ws.transport is not None:
-                    ws.transport.abort()
+                self.transport.abort(ws)
                 return
 
     async def _age_limit(self, ws: ClientConnection, max_age: float) -> None:

@@ -38,6 +38,10 @@ class EndpointError(BinstreamError, ValueError):
     """An endpoint URL or endpoint option is not usable."""
 
 
+class TransportUnavailableError(BinstreamError, ValueError):
+    """The websocket transport asked for is unknown or not installed."""
+
+
 class StreamClosedError(BinstreamError):
     """The socket has ended (stopped, or gave up reconnecting) and holds no more messages."""
 

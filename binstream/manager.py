@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .buffer import OverflowPolicy
@@ -22,6 +23,7 @@ from .streams import (
     ticker_stream,
     trade_stream,
 )
+from .transport import resolve as resolve_transport
 
 if TYPE_CHECKING:
     from .booksocket import BookSocket
@@ -38,7 +40,9 @@ class BinanceSocketManager:
     ``client`` may be a python-binance ``AsyncClient`` or any object with ``tld``,
     ``testnet``, ``API_KEY`` and ``API_SECRET`` attributes; keyword options override it.
     ``endpoint`` (or ``$BINSTREAM_ENDPOINT``) points everything at another server, such as
-    binstream's local exchange.
+    binstream's local exchange. ``transport`` picks the websocket library: ``"auto"``
+    (picows when ``binstream[fast]`` is installed, else websockets), ``"websockets"`` or
+    ``"picows"``; both behave the same (see :mod:`binstream.transport`).
 
     One socket per stream path: asking for a path that is already open returns the same
     socket object, as python-binance does; once closed, the next call opens a fresh one.
@@ -74,6 +78,7 @@ class BinanceSocketManager:
         private_key: Any = None,
         private_key_pass: str | None = None,
         options: SocketOptions | None = None,
+        transport: str | None = None,
     ) -> None:
         self.tld = tld if tld is not None else getattr(client, "tld", "com")
         self.testnet = bool(testnet if testnet is not None else getattr(client, "testnet", False))
@@ -104,6 +109,9 @@ class BinanceSocketManager:
             stall_timeout=stall_timeout,
             max_age=max_age,
         )
+        #: The websocket library in use (``auto`` resolved): see :mod:`binstream.transport`.
+        self.transport = resolve_transport(transport or self.options.transport)
+        self.options = replace(self.options, transport=self.transport.name)
         self._sockets: dict[str, StreamSocket] = {}
 
     def __repr__(self) -> str:

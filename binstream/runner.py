@@ -51,6 +51,7 @@ class RunConfig:
     errors: Literal["text", "json"] = "text"
     overflow: Literal["block", "drop_oldest"] = "block"
     stall_timeout: float | None = None
+    transport: str | None = None  # None: $BINSTREAM_TRANSPORT, else auto
     backoff_base: float = 0.2
     status_live: bool | None = None
     view_options: dict[str, Any] = field(default_factory=dict)
@@ -270,6 +271,7 @@ class _Run:
             tld=config.tld,
             testnet=config.testnet,
             endpoint=config.endpoint,
+            transport=config.transport,
             options=SocketOptions(
                 user_timeout=config.timeout,
                 overflow=config.overflow,

@@ -104,6 +104,7 @@ class ThreadedWebsocketManager:
         callback_batch: int = 256,
         private_key: Any = None,
         private_key_pass: str | None = None,
+        transport: str | None = None,
         **ignored: Any,
     ) -> None:
         if ignored:
@@ -124,6 +125,7 @@ class ThreadedWebsocketManager:
             api_secret=api_secret,
             private_key=private_key,
             private_key_pass=private_key_pass,
+            transport=transport,
         )
         # Resolve endpoints now so a bad URL fails in the constructor, not in the thread.
         self._bsm: BinanceSocketManager = BinanceSocketManager(**manager_args)

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from websockets.asyncio.client import ClientConnection
 
-from .connection import _Fatal, _Link
+from .connection import ClientConnection, _Fatal, _Link
 from .signing import Credentials, mask
 
 log = logging.getLogger("binstream")
@@ -158,11 +157,11 @@ class UserStreamLink(_Link):
         self._backlog: list[str | bytes] = []
         self._subscription = await self._subscribe_user(ws)
 
-    async def _read(self, ws: ClientConnection) -> None:
+    async def _read(self, frames: Any, ws: ClientConnection) -> None:
         while self._backlog:
             if not await self._handle(ws, self._backlog.pop(0)):
                 return
-        async for frame in ws:
+        async for frame in frames:
             if not await self._handle(ws, frame):
                 return
             while self._backlog:

@@ -18,8 +18,9 @@ _binstream() {
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
+                --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --levels -l --check --snapshot-limit --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --levels -l --check --snapshot-limit --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --transport --verbose -v" -- "$cur"))
             ;;
         book-ticker)
             case "$prev" in
@@ -27,8 +28,9 @@ _binstream() {
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
+                --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --transport --verbose -v" -- "$cur"))
             ;;
         demo)
             case "$prev" in
@@ -45,8 +47,9 @@ _binstream() {
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
+                --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --depth -d --speed --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --depth -d --speed --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --transport --verbose -v" -- "$cur"))
             ;;
         kline)
             case "$prev" in
@@ -55,8 +58,9 @@ _binstream() {
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
+                --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --interval -i --tz --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --interval -i --tz --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --transport --verbose -v" -- "$cur"))
             ;;
         multiplex)
             case "$prev" in
@@ -64,8 +68,9 @@ _binstream() {
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
+                --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --transport --verbose -v" -- "$cur"))
             ;;
         record)
             case "$prev" in
@@ -91,8 +96,9 @@ _binstream() {
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
+                --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --mini --window --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --mini --window --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --transport --verbose -v" -- "$cur"))
             ;;
         trade)
             case "$prev" in
@@ -100,8 +106,9 @@ _binstream() {
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
+                --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --agg --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --agg --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --transport --verbose -v" -- "$cur"))
             ;;
         user)
             case "$prev" in

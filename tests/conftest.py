@@ -14,6 +14,34 @@ from binstream import BinanceSocketManager
 from binstream.server import LocalExchange
 
 FAST = 0.005  # market step period for tests: about 200 steps per second
+TRANSPORTS = ["websockets", "picows"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``transport_independent`` (they never open a websocket) run once."""
+    items[:] = [
+        item
+        for item in items
+        if not (
+            item.get_closest_marker("transport_independent")
+            and getattr(item, "callspec", None) is not None
+            and item.callspec.params.get("transport", "websockets") != "websockets"
+        )
+    ]
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test once per websocket transport (integration modules use it for every test).
+
+    The choice travels as ``$BINSTREAM_TRANSPORT``, so managers made in the test and CLI
+    processes it starts use it alike.
+    """
+    name: str = request.param
+    if name == "picows":
+        pytest.importorskip("picows", reason="the [fast] extra (picows) is not installed")
+    monkeypatch.setenv("BINSTREAM_TRANSPORT", name)
+    return name
 
 
 @pytest.fixture
@@ -41,7 +69,11 @@ class Completed:
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BINSTREAM_", "BINANCE_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BINSTREAM_", "BINANCE_")) or k == "BINSTREAM_TRANSPORT"
+    }
     env.update(COLUMNS="100", NO_COLOR="1", PYTHONUNBUFFERED="1")
     env.update(extra)
     return env

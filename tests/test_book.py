@@ -18,6 +18,8 @@ from binstream.server import Faults, LocalExchange
 
 from .conftest import FAST, run_cli
 
+pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport
+
 Book = dict[Decimal, Decimal]
 
 

@@ -15,6 +15,8 @@ from binstream.server import Faults, LocalExchange
 
 from .conftest import cli_env, run_cli
 
+pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport
+
 
 def parse(lines: list[str]) -> list[Any]:
     return [json.loads(line) for line in lines]
@@ -171,6 +173,7 @@ async def test_table_mode_ticker_and_trades(exchange: LocalExchange) -> None:
         (["trade"], "Missing argument"),
     ],
 )
+@pytest.mark.transport_independent
 async def test_bad_input_exits_2_with_a_clear_message(args: list[str], text: str) -> None:
     result = await run_cli(*args)
     assert result.code == 2, result.stderr
@@ -188,6 +191,7 @@ async def test_unknown_stream_type_passes_with_a_warning(exchange: LocalExchange
     assert "'referencePrice' is not known" in result.stderr
 
 
+@pytest.mark.transport_independent
 async def test_version_and_help_examples() -> None:
     result = await run_cli("--version")
     assert result.code == 0 and result.stdout.startswith("binstream ")

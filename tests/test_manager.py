@@ -17,6 +17,8 @@ from binstream import (
 )
 from binstream.server import LocalExchange
 
+pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport
+
 
 async def first_data(socket: StreamSocket) -> Any:
     while True:

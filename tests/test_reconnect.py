@@ -14,6 +14,8 @@ from binstream import BinanceSocketManager, SocketOptions, SocketState, StreamSo
 from binstream.connection import ReconnectPolicy
 from binstream.server import Faults, LocalExchange
 
+pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport
+
 CLOSED = "BinanceWebsocketClosed"
 GAVE_UP = "BinanceWebsocketUnableToConnect"
 INVALID = "BinanceWebsocketInvalidMessage"

@@ -17,6 +17,8 @@ from binstream.server import Faults, LocalExchange
 
 from .conftest import cli_env, run_cli
 
+pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport
+
 
 def payloads(path: Path) -> list[str]:
     return [entry.frame for entry in read_recording(path)[1] if entry.frame is not None]

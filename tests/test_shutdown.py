@@ -6,9 +6,13 @@ import asyncio
 import sys
 import textwrap
 
+import pytest
+
 from binstream.server import LocalExchange
 
 from .conftest import cli_env
+
+pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport
 
 SCRIPT = textwrap.dedent(
     """

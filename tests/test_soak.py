@@ -14,18 +14,21 @@ import pytest
 
 from binstream import BinanceSocketManager
 from binstream.server import LocalExchange
+from binstream.transport import picows_installed
 
+TRANSPORTS = ["websockets", "picows"]
 ID_FIELD = {"trade": "t", "aggTrade": "a"}
 
 
-async def soak(seconds: float) -> None:
+async def soak(seconds: float, transport: str) -> None:
     async with LocalExchange(interval=0.002, seed=99) as exchange:
         symbols = [s.lower() for s in exchange.markets]
         streams = [f"{s}@trade" for s in symbols] + [f"{s}@aggTrade" for s in symbols]
         streams += [f"{s}@depth" for s in symbols[:6]]
         assert len(streams) == 20
         bm = BinanceSocketManager(endpoint=exchange.url, user_timeout=5, backoff_base=0.02,
-                                  backoff_cap=0.2, max_retries="inf")  # fmt: skip
+                                  backoff_cap=0.2, max_retries="inf",
+                                  transport=transport)  # fmt: skip
         rng = random.Random(7)
         drops = 0
 
@@ -71,10 +74,15 @@ async def soak(seconds: float) -> None:
 
 
 async def test_soak_10_seconds() -> None:
-    await soak(10)
+    """Every installed transport at once, each against its own exchange: 10 s, not 20."""
+    available = [t for t in TRANSPORTS if t != "picows" or picows_installed()]
+    await asyncio.gather(*(soak(10, transport) for transport in available))
 
 
 @pytest.mark.soak
 @pytest.mark.timeout(120)
-async def test_soak_60_seconds() -> None:
-    await soak(60)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_soak_60_seconds(transport: str) -> None:
+    if transport == "picows":
+        pytest.importorskip("picows", reason="the [fast] extra (picows) is not installed")
+    await soak(60, transport)

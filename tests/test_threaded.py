@@ -19,6 +19,8 @@ from binstream.server import Faults, LocalExchange
 
 from .conftest import ExchangeThread
 
+pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport
+
 
 class Inbox:
     """Collects callback messages and lets the test wait for a count."""

@@ -21,6 +21,8 @@ from binstream.signing import Credentials, credentials_from, load_private_key, s
 
 from .conftest import cli_env, run_cli
 
+pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport
+
 SECRET = "s3cr3tHmacValueThatMustNeverLeak0123456789abcdefABCDEF"
 KEY = "testKeyId0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
 
