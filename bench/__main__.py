@@ -60,50 +60,93 @@ class Blaster:
         self.proc.wait()
 
 
-def stream_for(payload: str) -> str:
-    return "bnbbtc@aggTrade" if payload == "aggTrade" else "bnbbtc@depth20"
+#: name → (payload kind, streams). Several streams → one combined /stream?streams= URL.
+WORKLOADS: dict[str, tuple[str, list[str]]] = {
+    "aggTrade": ("aggTrade", ["bnbbtc@aggTrade"]),
+    "depth20": ("depth20", ["bnbbtc@depth20"]),
+    "combined10": ("aggTrade", [f"sym{i}btc@aggTrade" for i in range(10)]),
+    "multiplex200": ("aggTrade", [f"sym{i}btc@aggTrade" for i in range(200)]),
+}
+
+#: Client kind → (command-line variant, extra environment). ``-ws``: websockets transport;
+#: ``-asyncio``: the standard event loop instead of uvloop.
+CLI_VARIANTS: dict[str, tuple[list[str], dict[str, str]]] = {
+    "cli": ([], {}),
+    "cli-ws": (["--transport", "websockets"], {}),
+    "cli-ws-asyncio": (["--transport", "websockets"], {"BINSTREAM_LOOP": "asyncio"}),
+}
 
 
-def command(kind: str, blaster: Blaster, payload: str, count: int, peer: str | None) -> list[str]:
-    stream = stream_for(payload)
-    url = f"{blaster.base}/ws/{stream}"
+def url_for(blaster: Blaster, workload: str) -> str:
+    _, streams = WORKLOADS[workload]
+    if len(streams) == 1:
+        return f"{blaster.base}/ws/{streams[0]}"
+    return f"{blaster.base}/stream?streams={'/'.join(streams)}"
+
+
+def command(kind: str, blaster: Blaster, workload: str, count: int, peer: str | None,
+            wscat: str | None = None) -> list[str]:  # fmt: skip
+    payload, streams = WORKLOADS[workload]
     if kind.startswith("cli"):
-        if payload == "aggTrade":
+        if len(streams) > 1:
+            args = ["multiplex", *streams]
+        elif payload == "aggTrade":
             args = ["trade", "bnbbtc", "--agg"]
         else:
             args = ["depth", "bnbbtc", "--depth", "20"]
+        variant = CLI_VARIANTS[kind.split(" ")[0]][0]
         return [sys.executable, "-m", "binstream", *args, "--endpoint", blaster.base,
-                "--json", "-q", "-n", str(count)]  # fmt: skip
+                "--json", "-q", "-n", str(count), "--timeout", "20", *variant]  # fmt: skip
+    if kind == "wscat":
+        assert wscat is not None
+        return [wscat, "-c", url_for(blaster, workload)]
     python = peer if kind.startswith("pb-") and peer else sys.executable
-    return [python, "-m", "bench.clients", kind, url, str(count)]
+    return [python, "-m", "bench.clients", kind, url_for(blaster, workload), str(count)]
 
 
 def run_client(
-    kind: str, blaster: Blaster, payload: str, count: int, peer: str | None,
-    stdout: str = "null", slow_reader: float = 0.0,
+    kind: str, blaster: Blaster, workload: str, count: int, peer: str | None,
+    stdout: str = "null", wscat: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Run one client; return msgs/s (from accept to exit), CPU seconds and peak RSS (MB)."""
+    """Run one client; return msgs/s (from accept to exit), CPU seconds and peak RSS (MB).
+
+    ``stdout``: ``null`` (to /dev/null), ``pipe`` (counted by a reader, which ends the
+    client after ``count`` lines: how wscat, which never exits by itself, is timed) or
+    ``latency`` (each line's ``E`` compared with the clock).
+    """
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.update(CLI_VARIANTS.get(kind.split(" ")[0], ([], {}))[1])
     out = subprocess.DEVNULL if stdout == "null" else subprocess.PIPE
     started = time.time()
-    proc = subprocess.Popen(command(kind, blaster, payload, count, peer), stdout=out,
-                            stderr=subprocess.PIPE, env=env, cwd=ROOT)  # fmt: skip
+    # wscat quits when its stdin ends: hand it one that stays open until it is killed.
+    stdin = subprocess.PIPE if kind == "wscat" else subprocess.DEVNULL
+    proc = subprocess.Popen(command(kind, blaster, workload, count, peer, wscat), stdin=stdin,
+                            stdout=out, stderr=subprocess.PIPE, env=env, cwd=ROOT)  # fmt: skip
     lines = 0
     latencies: list[int] = []
     first_line_at = None
-    if out == subprocess.PIPE:
+    ended = None
+    if stdout == "pipe":
         assert proc.stdout is not None
-        for line in proc.stdout:
+        fd = proc.stdout.fileno()
+        while lines < count:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
             if first_line_at is None:
                 first_line_at = time.time()
+            lines += chunk.count(b"\n")
+        if lines >= count:
+            ended = time.time()
+        if kind == "wscat":
+            proc.kill()
+    elif stdout == "latency":
+        assert proc.stdout is not None
+        for line in proc.stdout:
             lines += 1
-            if stdout == "latency":
-                data = orjson.loads(line)
-                latencies.append(time.time_ns() // 1000 - data["E"])
-            if slow_reader:
-                time.sleep(slow_reader)
+            latencies.append(time.time_ns() // 1000 - orjson.loads(line)["E"])
     _, status, usage = os.wait4(proc.pid, 0)
-    ended = time.time()
+    ended = ended or time.time()
     assert proc.stderr is not None
     err = proc.stderr.read().decode()
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -111,9 +154,10 @@ def run_client(
         accepted = blaster.accepts.get(timeout=5)
     except queue.Empty:
         accepted = started
+    ok = proc.returncode == 0 or (kind == "wscat" and lines >= count)
     result: dict[str, Any] = {
         "client": kind,
-        "ok": proc.returncode == 0,
+        "ok": ok,
         "seconds": round(ended - accepted, 3),
         "msgs_per_s": round(count / max(ended - accepted, 1e-9)),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
@@ -130,7 +174,7 @@ def run_client(
         if line.startswith("{"):
             stats = json.loads(line)
             result.update(p50_us=stats["p50"], p99_us=stats["p99"], max_us=stats["max"])
-    if proc.returncode != 0:
+    if not ok:
         lines_err = [ln for ln in err.strip().splitlines() if ln.strip()]
         received = next((ln for ln in lines_err if ln.startswith("received ")), None)
         reason = received or (lines_err[-1] if lines_err else f"exit {proc.returncode}")
@@ -139,41 +183,73 @@ def run_client(
     return result
 
 
-THROUGHPUT_CLIENTS = ["floor", "floor-output", "cli", "bsm", "twm", "pb-bsm", "pb-twm"]
+#: Every client on the single-stream workloads; a subset on the combined ones.
+THROUGHPUT_CLIENTS = ["floor", "floor-output", "cli", "cli-ws", "cli-ws-asyncio", "bsm",
+                      "bsm-ws", "twm", "twm-ws", "pb-bsm", "pb-twm", "wscat"]  # fmt: skip
+COMBINED_CLIENTS = ["floor-output", "cli", "cli-ws", "bsm", "bsm-ws", "twm", "twm-ws", "pb-bsm"]
+#: python-binance is ~10x slower: it gets at most this many messages (rates compare anyway).
+PEER_COUNT = 50_000
 
 
-def throughput(payload: str, count: int, peer: str | None) -> list[dict[str, Any]]:
-    rows = []
-    for kind in THROUGHPUT_CLIENTS:
-        if kind.startswith("pb-") and not peer:
-            rows.append({"client": kind, "ok": False, "error": "skipped: no --peer-python"})
-            continue
-        blaster = Blaster(count, payload)
-        try:
-            rows.append(run_client(kind, blaster, payload, count, peer))
-        finally:
-            blaster.close()
-    blaster = Blaster(count, payload)
-    try:  # the CLI into a pipe read by a consumer
-        row = run_client("cli", blaster, payload, count, peer, stdout="pipe")
-        row["client"] = "cli | consumer"
-        rows.append(row)
+def one_run(kind: str, workload: str, count: int, peer: str | None, wscat: str | None,
+            rate: float = 0.0, stdout: str = "null") -> dict[str, Any]:  # fmt: skip
+    payload = WORKLOADS[workload][0]
+    blaster = Blaster(count, payload, rate)
+    try:
+        return run_client(kind, blaster, workload, count, peer, stdout, wscat)
     finally:
         blaster.close()
-    return rows
+
+
+def throughput(workload: str, count: int, peer: str | None, wscat: str | None,
+               clients: list[str], repeat: int) -> list[dict[str, Any]]:  # fmt: skip
+    """Each client ``repeat`` times, interleaved; the best run counts (noise only slows)."""
+    best: dict[str, dict[str, Any]] = {}
+    for _ in range(repeat):
+        for kind in clients:
+            if kind.startswith("pb-") and not peer:
+                best[kind] = {"client": kind, "ok": False, "error": "skipped: no --peer-python"}
+                continue
+            if kind == "wscat" and not wscat:
+                best[kind] = {"client": kind, "ok": False, "error": "skipped: no --wscat"}
+                continue
+            n = min(count, PEER_COUNT) if kind.startswith("pb-") else count
+            stdout = "pipe" if kind == "wscat" else "null"
+            row = one_run(kind, workload, n, peer, wscat, stdout=stdout)
+            previous = best.get(kind)
+            if previous is None or (
+                row["ok"] and (not previous.get("ok") or row["msgs_per_s"] > previous["msgs_per_s"])
+            ):
+                best[kind] = row  # fmt: skip
+        if "cli" in clients:  # the CLI into a pipe read by a consumer
+            row = one_run("cli", workload, count, peer, wscat, stdout="pipe")
+            row["client"] = "cli | consumer"
+            previous = best.get(row["client"])
+            if previous is None or row.get("msgs_per_s", 0) > previous.get("msgs_per_s", 0):
+                best[row["client"]] = row
+    return list(best.values())
 
 
 def latency(count: int, rate: float) -> list[dict[str, Any]]:
     rows = []
-    for kind in ("floor-latency", "bsm-latency", "cli"):
-        blaster = Blaster(count, "aggTrade", rate)
-        try:
-            row = run_client(kind, blaster, "aggTrade", count, None,
-                             stdout="latency" if kind == "cli" else "null")  # fmt: skip
-            row["client"] = kind if kind != "cli" else "cli-latency"
-            rows.append(row)
-        finally:
-            blaster.close()
+    for kind in ("floor-latency", "bsm-latency", "bsm-latency-ws", "cli", "cli-ws"):
+        row = one_run(kind, "aggTrade", count, None, None, rate,
+                      stdout="latency" if kind.startswith("cli") else "null")  # fmt: skip
+        row["client"] = kind.replace("cli", "cli-latency") if kind.startswith("cli") else kind
+        rows.append(row)
+    return rows
+
+
+def paced(rate: float, seconds: float) -> list[dict[str, Any]]:
+    """Zero loss at a paced feed with default settings: every message must arrive."""
+    count = int(rate * seconds)
+    rows = []
+    for kind in ("cli", "cli-ws", "twm", "twm-ws"):
+        row = one_run(kind, "multiplex200", count, None, None, rate,
+                      stdout="pipe" if kind.startswith("cli") else "null")  # fmt: skip
+        row["delivered"] = count if row["ok"] else "less"
+        row["sent"] = count
+        rows.append(row)
     return rows
 
 
@@ -288,29 +364,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="binstream benchmarks (loopback only)")
     parser.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
     parser.add_argument("--peer-python", help="a Python with python-binance installed")
+    parser.add_argument("--wscat", help="a wscat executable (npm install wscat)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per client; best counts")
     parser.add_argument("--write-results", action="store_true", help="rewrite bench/RESULTS.md")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
+    repeat = 1 if args.quick else args.repeat
     started = time.time()
+    from binstream.transport import picows_installed
+
     machine = (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.platform()}"
+        f"{platform.platform()}; picows {'installed' if picows_installed() else 'not installed'}"
     )
     report: dict[str, Any] = {"machine": machine}
     sections = []
-    for payload, count in (("aggTrade", 200_000 // scale), ("depth20", 50_000 // scale)):
-        rows = throughput(payload, count, args.peer_python)
+    plan = [("aggTrade", 200_000, THROUGHPUT_CLIENTS, repeat),
+            ("depth20", 50_000, THROUGHPUT_CLIENTS, repeat),
+            ("combined10", 200_000, COMBINED_CLIENTS, 1),
+            ("multiplex200", 200_000, COMBINED_CLIENTS, 1)]  # fmt: skip
+    for workload, count, clients, runs in plan:
+        count //= scale
+        rows = throughput(workload, count, args.peer_python, args.wscat, clients, runs)
+        base = "floor-output"
         for row in rows:
             row["vs_floor"] = ratio(rows, row["client"], "floor")
-            row["vs_floor_output"] = ratio(rows, row["client"], "floor-output")
-        report[f"throughput_{payload}"] = rows
-        sections.append(table(f"Throughput, {payload}, {count:,} messages", rows,
+            row["vs_floor_output"] = ratio(rows, row["client"], base)
+        report[f"throughput_{workload}"] = rows
+        sections.append(table(f"Throughput, {workload}, {count:,} messages", rows,
                               ["client", "msgs_per_s", "vs_floor", "vs_floor_output", "cpu_s",
                                "rss_mb"]))  # fmt: skip
     lat = latency(10_000 // scale, 2000)
     report["latency"] = lat
     sections.append(table("Latency at 2,000 msg/s (µs, send → decoded)", lat,
                           ["client", "p50_us", "p99_us", "max_us"]))  # fmt: skip
+    pace = paced(20_000, 5 / scale)
+    report["paced"] = pace
+    sections.append(table("Paced 20,000 msg/s over a 200-stream multiplex, default settings",
+                          pace, ["client", "sent", "delivered", "cpu_s", "rss_mb"]))  # fmt: skip
     slow = slow_consumer(10 / scale)
     report["slow_consumer"] = slow
     sections.append(table("Slow reader, depth20 at 2,000 msg/s", slow,
@@ -327,15 +418,28 @@ def main() -> None:
     report["idle"] = idle
     sections.append(table("Idle", [idle], ["client", "cpu_percent"]))
     agg = report["throughput_aggTrade"]
+    depth = report["throughput_depth20"]
+    pb_twm = next((r for r in agg if r["client"] == "pb-twm"), {})
     targets = {
-        "cli >= 0.9x floor-output (aggTrade)": ratio(agg, "cli", "floor-output"),
-        "cli >= 5x python-binance TWM": ratio(agg, "cli", "pb-twm"),
-        "cli >= 3x python-binance BSM": ratio(agg, "cli", "pb-bsm"),
-        "twm >= 4x python-binance TWM": ratio(agg, "twm", "pb-twm"),
+        "cli-ws-asyncio (no [fast]) >= 0.9x floor-output (aggTrade)":
+            ratio(agg, "cli-ws-asyncio", "floor-output"),
+        "cli >= 3x python-binance BSM (aggTrade)": ratio(agg, "cli", "pb-bsm"),
+        "cli >= 5x python-binance TWM": ratio(agg, "cli", "pb-twm")
+            if pb_twm.get("ok") else f"pb-twm {pb_twm.get('error', 'not run')}",
+        "twm >= 4x python-binance TWM": ratio(agg, "twm", "pb-twm")
+            if pb_twm.get("ok") else f"pb-twm {pb_twm.get('error', 'not run')}",
+        "[fast] cli >= 2x floor-output (aggTrade)": ratio(agg, "cli", "floor-output"),
+        "[fast] cli >= 1.5x floor-output (depth20)": ratio(depth, "cli", "floor-output"),
+        "[fast] cli > wscat (aggTrade)": ratio(agg, "cli", "wscat"),
         "p99 cli <= 1.5x floor": ratio(lat, "cli-latency", "floor-latency", "p99_us"),
+        "p99 cli-ws <= 1.5x floor": ratio(lat, "cli-latency-ws", "floor-latency", "p99_us"),
         "p99 bsm <= 1.5x floor": ratio(lat, "bsm-latency", "floor-latency", "p99_us"),
+        "zero loss at 20,000 msg/s (cli, cli-ws, twm, twm-ws)":
+            all(r["ok"] for r in pace),
+        "peak RSS < 80 MB with a 10x slower reader (MB)": slow[0]["rss_mb"],
         "start-up cli <= 1.5x floor": ratio(start, "cli", "floor-output", "first_message_s"),
-    }
+        "idle CPU < 1 % (%)": idle["cpu_percent"],
+    }  # fmt: skip
     report["targets"] = targets
     report["seconds"] = round(time.time() - started, 1)
     text = (
@@ -347,8 +451,8 @@ def main() -> None:
     print(text)
     (HERE / "results.json").write_text(json.dumps(report, indent=2))
     if args.write_results:
-        (HERE / "RESULTS.md").write_text("# Benchmark results\n\nLatest `python -m bench "
-                                         f"--peer-python ...` run.\n\n{text}")  # fmt: skip
+        header = "# Benchmark results\n\nLatest `python -m bench --peer-python P --wscat W` run."
+        (HERE / "RESULTS.md").write_text(f"{header}\n\n{text}")
 
 
 if __name__ == "__main__":

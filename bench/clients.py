@@ -48,13 +48,23 @@ async def floor(url: str, count: int, output: bool, latency: bool) -> None:
         report_latency(samples)
 
 
-async def bsm(url: str, count: int, latency: bool) -> None:
+def split_url(url: str) -> tuple[str, list[str]]:
+    """``ws://host:port/ws/a`` or ``.../stream?streams=a/b`` → (base, [streams])."""
+    if "/stream?streams=" in url:
+        base, _, names = url.partition("/stream?streams=")
+        return base, names.split("/")
+    base, _, stream = url.partition("/ws/")
+    return base, [stream]
+
+
+async def bsm(url: str, count: int, latency: bool, transport: str) -> None:
     from binstream import BinanceSocketManager
 
-    base, _, stream = url.partition("/ws/")
-    bm = BinanceSocketManager(endpoint=base)
+    base, streams = split_url(url)
+    bm = BinanceSocketManager(endpoint=base, transport=transport)
     samples: list[int] = []
-    async with bm.socket(stream) as socket:
+    socket_for = bm.multiplex_socket if len(streams) > 1 else bm.socket
+    async with socket_for(streams) as socket:
         for _ in range(count):
             message = await socket.recv()
             if latency:
@@ -63,12 +73,12 @@ async def bsm(url: str, count: int, latency: bool) -> None:
         report_latency(samples)
 
 
-def twm(url: str, count: int) -> None:
+def twm(url: str, count: int, transport: str) -> None:
     import threading
 
     from binstream import ThreadedWebsocketManager
 
-    base, _, stream = url.partition("/ws/")
+    base, streams = split_url(url)
     done = threading.Event()
     seen = 0
 
@@ -78,12 +88,20 @@ def twm(url: str, count: int) -> None:
         if seen == count:
             done.set()
 
-    with ThreadedWebsocketManager(endpoint=base) as manager:
-        manager.start_socket(callback, stream)
-        done.wait(120)
+    with ThreadedWebsocketManager(endpoint=base, transport=transport) as manager:
+        if len(streams) > 1:
+            manager.start_multiplex_socket(callback, streams)
+        else:
+            manager.start_socket(callback, streams[0])
+        if not done.wait(120):
+            sys.stderr.write(f"received {seen} of {count}\n")
+            raise SystemExit(3)
 
 
-def python_binance_socket(manager: Any, stream: str) -> Any:
+def python_binance_socket(manager: Any, streams: list[str]) -> Any:
+    if len(streams) > 1:
+        return manager.multiplex_socket(streams)
+    stream = streams[0]
     symbol = stream.split("@")[0]
     if stream.endswith("@aggTrade"):
         return manager.aggtrade_socket(symbol)
@@ -93,13 +111,13 @@ def python_binance_socket(manager: Any, stream: str) -> Any:
 def python_binance_bsm(url: str, count: int) -> None:
     from binance import AsyncClient, BinanceSocketManager
 
-    base, _, stream = url.partition("/ws/")
+    base, streams = split_url(url)
 
     async def main() -> None:
         client = AsyncClient()  # no network: the constructor does not call the API
         manager = BinanceSocketManager(client)
         manager.STREAM_URL = base + "/"
-        async with python_binance_socket(manager, stream) as reader:
+        async with python_binance_socket(manager, streams) as reader:
             for _ in range(count):
                 await reader.recv()
         await client.close_connection()
@@ -113,7 +131,7 @@ def python_binance_twm(url: str, count: int) -> None:
     from binance import AsyncClient, ThreadedWebsocketManager
     from binance.ws import streams
 
-    base, _, stream = url.partition("/ws/")
+    base, names = split_url(url)
     streams.BinanceSocketManager.STREAM_URL = base + "/"
 
     async def create(*args: Any, **kwargs: Any) -> Any:  # never ping the real API
@@ -135,10 +153,12 @@ def python_binance_twm(url: str, count: int) -> None:
 
     twm = ThreadedWebsocketManager()
     twm.start()
-    if stream.endswith("@aggTrade"):
-        twm.start_aggtrade_socket(callback=callback, symbol=stream.split("@")[0])
+    if len(names) > 1:
+        twm.start_multiplex_socket(callback=callback, streams=names)
+    elif names[0].endswith("@aggTrade"):
+        twm.start_aggtrade_socket(callback=callback, symbol=names[0].split("@")[0])
     else:
-        twm.start_depth_socket(callback=callback, symbol=stream.split("@")[0], depth="20")
+        twm.start_depth_socket(callback=callback, symbol=names[0].split("@")[0], depth="20")
     done.wait(120)
     sys.stderr.write(f"received {seen} of {count}\n")
     twm.stop()
@@ -149,12 +169,13 @@ def python_binance_twm(url: str, count: int) -> None:
 def main() -> None:
     kind, url, count_text = sys.argv[1:4]
     count = int(count_text)
+    transport = "websockets" if kind.endswith("-ws") else "auto"
     if kind.startswith("floor"):
         asyncio.run(floor(url, count, "output" in kind, "latency" in kind))
     elif kind.startswith("bsm"):
-        asyncio.run(bsm(url, count, "latency" in kind))
-    elif kind == "twm":
-        twm(url, count)
+        asyncio.run(bsm(url, count, "latency" in kind, transport))
+    elif kind.startswith("twm"):
+        twm(url, count, transport)
     elif kind == "pb-bsm":
         python_binance_bsm(url, count)
     elif kind == "pb-twm":

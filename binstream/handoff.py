@@ -33,9 +33,11 @@ class Handoff:
         self.pending: deque[Any] = deque()
         self.delivered = 0
         self.closed = False
-        self.idle = threading.Event()
-        self.idle.set()
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._work_ready = threading.Condition(lock)  # the worker waits here for messages
+        self._idle = threading.Condition(lock)  # drain() waits here for an idle worker
+        self._worker_waiting = False
+        self._working = False
         self._room = asyncio.Event()
         self._room.set()
         self._loop_waiting = False
@@ -44,17 +46,19 @@ class Handoff:
 
     def feed(self, messages: list[Any]) -> None:
         """Queue ``messages`` for the worker (loop side; never blocks)."""
-        with self._cond:
-            self.idle.clear()
+        with self._work_ready:
             self.pending.extend(messages)
-            self._cond.notify()
+            if self._worker_waiting:
+                self._work_ready.notify()
 
     async def wait_for_room(self) -> None:
         """Wait while the worker is ``high`` messages behind."""
+        if len(self.pending) < self.high:  # the common case needs no lock
+            return
         while True:
             # Check and announce the wait under the worker's lock: a worker that empties
             # the queue either sees the announcement or is seen to have emptied it.
-            with self._cond:
+            with self._work_ready:
                 if len(self.pending) < self.high or self.closed:
                     self._loop_waiting = False
                     return
@@ -64,15 +68,19 @@ class Handoff:
 
     async def drain(self, timeout: float) -> bool:
         """Wait until the worker has handled everything fed so far; False on timeout."""
-        return await asyncio.to_thread(self.idle.wait, timeout)
+        return await asyncio.to_thread(self._wait_idle, timeout)
+
+    def _wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: not self.pending and not self._working, timeout)
 
     def close(self, discard: bool = True) -> None:
         """Stop the worker after its current batch; queued messages are discarded."""
-        with self._cond:
+        with self._work_ready:
             self.closed = True
             if discard:
                 self.pending.clear()
-            self._cond.notify()
+            self._work_ready.notify()
             wake, self._loop_waiting = self._loop_waiting, False
         if wake:
             with contextlib.suppress(RuntimeError):
@@ -80,15 +88,19 @@ class Handoff:
 
     def _work(self) -> None:
         while True:
-            with self._cond:
+            with self._work_ready:
+                self._working = False
                 while not self.pending and not self.closed:
-                    self.idle.set()
-                    self._cond.wait()
+                    self._idle.notify_all()
+                    self._worker_waiting = True
+                    self._work_ready.wait()
+                    self._worker_waiting = False
                 if not self.pending:
-                    self.idle.set()
+                    self._idle.notify_all()
                     return
                 batch = list(self.pending)
                 self.pending.clear()
+                self._working = True
                 wake = self._loop_waiting
                 self._loop_waiting = False
             if wake:
