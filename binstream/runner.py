@@ -260,10 +260,32 @@ class _Run:
                 return ExitCode.OK
             await output.wait_for_room()
 
-    async def ticker(self) -> None:
+    async def ticker(self, socket: Any = None) -> None:
+        next_notice = 0.0
+        reported_drops = 0
         while True:
             await asyncio.sleep(0.25)
             self.status.draw()
+            buffer = getattr(socket, "buffer", None)
+            if buffer is None or self.config.quiet or self.status.live:
+                continue
+            # Without a live status line, say (at most every 5 s) that output falls behind.
+            now = time.monotonic()
+            if now < next_notice:
+                continue
+            if buffer.dropped > reported_drops:
+                reported_drops = buffer.dropped
+                self.status.notice(
+                    f"binstream: output is behind the feed: {buffer.dropped:,} messages "
+                    "dropped so far (--overflow drop)"
+                )
+                next_notice = now + 5.0
+            elif buffer.overflow == "block" and len(buffer) >= buffer.maxsize:
+                self.status.notice(
+                    "binstream: output is behind the feed: reading paused until it catches "
+                    "up (--overflow block loses nothing)"
+                )
+                next_notice = now + 5.0
 
     async def run(self) -> ExitCode:
         config = self.config
@@ -299,7 +321,7 @@ class _Run:
         output = self.make_output(loop)
         if isinstance(output, _RecordOutput):
             self.recorder = output.writer
-        ticker = asyncio.create_task(self.ticker())
+        ticker = asyncio.create_task(self.ticker(socket))
         code = ExitCode.FAILURE
         try:
             async with socket:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket as pysocket
 import sys
@@ -223,3 +224,42 @@ async def test_serve_prints_its_url_and_serves() -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.wait(), 10)
+
+
+# Pausing reads under "block" happens in the transport-independent buffer: one transport.
+@pytest.mark.parametrize(
+    "overflow", ["drop", pytest.param("block", marks=pytest.mark.transport_independent)]
+)
+async def test_stdout_nobody_reads_is_reported_and_drop_keeps_the_connection(
+    overflow: str,
+) -> None:
+    """A pipe nobody reads: the policy shows on stderr. With ``--overflow drop`` reading
+    goes on, so pings are answered and the server (pinging every 0.2 s, dropping after
+    0.5 s without a pong) keeps the connection."""
+    async with LocalExchange(interval=0.001, seed=5, ping_interval=0.2, ping_timeout=0.5) as ex:
+        streams = [f"{s.lower()}@depth20" for s in ex.markets]
+        read_end, write_end = os.pipe()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "binstream", "multiplex", *streams, "--endpoint", ex.url,
+            "--json", "--overflow", overflow, stdout=write_end, stderr=asyncio.subprocess.PIPE,
+            env=cli_env(),
+        )  # fmt: skip
+        os.close(write_end)
+        assert proc.stderr is not None
+        lines: list[str] = []
+        try:
+            wanted = "dropped so far" if overflow == "drop" else "reading paused"
+            while not lines or wanted not in lines[-1]:
+                lines.append((await asyncio.wait_for(proc.stderr.readline(), 30)).decode())
+            if overflow == "drop":
+                connections = ex.connections_total
+                await asyncio.sleep(1.5)  # the window observed: 7 ping intervals, still blocked
+                assert ex.connections_total == connections and len(ex.clients) == 1
+        finally:
+            proc.kill()
+            rest = (await proc.stderr.read()).decode()
+            await proc.wait()
+            os.close(read_end)
+    if overflow == "drop":
+        assert "connection lost" not in "".join(lines) + rest
+    assert "Traceback" not in "".join(lines) + rest

@@ -174,3 +174,32 @@ async def test_many_streams_are_sharded_and_all_delivered(exchange: LocalExchang
     async with socket:
         while seen != set(real):
             seen.add((await first_data(socket))["stream"])
+
+
+async def test_2500_streams_use_3_connections_and_subscribe_within_the_rate_limit(
+    exchange: LocalExchange,
+) -> None:
+    """The exchange closes a connection sending over 5 control messages a second (1008),
+    as Binance does; the streams that do not fit in the URL go by paced SUBSCRIBE."""
+    bm = BinanceSocketManager(endpoint=exchange.url, user_timeout=5)
+    real = [f"{s.lower()}@{k}" for s in exchange.markets for k in ("trade", "depth5")]
+    padding = [f"zz{i}x@trade" for i in range(2500 - len(real))]
+    names = padding[:1500] + real + padding[1500:]  # real streams end up on every shard
+    socket = bm.multiplex_socket(names)
+    assert len(socket.urls) == 3
+    seen: set[str] = set()
+    async with socket:
+        # Until every stream was seen and the last SUBSCRIBE batch has landed.
+        while seen != set(real) or sum(len(c.subs) for c in exchange.clients) < 2500:
+            message = await socket.recv()
+            assert message.get("e") != "error", message
+            seen.add(message["stream"])
+    by_connection: dict[int, list[float]] = {}
+    for number, at in exchange.control_history:
+        by_connection.setdefault(number, []).append(at)
+    assert len(by_connection) == 3
+    assert max(len(times) for times in by_connection.values()) >= 4  # batches in a row
+    for times in by_connection.values():
+        for i in range(len(times)):
+            within_a_second = [t for t in times[i:] if t - times[i] < 1.0]
+            assert len(within_a_second) <= 5

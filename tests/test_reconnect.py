@@ -43,14 +43,16 @@ async def collect(socket: StreamSocket, data: int, errors: int = 0) -> tuple[lis
     return got_data, got_errors
 
 
-@pytest.mark.parametrize("close_frame", [True, False])
-async def test_drop_reports_and_reconnects(exchange: LocalExchange, close_frame: bool) -> None:
-    exchange.faults = Faults(drop_after=5, drop_close_frame=close_frame, times=1)
+@pytest.mark.parametrize("how", ["close frame", "no close frame", "mid-frame"])
+async def test_drop_reports_and_reconnects(exchange: LocalExchange, how: str) -> None:
+    exchange.faults = Faults(drop_after=5, drop_close_frame=how == "close frame",
+                             drop_mid_frame=how == "mid-frame", times=1)  # fmt: skip
     bm = fast_manager(exchange.url)
     async with bm.trade_socket("bnbbtc") as ts:
         data, errors = await collect(ts, data=10, errors=1)
-    assert errors[0]["type"] == CLOSED
-    expected = "code 1011" if close_frame else "without a close frame"
+        assert ts.stats.invalid == 0, "a half-received frame is never delivered or reported"
+    assert [e["type"] for e in errors] == [CLOSED]
+    expected = "code 1011" if how == "close frame" else "without a close frame"
     assert expected in errors[0]["m"]
     ids = [m["t"] for m in data]
     assert ids == sorted(set(ids)), "trade ids must strictly increase across the reconnect"

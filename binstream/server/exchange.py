@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import deque
@@ -70,6 +71,7 @@ class _Client:
         self.overflowed = False
         self.sent = 0
         self.depth_events = 0
+        self.number = 0
 
     def push(self, frame: bytes) -> None:
         if len(self.frames) >= self.limit:
@@ -100,8 +102,16 @@ class LocalExchange:
         accounts: Any = None,
         book_history: int = 0,
         replay: tuple[Any, float | None] | None = None,
+        ping_interval: float = 20.0,
+        ping_timeout: float = 60.0,
     ) -> None:
         self.host = host
+        #: Binance pings every 20 s and drops a client that has not answered within a minute.
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        #: (connection number, monotonic time) of every control message received: tests
+        #: check the 5-per-second limit with it.
+        self.control_history: list[tuple[int, float]] = []
         self.port = port
         self.interval = interval
         self.faults = faults or Faults()
@@ -117,6 +127,7 @@ class LocalExchange:
         self.book_history = book_history
         self.books: dict[str, dict[int, dict[str, Any]]] = {s: {} for s in self.markets}
         self.connections_total = 0
+        self._client_numbers = itertools.count(1)
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -150,8 +161,8 @@ class LocalExchange:
             process_request=self._process_request,
             compression=None,
             max_size=2**20,
-            ping_interval=20,
-            ping_timeout=60,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
             close_timeout=1,
             server_header="binstream-local-exchange",
         )
@@ -365,6 +376,7 @@ class LocalExchange:
             await self._replay_to(ws, names, combined)
             return
         client = _Client(ws, combined, self.faults.claim(), self.client_queue)
+        client.number = next(self._client_numbers)
         for name in names:
             client.subs[name] = renderer_for(name, self.markets)
         self.clients.add(client)
@@ -384,6 +396,7 @@ class LocalExchange:
 
     def _control(self, client: _Client, message: str | bytes) -> dict[str, Any] | None:
         now = time.monotonic()
+        self.control_history.append((client.number, now))
         times = client.control_times
         times.append(now)
         while times and now - times[0] > 1.0:
@@ -522,7 +535,7 @@ class LocalExchange:
         if faults.shutdown_after is not None and sent == faults.shutdown_after:
             self._spawn(self._shutdown(client, faults.shutdown_grace))
         if faults.drop_after is not None and sent >= faults.drop_after:
-            self._drop(client, faults.drop_close_frame)
+            self._drop(client, faults.drop_close_frame, faults.drop_mid_frame)
             return True
         return False
 
@@ -542,9 +555,14 @@ class LocalExchange:
         else:
             await ws.send("this is not JSON {")
 
-    def _drop(self, client: _Client, close_frame: bool) -> None:
+    def _drop(self, client: _Client, close_frame: bool, mid_frame: bool = False) -> None:
         self.clients.discard(client)
-        if close_frame:
+        transport = client.ws.transport
+        if mid_frame and transport is not None:
+            # The start of a text frame announcing 200 bytes, 10 of them sent, then a reset.
+            transport.write(b"\x81\x7e\x00\xc8" + b'{"e":"trad')
+            transport.abort()
+        elif close_frame:
             self._spawn(client.ws.close(1011, "injected drop"))
         elif client.ws.transport is not None:
             client.ws.transport.abort()

@@ -14,7 +14,8 @@ class Faults:
     """What the local exchange does wrong, per connection.
 
     - ``drop_after``: close the connection after N messages; ``drop_close_frame=False``
-      drops the TCP connection without a close frame.
+      drops the TCP connection without a close frame; ``drop_mid_frame=True`` sends the
+      first bytes of a frame, then resets the connection.
     - ``stall_after``: stop sending after N messages but keep the socket open;
       ``stall_pings`` also stops answering pings (reading is paused).
     - ``garbage_every``: send a bad frame of ``garbage_kind`` after every N messages.
@@ -29,6 +30,7 @@ class Faults:
 
     drop_after: int | None = None
     drop_close_frame: bool = True
+    drop_mid_frame: bool = False
     stall_after: int | None = None
     stall_pings: bool = False
     garbage_every: int | None = None
