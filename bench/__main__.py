@@ -223,7 +223,7 @@ def throughput(workload: str, count: int, peer: str | None, wscat: str | None,
                 best[kind] = row  # fmt: skip
         if "cli" in clients:  # the CLI into a pipe read by a consumer
             row = one_run("cli", workload, count, peer, wscat, stdout="pipe")
-            row["client"] = "cli | consumer"
+            row["client"] = "cli into a reader"
             previous = best.get(row["client"])
             if previous is None or row.get("msgs_per_s", 0) > previous.get("msgs_per_s", 0):
                 best[row["client"]] = row
