@@ -31,11 +31,11 @@ async def floor(url: str, count: int, output: bool, latency: bool) -> None:
         pending: list[bytes] = []
         async for frame in ws:
             message = orjson.loads(frame)
-            if latency:
+            if latency and not output:
                 samples.append(time.time_ns() // 1000 - message["E"])
             if output:
                 pending.append(orjson.dumps(message, option=orjson.OPT_APPEND_NEWLINE))
-                if len(pending) >= 256:
+                if len(pending) >= (1 if latency else 256):  # a latency run writes each line
                     write(b"".join(pending))
                     pending.clear()
             n += 1
@@ -44,7 +44,7 @@ async def floor(url: str, count: int, output: bool, latency: bool) -> None:
         if pending:
             write(b"".join(pending))
     sys.stdout.flush()
-    if latency:
+    if latency and not output:
         report_latency(samples)
 
 

@@ -37,7 +37,9 @@ class Handoff:
         self._work_ready = threading.Condition(lock)  # the worker waits here for messages
         self._idle = threading.Condition(lock)  # drain() waits here for an idle worker
         self._worker_waiting = False
-        self._working = False
+        #: True while the worker handles a batch (read without the lock from the loop side:
+        #: only the loop feeds, so "nothing pending and not working" stays true until it does).
+        self.working = False
         self._room = asyncio.Event()
         self._room.set()
         self._loop_waiting = False
@@ -72,7 +74,7 @@ class Handoff:
 
     def _wait_idle(self, timeout: float) -> bool:
         with self._idle:
-            return self._idle.wait_for(lambda: not self.pending and not self._working, timeout)
+            return self._idle.wait_for(lambda: not self.pending and not self.working, timeout)
 
     def close(self, discard: bool = True) -> None:
         """Stop the worker after its current batch; queued messages are discarded."""
@@ -89,7 +91,7 @@ class Handoff:
     def _work(self) -> None:
         while True:
             with self._work_ready:
-                self._working = False
+                self.working = False
                 while not self.pending and not self.closed:
                     self._idle.notify_all()
                     self._worker_waiting = True
@@ -100,7 +102,7 @@ class Handoff:
                     return
                 batch = list(self.pending)
                 self.pending.clear()
-                self._working = True
+                self.working = True
                 wake = self._loop_waiting
                 self._loop_waiting = False
             if wake:

@@ -230,7 +230,8 @@ class _Run:
 
     async def consume(self, socket: Any, output: Output) -> ExitCode:
         remaining = self.config.count
-        buffer = getattr(socket, "buffer", None) or ()
+        # Not ``getattr(...) or ()``: an empty buffer is falsy, and batching was lost that way.
+        buffer = getattr(socket, "buffer", None)
         status = self.status
         while True:
             try:
@@ -241,8 +242,9 @@ class _Run:
             except StreamClosedError:
                 return ExitCode.FAILURE if self.gave_up else ExitCode.OK
             batch = [first]
-            while buffer and len(batch) < 4096:
-                batch.append(buffer.get_nowait())
+            if buffer is not None and len(buffer):
+                get = buffer.get_nowait
+                batch.extend([get() for _ in range(min(len(buffer), 4095))])
             data = []
             for message in batch:
                 if type(message) is not str and is_error(message):
