@@ -26,6 +26,7 @@ from .connection import (
     SocketState,
     StatusEvent,
     is_error,
+    recv_batch,
 )
 from .errors import ReceiveTimeoutError, StreamClosedError
 from .exitcodes import ExitCode
@@ -230,21 +231,15 @@ class _Run:
 
     async def consume(self, socket: Any, output: Output) -> ExitCode:
         remaining = self.config.count
-        # Not ``getattr(...) or ()``: an empty buffer is falsy, and batching was lost that way.
-        buffer = getattr(socket, "buffer", None)
         status = self.status
         while True:
             try:
-                first = await socket.recv()
+                batch = await recv_batch(socket, 4096)
             except ReceiveTimeoutError:
                 status.notice(f"binstream: no message within {self.config.timeout:g}s (--timeout)")
                 return ExitCode.TIMEOUT
             except StreamClosedError:
                 return ExitCode.FAILURE if self.gave_up else ExitCode.OK
-            batch = [first]
-            if buffer is not None and len(buffer):
-                get = buffer.get_nowait
-                batch.extend([get() for _ in range(min(len(buffer), 4095))])
             data = []
             for message in batch:
                 if type(message) is not str and is_error(message):

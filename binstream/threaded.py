@@ -32,8 +32,10 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+import orjson
+
 from .buffer import OverflowPolicy
-from .connection import StreamSocket
+from .connection import StreamSocket, recv_batch
 from .errors import ReceiveTimeoutError, StreamClosedError
 from .handoff import Handoff
 from .manager import BinanceSocketManager
@@ -58,11 +60,14 @@ class _Dispatcher(Handoff):
 
     def _call_each(self, batch: list[Any]) -> None:
         callback = self.callback
+        loads = orjson.loads
         for message in batch:
             if self.closed:
                 return
             try:
-                callback(message)
+                # Long frames travel as text and are decoded here, on the callback thread
+                # (see connection.LAZY_DECODE_SIZE).
+                callback(loads(message) if type(message) is str else message)
             except Exception:
                 log.exception("callback for stream %s raised; the stream goes on", self.stream)
 
@@ -273,19 +278,14 @@ class ThreadedWebsocketManager:
         return self._call(start)
 
     async def _consume(self, socket: Any, dispatcher: _Dispatcher) -> None:
-        buffer = getattr(socket, "buffer", None) or ()
-        batch_size = dispatcher.high
         async with socket:
             while True:
                 try:
-                    first = await socket.recv()
+                    batch = await recv_batch(socket, dispatcher.high, decode=False)
                 except ReceiveTimeoutError:
                     continue
                 except StreamClosedError:
                     break
-                batch = [first]
-                while buffer and len(batch) < batch_size:
-                    batch.append(buffer.get_nowait())
                 dispatcher.feed(batch)
                 await dispatcher.wait_for_room()
         if self._consumers.get(socket.path, (None, None))[1] is dispatcher:
