@@ -32,6 +32,7 @@ import orjson
 from .buffer import MessageBuffer, OverflowPolicy
 from .endpoints import ConnectionPlan
 from .errors import ReceiveTimeoutError, StreamClosedError
+from .framecheck import check_frame, shape_of
 from .transport import Transport, resolve
 
 #: An open connection with websockets' interface, from whichever transport made it.
@@ -436,23 +437,30 @@ class _Link:
             if type(frame) is bytes:
                 self._invalid(frame, "binary frame")
                 continue
+            # A frame delivered as text (JSON lines, or long enough to wait as text) is only
+            # checked; a short one for a decoding consumer is decoded once, here.
+            as_text = raw or len(frame) > LAZY_DECODE_SIZE
             try:
-                message = loads(frame)
-            except orjson.JSONDecodeError:
+                if as_text:
+                    shape = check_frame(frame)
+                else:
+                    message = loads(frame)
+                    shape = shape_of(message)
+            except ValueError:  # orjson.JSONDecodeError is a ValueError too
                 self._invalid(frame, "not JSON")
                 continue
-            kind = type(message)
-            if kind is dict:
-                if "id" in message:
-                    self._control_reply(message)
+            kind, has_id, shutdown, stream = shape
+            if kind == "object":
+                if has_id:
+                    self._control_reply(loads(frame))
                     continue
-                if message.get("e") == "serverShutdown":
+                if shutdown:
                     self._start_rotation(ws, "server announced shutdown")
                     continue
-                if combined and message.get("stream") not in self._stream_set:
+                if combined and stream not in self._stream_set:
                     self._invalid(frame, "combined message for a stream not asked for")
                     continue
-            elif kind is not list:
+            elif kind != "array":
                 self._invalid(frame, "JSON that is not an object")
                 continue
             if self._dedupe is not None:  # right after a rotation: skip what was delivered
@@ -463,7 +471,7 @@ class _Link:
                 self._seen.add(frame)
             self._delivered += 1
             stats.received += 1
-            item = frame if raw or len(frame) > LAZY_DECODE_SIZE else message
+            item = frame if as_text else message
             if len(buffer) < maxsize:  # the common case, without a coroutine per message
                 buffer.append(item)
             else:

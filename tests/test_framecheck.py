@@ -1,0 +1,75 @@
+"""The frame checker: simdjson (when installed) and orjson must agree on every frame."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from binstream import framecheck
+from binstream.framecheck import FrameShape, _check_with_orjson, _simdjson_checker
+
+simdjson_check = _simdjson_checker()
+needs_simdjson = pytest.mark.skipif(simdjson_check is None, reason="pysimdjson not installed")
+
+text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | text
+scalars |= st.floats(allow_nan=False, allow_infinity=False)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["e", "id", "stream", "data", "x"]) | text, inner, max_size=4
+        )
+    ),
+    max_leaves=12,
+)
+
+FRAMES: dict[str, FrameShape] = {
+    '{"stream":"bnbbtc@trade","data":{"e":"trade"}}': ("object", False, False, "bnbbtc@trade"),
+    '{"result":null,"id":1}': ("object", True, False, None),
+    '{"e":"serverShutdown","E":1}': ("object", False, True, None),
+    '{"e":{"nested":1},"stream":5}': ("object", False, False, None),
+    "[1,2]": ("array", False, False, None),
+    "42": ("scalar", False, False, None),
+    '"text"': ("scalar", False, False, None),
+}
+NOT_JSON = ["this is not JSON {", '{"a":', "", "NaN", '{"a":1} x', "{'a': 1}", '{"a":1}{']
+
+
+@pytest.mark.parametrize("frame", FRAMES)
+def test_shapes(frame: str) -> None:
+    assert framecheck.check_frame(frame) == FRAMES[frame]
+    assert _check_with_orjson(frame) == FRAMES[frame]
+
+
+@pytest.mark.parametrize("frame", NOT_JSON)
+def test_not_json_is_a_value_error(frame: str) -> None:
+    with pytest.raises(ValueError):
+        framecheck.check_frame(frame)
+    with pytest.raises(ValueError):
+        _check_with_orjson(frame)
+
+
+@needs_simdjson
+@given(values)
+def test_simdjson_and_orjson_agree_on_json(value: object) -> None:
+    assert simdjson_check is not None
+    frame = orjson.dumps(value).decode()
+    assert simdjson_check(frame) == _check_with_orjson(frame)
+
+
+@needs_simdjson
+@given(values, st.integers(0, 40))
+def test_simdjson_and_orjson_agree_on_truncated_json(value: object, cut: int) -> None:
+    assert simdjson_check is not None
+    frame = orjson.dumps(value).decode()[: -cut or None]
+    results = []
+    for check in (simdjson_check, _check_with_orjson):
+        try:
+            results.append(check(frame))
+        except ValueError:
+            results.append("invalid")
+    assert results[0] == results[1], frame
