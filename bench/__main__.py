@@ -188,7 +188,7 @@ THROUGHPUT_CLIENTS = ["floor", "floor-output", "cli", "cli-ws", "cli-ws-asyncio"
                       "bsm-ws", "twm", "twm-ws", "pb-bsm", "pb-twm", "wscat"]  # fmt: skip
 COMBINED_CLIENTS = ["floor-output", "cli", "cli-ws", "bsm", "bsm-ws", "twm", "twm-ws", "pb-bsm"]
 #: python-binance is ~10x slower: it gets at most this many messages (rates compare anyway).
-PEER_COUNT = 20_000
+PEER_COUNT = 10_000
 
 
 def one_run(kind: str, workload: str, count: int, peer: str | None, wscat: str | None,
