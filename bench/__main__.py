@@ -215,19 +215,21 @@ def throughput(workload: str, count: int, peer: str | None, wscat: str | None,
                 continue
             n = min(count, PEER_COUNT) if kind.startswith("pb-") else count
             stdout = "pipe" if kind == "wscat" else "null"
-            row = one_run(kind, workload, n, peer, wscat, stdout=stdout)
-            previous = best.get(kind)
-            if previous is None or (
-                row["ok"] and (not previous.get("ok") or row["msgs_per_s"] > previous["msgs_per_s"])
-            ):
-                best[kind] = row  # fmt: skip
+            keep_best(best, one_run(kind, workload, n, peer, wscat, stdout=stdout))
         if "cli" in clients:  # the CLI into a pipe read by a consumer
             row = one_run("cli", workload, count, peer, wscat, stdout="pipe")
             row["client"] = "cli into a reader"
-            previous = best.get(row["client"])
-            if previous is None or row.get("msgs_per_s", 0) > previous.get("msgs_per_s", 0):
-                best[row["client"]] = row
+            keep_best(best, row)
     return list(best.values())
+
+
+def keep_best(best: dict[str, dict[str, Any]], row: dict[str, Any]) -> None:
+    """Keep ``row`` if its client has no row yet, or it succeeded faster than the kept one."""
+    previous = best.get(row["client"])
+    if previous is None or (
+        row["ok"] and (not previous.get("ok") or row["msgs_per_s"] > previous["msgs_per_s"])
+    ):
+        best[row["client"]] = row
 
 
 def latency(count: int, rate: float) -> list[dict[str, Any]]:

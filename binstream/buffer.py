@@ -69,10 +69,8 @@ class MessageBuffer:
         self._items.append(item)
         self._readable.set()
 
-    def put_control(self, item: Any) -> None:
-        """Queue an error or status dict past the bound: they are few and must not be lost."""
-        self._items.append(item)
-        self._readable.set()
+    #: Queue an error or status dict past the bound: they are few and must not be lost.
+    put_control = append
 
     def get_nowait(self) -> Any:
         """Pop the next item; :class:`IndexError` when empty."""

@@ -731,11 +731,9 @@ async def recv_batch(socket: Any, limit: int, decode: bool = True) -> list[Any]:
     threaded manager's callbacks fast. Sockets without a buffer give one message at a time.
     ``decode=False`` leaves long frames as text (the caller decodes them where it likes).
     """
+    first = await socket.recv()
     buffer: MessageBuffer | None = getattr(socket, "buffer", None)
-    if buffer is None:
-        return [await socket.recv()]
-    first = await socket.recv() if decode or not len(buffer) else buffer.get_nowait()
-    if not len(buffer):
+    if buffer is None or not len(buffer):  # an empty buffer is falsy: test for None
         return [first]
     get = buffer.get_nowait
     rest = [get() for _ in range(min(len(buffer), limit - 1))]

@@ -25,11 +25,10 @@ import importlib.util
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from .errors import TransportUnavailableError
 
-TransportName = Literal["auto", "websockets", "picows"]
 TRANSPORTS: tuple[str, ...] = ("auto", "websockets", "picows")
 ENV_VAR = "BINSTREAM_TRANSPORT"
 
@@ -107,12 +106,14 @@ def picows_installed() -> bool:
 def resolve(name: str | None = None) -> Transport:
     """The transport for ``name``: ``auto``/None → ``$BINSTREAM_TRANSPORT`` → picows if installed.
 
-    Raises :class:`TransportUnavailableError` for an unknown name or a missing library.
+    Raises :class:`TransportUnavailableError` for an unknown name (given or from the
+    environment) or a missing library.
     """
-    choice = (name or os.environ.get(ENV_VAR) or "auto").strip().lower()
+    choice = (name or "auto").strip().lower()
     if choice == "auto":
-        env = os.environ.get(ENV_VAR, "").strip().lower()
-        choice = env if env in _LOADERS else ("picows" if picows_installed() else "websockets")
+        choice = (os.environ.get(ENV_VAR) or "auto").strip().lower()
+    if choice == "auto":
+        choice = "picows" if picows_installed() else "websockets"
     if choice not in _LOADERS:
         raise TransportUnavailableError(
             f"unknown transport {choice!r}; choose one of {', '.join(TRANSPORTS)}"
