@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -199,11 +199,10 @@ def _classify(exc: BaseException, transport: Transport) -> str | None:
     return None
 
 
-async def _chain(first: list[str], ws: ClientConnection) -> AsyncIterator[Any]:
-    for frame in first:
-        yield frame
-    async for message in ws:
-        yield message
+async def _chain(first: list[str], rest: AsyncIterator[Sequence[Any]]) -> AsyncIterator[Any]:
+    yield first
+    async for batch in rest:
+        yield batch
 
 
 async def _close_quietly(ws: ClientConnection, timeout: float) -> None:
@@ -414,7 +413,8 @@ class _Link:
                 helpers.append(asyncio.create_task(self._watchdog(ws, self.options.stall_timeout)))
             if self.options.max_age:
                 helpers.append(asyncio.create_task(self._age_limit(ws, self.options.max_age)))
-            await self._read(_chain(backlog, ws) if backlog else ws, ws)
+            batches = self.transport.batches(ws)
+            await self._read(_chain(backlog, batches) if backlog else batches, ws)
         finally:
             for helper in helpers:
                 helper.cancel()
@@ -423,9 +423,9 @@ class _Link:
     async def _handshake(self, ws: ClientConnection) -> None:
         """Work to do on a fresh connection before reading (none for market streams)."""
 
-    async def _read(self, frames: Any, ws: ClientConnection) -> None:
-        """Validate, decode and queue every frame ``frames`` yields (``ws``'s own frames,
-        or a rotation's hand-over backlog followed by them)."""
+    async def _read(self, batches: AsyncIterator[Sequence[Any]], ws: ClientConnection) -> None:
+        """Validate, decode and queue every frame of ``batches`` (``ws``'s own frames, or a
+        rotation's hand-over backlog followed by them)."""
         buffer = self.socket.buffer
         stats = self.socket.stats
         combined = self.plan.combined
@@ -433,49 +433,50 @@ class _Link:
         loads = orjson.loads
         put = buffer.put
         maxsize = buffer.maxsize
-        async for frame in frames:
-            if type(frame) is bytes:
-                self._invalid(frame, "binary frame")
-                continue
-            # A frame delivered as text (JSON lines, or long enough to wait as text) is only
-            # checked; a short one for a decoding consumer is decoded once, here.
-            as_text = raw or len(frame) > LAZY_DECODE_SIZE
-            try:
-                if as_text:
-                    shape = check_frame(frame)
+        async for batch in batches:
+            for frame in batch:
+                if type(frame) is bytes:
+                    self._invalid(frame, "binary frame")
+                    continue
+                # A frame delivered as text (JSON lines, or long enough to wait as text) is only
+                # checked; a short one for a decoding consumer is decoded once, here.
+                as_text = raw or len(frame) > LAZY_DECODE_SIZE
+                try:
+                    if as_text:
+                        shape = check_frame(frame)
+                    else:
+                        message = loads(frame)
+                        shape = shape_of(message)
+                except ValueError:  # orjson.JSONDecodeError is a ValueError too
+                    self._invalid(frame, "not JSON")
+                    continue
+                kind, has_id, shutdown, stream = shape
+                if kind == "object":
+                    if has_id:
+                        self._control_reply(loads(frame))
+                        continue
+                    if shutdown:
+                        self._start_rotation(ws, "server announced shutdown")
+                        continue
+                    if combined and stream not in self._stream_set:
+                        self._invalid(frame, "combined message for a stream not asked for")
+                        continue
+                elif kind != "array":
+                    self._invalid(frame, "JSON that is not an object")
+                    continue
+                if self._dedupe is not None:  # right after a rotation: skip what was delivered
+                    if frame in self._dedupe:
+                        continue
+                    self._dedupe = None
+                if self._seen is not None:  # a rotation is looking for its overlap
+                    self._seen.add(frame)
+                self._delivered += 1
+                stats.received += 1
+                item = frame if as_text else message
+                if len(buffer) < maxsize:  # the common case, without a coroutine per message
+                    buffer.append(item)
                 else:
-                    message = loads(frame)
-                    shape = shape_of(message)
-            except ValueError:  # orjson.JSONDecodeError is a ValueError too
-                self._invalid(frame, "not JSON")
-                continue
-            kind, has_id, shutdown, stream = shape
-            if kind == "object":
-                if has_id:
-                    self._control_reply(loads(frame))
-                    continue
-                if shutdown:
-                    self._start_rotation(ws, "server announced shutdown")
-                    continue
-                if combined and stream not in self._stream_set:
-                    self._invalid(frame, "combined message for a stream not asked for")
-                    continue
-            elif kind != "array":
-                self._invalid(frame, "JSON that is not an object")
-                continue
-            if self._dedupe is not None:  # right after a rotation: skip what was delivered
-                if frame in self._dedupe:
-                    continue
-                self._dedupe = None
-            if self._seen is not None:  # a rotation is looking for its overlap
-                self._seen.add(frame)
-            self._delivered += 1
-            stats.received += 1
-            item = frame if as_text else message
-            if len(buffer) < maxsize:  # the common case, without a coroutine per message
-                buffer.append(item)
-            else:
-                await put(item)
+                    await put(item)
 
     def _invalid(self, frame: str | bytes, why: str) -> None:
         self.socket.stats.invalid += 1

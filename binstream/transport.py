@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,8 @@ class Transport:
     status_error: type[Exception]
     uri_error: type[Exception]
     abort: Callable[[Any], None]
+    #: The connection's messages in batches (each at least one), until it closes normally.
+    batches: Callable[[Any], AsyncIterator[Sequence[Any]]]
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
@@ -71,13 +73,24 @@ def _abort_picows(ws: Any) -> None:
     raise RuntimeError("picows connection without a transport: cannot abort it")
 
 
+async def _one_at_a_time(ws: Any) -> AsyncIterator[tuple[Any]]:
+    async for message in ws:
+        yield (message,)
+
+
 def _load_websockets() -> Transport:
+    from functools import partial
+
     import websockets
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-    return Transport("websockets", websockets.__version__, connect, ConnectionClosed,
-                     InvalidHandshake, InvalidStatus, InvalidURI, _abort_websockets)  # fmt: skip
+    from .wsbatch import BatchingConnection, batches
+
+    return Transport("websockets", websockets.__version__,
+                     partial(connect, create_connection=BatchingConnection), ConnectionClosed,
+                     InvalidHandshake, InvalidStatus, InvalidURI, _abort_websockets,
+                     batches)  # fmt: skip
 
 
 def _load_picows() -> Transport:
@@ -91,7 +104,7 @@ def _load_picows() -> Transport:
     )
 
     return Transport("picows", version, connect, ConnectionClosed, InvalidHandshake,
-                     InvalidStatus, InvalidURI, _abort_picows)  # fmt: skip
+                     InvalidStatus, InvalidURI, _abort_picows, _one_at_a_time)  # fmt: skip
 
 
 _LOADERS = {"websockets": _load_websockets, "picows": _load_picows}

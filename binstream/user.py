@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import logging
 import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,13 +158,16 @@ class UserStreamLink(_Link):
         self._backlog: list[str | bytes] = []
         self._subscription = await self._subscribe_user(ws)
 
-    async def _read(self, frames: Any, ws: ClientConnection) -> None:
+    async def _read(self, batches: AsyncIterator[Sequence[Any]], ws: ClientConnection) -> None:
+        # A reply awaited while handling an event parks what came before it in the backlog;
+        # those frames are newer than the rest of the current batch and older than the next.
         while self._backlog:
             if not await self._handle(ws, self._backlog.pop(0)):
                 return
-        async for frame in frames:
-            if not await self._handle(ws, frame):
-                return
+        async for batch in batches:
+            for frame in batch:
+                if not await self._handle(ws, frame):
+                    return
             while self._backlog:
                 if not await self._handle(ws, self._backlog.pop(0)):
                     return

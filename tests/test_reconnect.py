@@ -132,6 +132,22 @@ async def test_bad_frames_are_reported_and_survived(exchange: LocalExchange, kin
     assert all(m["e"] == "trade" for m in data)
 
 
+@pytest.mark.parametrize("raw_frames", [False, True])
+async def test_fragmented_messages_arrive_whole_and_in_order(
+    exchange: LocalExchange, raw_frames: bool
+) -> None:
+    """RFC 6455 lets a server split a message into fragments; none may be lost or reordered."""
+    exchange.faults = Faults(fragment_every=3)
+    bm = fast_manager(exchange.url, raw_frames=raw_frames)
+    async with bm.trade_socket("bnbbtc") as ts:
+        data, _ = await collect(ts, data=15)
+        assert ts.stats.invalid == 0
+        assert ts.stats.reconnects == 0
+    messages = [json.loads(m) if isinstance(m, str) else m for m in data]
+    ids = [m["t"] for m in messages]
+    assert ids == list(range(ids[0], ids[0] + 15)), "consecutive trades, whole and in order"
+
+
 async def test_wrong_stream_in_combined_wrapper_is_reported(exchange: LocalExchange) -> None:
     exchange.faults = Faults(garbage_every=2, garbage_kind="wrong_stream")
     bm = fast_manager(exchange.url)

@@ -49,6 +49,13 @@ def _error(code: int, msg: str, request_id: Any) -> dict[str, Any]:
     return {"code": code, "msg": msg, "id": request_id}
 
 
+def _fragments(frame: bytes) -> list[str]:
+    """One text message as three fragments (websockets sends a list as a fragmented message)."""
+    text = frame.decode()
+    third = max(1, len(text) // 3)
+    return [text[:third], text[third : 2 * third], text[2 * third :]]
+
+
 def json_response(status: int, body: Any) -> Response:
     """An HTTP response carrying JSON, as Binance's REST API answers."""
     payload = orjson.dumps(body)
@@ -511,7 +518,11 @@ class LocalExchange:
                     continue
                 if faults.active and await self._apply_faults_before(client):
                     return
-                await ws.send(frames.popleft(), text=True)
+                frame = frames.popleft()
+                if faults.fragment_every and (client.sent + 1) % faults.fragment_every == 0:
+                    await ws.send(_fragments(frame))
+                else:
+                    await ws.send(frame, text=True)
                 client.sent += 1
                 if faults.active and await self._apply_faults_after(client):
                     return

@@ -19,6 +19,7 @@ class Faults:
     - ``stall_after``: stop sending after N messages but keep the socket open;
       ``stall_pings`` also stops answering pings (reading is paused).
     - ``garbage_every``: send a bad frame of ``garbage_kind`` after every N messages.
+    - ``fragment_every``: send every Nth message in three fragments (legal, but unusual).
     - ``delay``: sleep this long before each message (a slow server).
     - ``shutdown_after``: send a ``serverShutdown`` event after N messages and close
       ``shutdown_grace`` seconds later.
@@ -35,6 +36,7 @@ class Faults:
     stall_pings: bool = False
     garbage_every: int | None = None
     garbage_kind: GarbageKind = "text"
+    fragment_every: int | None = None
     delay: float = 0.0
     shutdown_after: int | None = None
     shutdown_grace: float = 1.0
@@ -48,6 +50,7 @@ class Faults:
                 self.drop_after is not None,
                 self.stall_after is not None,
                 self.garbage_every is not None,
+                self.fragment_every is not None,
                 self.delay > 0,
                 self.shutdown_after is not None,
                 self.gap_every is not None,
