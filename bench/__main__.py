@@ -1,4 +1,4 @@
-"""Run binstream's benchmarks: ``python -m bench [--quick] [--peer-python PATH]``.
+"""Run binstream's benchmarks: ``python -m bench [--quick] [--write-results]``.
 
 Everything runs on 127.0.0.1 against ``bench.blaster`` (a separate process), each client in
 a process of its own, timed from the moment the server accepted its connection to its exit,
@@ -6,9 +6,9 @@ so start-up cost is measured separately. Figures are ratios against the floor (a
 websockets + orjson client) measured in the same run. Prints a markdown table and writes
 ``bench/results.json``; ``--write-results`` also rewrites ``bench/RESULTS.md``.
 
-python-binance runs as a peer when ``--peer-python`` names a Python that has it installed
-(``python -m venv /tmp/pb && /tmp/pb/bin/pip install python-binance``); it is pointed at the
-blaster and never reaches Binance.
+The peers, python-binance and wscat, are set up on first use in ``bench/.peers/`` (see
+:mod:`bench.peers`; ``--peer-python``/``--wscat`` name existing ones, ``--no-install``
+skips what is missing). python-binance is pointed at the blaster and never reaches Binance.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from . import peers
+from .peers import Peer
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -204,23 +207,21 @@ def one_run(kind: str, workload: str, count: int, peer: str | None, wscat: str |
         blaster.close()
 
 
-def throughput(workload: str, count: int, peer: str | None, wscat: str | None,
-               clients: list[str], repeat: int) -> list[dict[str, Any]]:  # fmt: skip
+def throughput(workload: str, count: int, peer: Peer, wscat: Peer, clients: list[str],
+               repeat: int) -> list[dict[str, Any]]:  # fmt: skip
     """Each client ``repeat`` times, interleaved; the best run counts (noise only slows)."""
     best: dict[str, dict[str, Any]] = {}
     for _ in range(repeat):
         for kind in clients:
-            if kind.startswith("pb-") and not peer:
-                best[kind] = {"client": kind, "ok": False, "error": "skipped: no --peer-python"}
-                continue
-            if kind == "wscat" and not wscat:
-                best[kind] = {"client": kind, "ok": False, "error": "skipped: no --wscat"}
+            missing = peer if kind.startswith("pb-") else wscat if kind == "wscat" else None
+            if missing is not None and missing.path is None:
+                best[kind] = {"client": kind, "ok": False, "error": missing.skipped}
                 continue
             n = min(count, PEER_COUNT) if kind.startswith("pb-") else count
             stdout = "pipe" if kind == "wscat" else "null"
-            keep_best(best, one_run(kind, workload, n, peer, wscat, stdout=stdout))
+            keep_best(best, one_run(kind, workload, n, peer.path, wscat.path, stdout=stdout))
         if "cli" in clients:  # the CLI into a pipe read by a consumer
-            row = one_run("cli", workload, count, peer, wscat, stdout="pipe")
+            row = one_run("cli", workload, count, None, None, stdout="pipe")
             row["client"] = "cli into a reader"
             keep_best(best, row)
     return list(best.values())
@@ -373,19 +374,34 @@ def table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description="binstream benchmarks (loopback only)")
     parser.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
-    parser.add_argument("--peer-python", help="a Python with python-binance installed")
-    parser.add_argument("--wscat", help="a wscat executable (npm install wscat)")
+    parser.add_argument(
+        "--peer-python",
+        help="a Python with python-binance installed "
+        "(default: the bench's own, set up in bench/.peers on first use)",
+    )
+    parser.add_argument(
+        "--wscat",
+        help="a wscat executable (default: on PATH, else npm installs one into bench/.peers)",
+    )
+    parser.add_argument(
+        "--no-install",
+        action="store_true",
+        help="never install peers; skip the ones that are missing",
+    )
     parser.add_argument("--repeat", type=int, default=2, help="runs per client; best counts")
     parser.add_argument("--write-results", action="store_true", help="rewrite bench/RESULTS.md")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     repeat = 1 if args.quick else args.repeat
+    peer = peers.python_binance(args.peer_python, install=not args.no_install)
+    wscat = peers.wscat(args.wscat, install=not args.no_install)
     started = time.time()
     from binstream.transport import picows_installed
 
     machine = (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.platform()}; picows {'installed' if picows_installed() else 'not installed'}"
+        f"; peers: {peer.note}, {wscat.note}"
     )
     report: dict[str, Any] = {"machine": machine}
     sections = []
@@ -395,7 +411,7 @@ def main() -> None:
             ("multiplex200", 200_000, COMBINED_CLIENTS, 1)]  # fmt: skip
     for workload, count, clients, runs in plan:
         count //= scale
-        rows = throughput(workload, count, args.peer_python, args.wscat, clients, runs)
+        rows = throughput(workload, count, peer, wscat, clients, runs)
         base = "floor-output"
         for row in rows:
             row["vs_floor"] = ratio(rows, row["client"], "floor")
@@ -463,7 +479,7 @@ def main() -> None:
     print(text)
     (HERE / "results.json").write_text(json.dumps(report, indent=2))
     if args.write_results:
-        header = "# Benchmark results\n\nLatest `python -m bench --peer-python P --wscat W` run."
+        header = "# Benchmark results\n\nLatest `python -m bench --write-results` run."
         (HERE / "RESULTS.md").write_text(f"{header}\n\n{text}")
 
 
