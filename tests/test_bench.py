@@ -1,0 +1,50 @@
+"""The benchmark harness: a short run of its real parts keeps `python -m bench` working."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import peers  # noqa: E402
+from bench.__main__ import one_run, ratio  # noqa: E402
+
+
+@pytest.mark.parametrize("kind", ["floor-output", "cli-ws-asyncio", "bsm-ws", "twm-ws"])
+def test_each_client_reads_every_blasted_message(kind: str) -> None:
+    row = one_run(kind, "aggTrade", 2_000, None, None)
+    assert row["ok"], row.get("error")
+    assert row["msgs_per_s"] > 0
+    assert row["rss_mb"] > 0
+
+
+def test_cli_into_a_reader_counts_what_it_delivered() -> None:
+    row = one_run("cli-ws", "combined10", 3_000, None, None, stdout="pipe")
+    assert row["ok"], row.get("error")
+    assert row["delivered"] >= 3_000
+
+
+def test_ratio_needs_both_sides_to_have_succeeded() -> None:
+    rows = [{"client": "a", "ok": True, "msgs_per_s": 300},
+            {"client": "b", "ok": True, "msgs_per_s": 100},
+            {"client": "c", "ok": False, "msgs_per_s": "failed"}]  # fmt: skip
+    assert ratio(rows, "a", "b") == 3.0
+    assert ratio(rows, "a", "c") != ratio(rows, "a", "c")  # NaN: no figure to compare with
+
+
+def test_missing_peers_are_skipped_with_a_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(peers, "PEERS_DIR", tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no wscat, no npm
+    assert peers.python_binance(None, install=False).skipped == (
+        "skipped: python-binance not set up (--no-install)"
+    )
+    assert peers.wscat(None, install=True).note == "wscat needs npm, which is not installed"
+    not_a_peer = peers.python_binance(sys.executable, install=False)
+    assert not_a_peer.path is None
+    assert "cannot import python-binance" in not_a_peer.note
