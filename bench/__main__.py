@@ -154,11 +154,14 @@ def run_client(
     err = proc.stderr.read().decode()
     proc.returncode = os.waitstatus_to_exitcode(status)
     delivered = lines if stdout != "null" else None
-    for line in err.splitlines():
-        if line.startswith("done "):  # the client's last message was in: skip its teardown
-            ended = min(ended, float(line.split()[1]))
-        elif line.startswith("received "):  # "received N of COUNT"
-            delivered = int(line.split()[1])
+    stats: dict[str, int] = {}
+    for note in err.splitlines():
+        if note.startswith("done "):  # the client's last message was in: skip its teardown
+            ended = min(ended, float(note.split()[1]))
+        elif note.startswith("received "):  # "received N of COUNT"
+            delivered = int(note.split()[1])
+        elif note.startswith("{"):  # a latency client's own p50/p99/max
+            stats = json.loads(note)
     try:
         accepted = blaster.accepts.get(timeout=5)
     except queue.Empty:
@@ -181,10 +184,8 @@ def run_client(
         n = len(latencies)
         result.update(p50_us=latencies[n // 2], p99_us=latencies[int(n * 0.99)],
                       max_us=latencies[-1])  # fmt: skip
-    for line in err.splitlines():
-        if line.startswith("{"):
-            stats = json.loads(line)
-            result.update(p50_us=stats["p50"], p99_us=stats["p99"], max_us=stats["max"])
+    if stats:
+        result.update(p50_us=stats["p50"], p99_us=stats["p99"], max_us=stats["max"])
     if not ok:
         lines_err = [ln for ln in err.strip().splitlines() if ln.strip()]
         received = next((ln for ln in lines_err if ln.startswith("received ")), None)
@@ -212,12 +213,22 @@ def one_run(kind: str, workload: str, count: int, peer: str | None, wscat: str |
         blaster.close()
 
 
+#: The clients the targets compare, per workload: they get ``TARGET_EXTRA_RUNS`` more runs.
+TARGET_CLIENTS = {"aggTrade": ["floor-output", "cli", "cli-ws-asyncio", "wscat"],
+                  "depth20": ["floor-output", "cli"]}  # fmt: skip
+TARGET_EXTRA_RUNS = 2
+
+
 def throughput(workload: str, count: int, peer: Peer, wscat: Peer, clients: list[str],
-               repeat: int) -> list[dict[str, Any]]:  # fmt: skip
-    """Each client ``repeat`` times, interleaved; the best run counts (noise only slows)."""
+               repeat: int, extra: int = 0) -> list[dict[str, Any]]:  # fmt: skip
+    """Each client ``repeat`` times, interleaved; the best run counts (noise only slows).
+
+    Then ``extra`` more rounds of the clients :data:`TARGET_CLIENTS` names for ``workload``.
+    """
     best: dict[str, dict[str, Any]] = {}
-    for _ in range(repeat):
-        for kind in clients:
+    rounds = [clients] * repeat + [TARGET_CLIENTS.get(workload, [])] * extra
+    for round_clients in rounds:
+        for kind in round_clients:
             missing = peer if kind.startswith("pb-") else wscat if kind == "wscat" else None
             if missing is not None and missing.path is None:
                 best[kind] = {"client": kind, "ok": False, "error": missing.skipped}
@@ -225,7 +236,7 @@ def throughput(workload: str, count: int, peer: Peer, wscat: Peer, clients: list
             n = min(count, PEER_COUNT) if kind.startswith("pb-") else count
             stdout = "pipe" if kind == "wscat" else "null"
             keep_best(best, one_run(kind, workload, n, peer.path, wscat.path, stdout=stdout))
-        if "cli" in clients:  # the CLI into a pipe read by a consumer
+        if round_clients is clients and "cli" in clients:  # the CLI into a reader
             row = one_run("cli", workload, count, None, None, stdout="pipe")
             row["client"] = "cli into a reader"
             keep_best(best, row)
@@ -365,7 +376,7 @@ def startup() -> list[dict[str, Any]]:
 
 
 def ratio(rows: list[dict[str, Any]], client: str, base: str, key: str = "msgs_per_s") -> float:
-    values = {r["client"]: r.get(key) for r in rows if r.get("ok")}
+    values: dict[str, Any] = {r["client"]: r.get(key) for r in rows if r.get("ok")}
     if not values.get(client) or not values.get(base):
         return float("nan")
     return round(values[client] / values[base], 2)
@@ -413,15 +424,26 @@ def main() -> None:
         f"{platform.platform()}; picows {'installed' if picows_installed() else 'not installed'}"
         f"; peers: {peer.note}, {wscat.note}"
     )
-    report: dict[str, Any] = {"machine": machine}
+    report: dict[str, Any] = {"machine": machine, "section_seconds": {}}
     sections = []
+    lap_started = time.time()
+
+    def lap(name: str) -> None:
+        """Record (and say on stderr) how long the section just finished took."""
+        nonlocal lap_started
+        took = round(time.time() - lap_started, 1)
+        report["section_seconds"][name] = took
+        sys.stderr.write(f"bench: {name}: {took} s\n")
+        lap_started = time.time()
+
     plan = [("aggTrade", 200_000, THROUGHPUT_CLIENTS, repeat),
             ("depth20", 100_000, THROUGHPUT_CLIENTS, repeat),
             ("combined10", 200_000, COMBINED_CLIENTS, 1),
             ("multiplex200", 200_000, COMBINED_CLIENTS, 1)]  # fmt: skip
     for workload, count, clients, runs in plan:
         count //= scale
-        rows = throughput(workload, count, peer, wscat, clients, runs)
+        extra = 0 if args.quick else TARGET_EXTRA_RUNS
+        rows = throughput(workload, count, peer, wscat, clients, runs, extra)
         base = "floor-output"
         for row in rows:
             row["vs_floor"] = ratio(rows, row["client"], "floor")
@@ -430,32 +452,39 @@ def main() -> None:
         sections.append(table(f"Throughput, {workload}, {count:,} messages", rows,
                               ["client", "msgs_per_s", "vs_floor", "vs_floor_output", "cpu_s",
                                "rss_mb"]))  # fmt: skip
+        lap(f"throughput {workload}")
     lat = latency(10_000 // scale, 2000)
     report["latency"] = lat
     sections.append(table("Latency at 2,000 msg/s (µs, send → decoded)", lat,
                           ["client", "p50_us", "p99_us", "max_us"]))  # fmt: skip
+    lap("latency")
     pace = paced(20_000, 5 / scale, peer)
     report["paced"] = pace
     sections.append(table("Paced 20,000 msg/s over a 200-stream multiplex, default settings",
                           pace, ["client", "sent", "delivered", "cpu_s", "rss_mb"]))  # fmt: skip
+    lap("paced")
     slow = slow_consumer(10 / scale)
     report["slow_consumer"] = slow
     sections.append(table("Slow reader, depth20 at 2,000 msg/s", slow,
                           ["client", "lines_read", "rss_mb"]))  # fmt: skip
+    lap("slow reader")
     start = startup()
     report["startup"] = start
     sections.append(table("Start to first message", start, ["client", "first_message_s"]))
+    lap("start-up")
     from .book import run as book_rate
 
     book = book_rate(50_000 // scale)
     report["book"] = book
     sections.append(table("Local order book", [book], ["client", "events_per_s", "levels_per_s"]))
+    lap("book")
     idle = idle_cpu(10 / scale)
     report["idle"] = idle
     sections.append(table("Idle", [idle], ["client", "cpu_percent"]))
+    lap("idle")
     agg = report["throughput_aggTrade"]
     depth = report["throughput_depth20"]
-    pb_twm = next((r for r in agg if r["client"] == "pb-twm"), {})
+    pb_twm: dict[str, Any] = next((r for r in agg if r["client"] == "pb-twm"), {})
     targets = {
         "cli-ws-asyncio (no [fast]) >= 0.9x floor-output (aggTrade)":
             ratio(agg, "cli-ws-asyncio", "floor-output"),
