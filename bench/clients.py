@@ -2,8 +2,9 @@
 
 Each reads COUNT messages and exits. ``*-latency`` kinds print p50/p99/max of
 ``now - E`` (µs) as JSON on stderr. Output-writing kinds write JSON lines to stdout.
-Each prints ``done <unix time>`` on stderr once the last message is in (and written), so
-the bench times the reading, not the library's teardown (python-binance's takes 10 s).
+Like the CLI, each is timed to its exit, except python-binance's: leaving its socket context
+takes 10 s, so they print ``done <unix time>`` on stderr when the last message is in, and
+that is when their clock stops.
 """
 
 from __future__ import annotations
@@ -51,8 +52,7 @@ async def floor(url: str, count: int, output: bool, latency: bool) -> None:
                 break
         if pending:
             write(b"".join(pending))
-        sys.stdout.flush()
-        report_done()
+    sys.stdout.flush()
     if latency and not output:
         report_latency(samples)
 
@@ -78,7 +78,6 @@ async def bsm(url: str, count: int, latency: bool, transport: str) -> None:
             message = await socket.recv()
             if latency:
                 samples.append(time.time_ns() // 1000 - message["E"])
-        report_done()
     if latency:
         report_latency(samples)
 
@@ -96,7 +95,6 @@ def twm(url: str, count: int, transport: str) -> None:
         nonlocal seen
         seen += 1
         if seen == count:
-            report_done()
             done.set()
 
     with ThreadedWebsocketManager(endpoint=base, transport=transport) as manager:
