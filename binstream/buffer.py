@@ -52,8 +52,13 @@ class MessageBuffer:
         return self._ended
 
     async def put(self, item: Any) -> None:
-        """Queue ``item``, waiting for room or dropping the oldest as the policy says."""
+        """Queue ``item``, waiting for room or dropping the oldest as the policy says.
+
+        Once the buffer has ended, a full buffer takes nothing more: the item is dropped.
+        """
         items = self._items
+        if self._ended and len(items) >= self.maxsize:
+            return
         while len(items) >= self.maxsize and not self._ended:
             if self.overflow == "drop_oldest":
                 items.popleft()

@@ -673,9 +673,12 @@ class StreamSocket:
         self._closed = True
         if self.state is not SocketState.FAILED:
             self.state = SocketState.CLOSED
-        await asyncio.gather(*(link.close() for link in self._links), return_exceptions=True)
-        self.buffer.clear()  # closed by its reader: what is still queued is not wanted
+        # Closed by its reader: what is queued is not wanted, and a reader waiting for room
+        # must go on reading (and discarding), or the server's close frame is never seen.
+        self.buffer.clear()
         self.buffer.end()
+        await asyncio.gather(*(link.close() for link in self._links), return_exceptions=True)
+        self.buffer.clear()
         if self._on_close is not None:
             self._on_close(self)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket as pysocket
 import time
@@ -207,6 +208,38 @@ async def test_close_during_backoff_is_prompt(exchange: LocalExchange) -> None:
     started = time.monotonic()
     await socket.close()
     assert time.monotonic() - started < 1.0
+
+
+async def test_close_while_the_server_floods_a_full_buffer_is_prompt() -> None:
+    """A reader that stops and closes mid-flood must not wait out ``close_timeout``.
+
+    Its buffer is full and reading has paused, so the server's close frame sits behind the
+    data in flight: closing has to read on (and discard) until it arrives.
+    """
+    from websockets.asyncio.server import ServerConnection, serve
+
+    frame = '{"e":"aggTrade","E":1,"s":"BNBBTC","a":1,"p":"0.001","q":"1.0","T":1,"m":true}'
+
+    async def flood(ws: ServerConnection) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                await ws.send(frame)
+
+    async with serve(flood, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        options = SocketOptions(user_timeout=5, close_timeout=5.0, max_queue_size=100)
+        socket = BinanceSocketManager(endpoint=f"ws://127.0.0.1:{port}", options=options).socket(
+            "bnbbtc@aggTrade"
+        )
+        assert (await socket.recv())["e"] == "aggTrade"
+        async with asyncio.timeout(5):  # the reader stops: the buffer fills up
+            while len(socket.buffer) < 100:
+                await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await socket.close()
+        took = time.monotonic() - started
+    assert took < 2.5, f"close took {took:.2f}s, close_timeout is 5s"
+    assert all(link.task is not None and link.task.done() for link in socket._links)
 
 
 async def test_close_at_any_moment_ends_every_task(exchange: LocalExchange) -> None:
