@@ -354,25 +354,27 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def startup() -> list[dict[str, Any]]:
-    rows = []
-    for kind in ("floor-output", "cli"):
-        blaster = Blaster(100_000, "aggTrade", rate=1000)
-        try:
-            env = dict(os.environ, PYTHONPATH=str(ROOT))
-            started = time.time()
-            proc = subprocess.Popen(command(kind, blaster, "aggTrade", 100_000, None),
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                                    cwd=ROOT)  # fmt: skip
-            assert proc.stdout is not None
-            proc.stdout.readline()
-            rows.append({"client": kind, "ok": True,
-                         "first_message_s": round(time.time() - started, 3)})  # fmt: skip
-            proc.kill()
-            proc.wait()
-        finally:
-            blaster.close()
-    return rows
+def startup(repeat: int = 3) -> list[dict[str, Any]]:
+    """Process start to first line on stdout; the best of ``repeat`` interleaved runs."""
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        for kind in ("floor-output", "cli"):
+            blaster = Blaster(100_000, "aggTrade", rate=1000)
+            try:
+                env = dict(os.environ, PYTHONPATH=str(ROOT))
+                started = time.time()
+                proc = subprocess.Popen(command(kind, blaster, "aggTrade", 100_000, None),
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        env=env, cwd=ROOT)  # fmt: skip
+                assert proc.stdout is not None
+                proc.stdout.readline()
+                took = round(time.time() - started, 3)
+                best[kind] = min(best.get(kind, took), took)
+                proc.kill()
+                proc.wait()
+            finally:
+                blaster.close()
+    return [{"client": kind, "ok": True, "first_message_s": took} for kind, took in best.items()]
 
 
 def ratio(rows: list[dict[str, Any]], client: str, base: str, key: str = "msgs_per_s") -> float:

@@ -40,6 +40,9 @@ class CommandSpec:
 
 
 def _choices(param: Any) -> list[str]:
+    choices = getattr(getattr(param, "type", None), "choices", None)  # typer < 0.29: Choice
+    if choices:
+        return [str(choice) for choice in choices]
     annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return [str(member.value) for member in annotation]

@@ -199,7 +199,9 @@ def _classify(exc: BaseException, transport: Transport) -> str | None:
     return None
 
 
-async def _chain(first: list[str], rest: AsyncIterator[Sequence[Any]]) -> AsyncIterator[Any]:
+async def _chain(
+    first: list[str], rest: AsyncIterator[Sequence[Any]]
+) -> AsyncIterator[Sequence[Any]]:
     yield first
     async for batch in rest:
         yield batch
