@@ -355,10 +355,13 @@ def _cpu_of(pid: int) -> float:
 
 
 def startup(repeat: int = 3) -> list[dict[str, Any]]:
-    """Process start to first line on stdout; the best of ``repeat`` interleaved runs."""
+    """Process start to first line on stdout; the best of ``repeat`` interleaved runs.
+
+    The floor here writes each line at once (its throughput variant waits for 256).
+    """
     best: dict[str, float] = {}
     for _ in range(repeat):
-        for kind in ("floor-output", "cli"):
+        for kind in ("floor-output-latency", "cli"):
             blaster = Blaster(100_000, "aggTrade", rate=1000)
             try:
                 env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -374,7 +377,9 @@ def startup(repeat: int = 3) -> list[dict[str, Any]]:
                 proc.wait()
             finally:
                 blaster.close()
-    return [{"client": kind, "ok": True, "first_message_s": took} for kind, took in best.items()]
+    names = {"floor-output-latency": "floor"}
+    return [{"client": names.get(kind, kind), "ok": True, "first_message_s": took}
+            for kind, took in best.items()]  # fmt: skip
 
 
 def ratio(rows: list[dict[str, Any]], client: str, base: str, key: str = "msgs_per_s") -> float:
@@ -506,7 +511,7 @@ def main() -> None:
         "zero loss at 20,000 msg/s (cli, cli-ws, twm, twm-ws)":
             all(r["ok"] for r in pace if r["client"] in ZERO_LOSS_CLIENTS),
         "peak RSS < 80 MB with a 10x slower reader (MB)": slow[0]["rss_mb"],
-        "start-up cli <= 1.5x floor": ratio(start, "cli", "floor-output", "first_message_s"),
+        "start-up cli <= 1.5x floor": ratio(start, "cli", "floor", "first_message_s"),
         "idle CPU < 1 % (%)": idle["cpu_percent"],
     }  # fmt: skip
     report["targets"] = targets
