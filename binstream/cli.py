@@ -4,8 +4,7 @@ Parsing only: streaming is :mod:`binstream.runner`, the exchange is :mod:`binstr
 Heavy modules (rich tables, the server) are imported inside the commands that use them.
 """
 
-from __future__ import annotations
-
+import copy
 import functools
 import inspect
 import logging
@@ -1023,10 +1022,28 @@ def demo(
     raise typer.Exit(_run(main()))
 
 
+def _app_for(argv: list[str]) -> typer.Typer:
+    """``app``, trimmed to the one command ``argv`` starts with.
+
+    Typer builds the parser of every command on each run, about half of the CLI's own
+    start-up; a run needs one. Anything else (top-level options, help, completion, an
+    unknown name) gets the whole app, so its messages are unchanged.
+    """
+    if not argv or os.environ.get("_BINSTREAM_COMPLETE"):
+        return app
+    for info in app.registered_commands:
+        name = info.name or (info.callback.__name__.replace("_", "-") if info.callback else "")
+        if name == argv[0]:
+            single = copy.copy(app)
+            single.registered_commands = [info]
+            return single
+    return app
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
-        app(prog_name="binstream")
+        _app_for(sys.argv[1:])(prog_name="binstream")
     except BrokenPipeError:
         # The reader of our stdout went away (e.g. `| head`): not an error.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -193,6 +193,28 @@ async def test_unknown_stream_type_passes_with_a_warning(exchange: LocalExchange
 
 
 @pytest.mark.transport_independent
+@pytest.mark.parametrize(
+    "argv",
+    [["trade", "--help"], ["book-ticker", "--help"], ["depth", "bnbbtc", "--depth", "7"],
+     ["kline", "bnbbtc", "--interval", "7m"], ["trade"], ["nosuch"], ["--help"]],
+)  # fmt: skip
+def test_a_run_builds_only_its_command_and_says_the_same(argv: list[str]) -> None:
+    """The start-up shortcut (one command's parser) must not change any output."""
+    from typer.main import get_command
+    from typer.testing import CliRunner
+
+    from binstream.cli import _app_for, app
+
+    trimmed = _app_for(argv)
+    if argv[0] in ("trade", "book-ticker", "depth", "kline"):
+        assert list(get_command(trimmed).commands) == [argv[0]]  # type: ignore[attr-defined]
+    runner = CliRunner()
+    full = runner.invoke(app, argv, prog_name="binstream", terminal_width=100)
+    short = runner.invoke(trimmed, argv, prog_name="binstream", terminal_width=100)
+    assert (short.exit_code, short.output) == (full.exit_code, full.output)
+
+
+@pytest.mark.transport_independent
 async def test_version_and_help_examples() -> None:
     result = await run_cli("--version")
     assert result.code == 0 and result.stdout.startswith("binstream ")
