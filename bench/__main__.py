@@ -394,9 +394,11 @@ def ratio(rows: list[dict[str, Any]], client: str, base: str, key: str = "msgs_p
 def table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> str:
     lines = [f"### {title}", "", "| " + " | ".join(columns) + " |",
              "|" + "---|" * len(columns)]  # fmt: skip
-    for row in rows:
-        cells = [str(row.get(c, row.get("error", "")) if c != "client" else row["client"])
-                 for c in columns]  # fmt: skip
+    for row in rows:  # a row without figures says why once, in its first figure's column
+        note = row.get("error", "")
+        cells = [row["client"]] + [
+            str(row[c]) if c in row else (note if i == 0 else "") for i, c in enumerate(columns[1:])
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
