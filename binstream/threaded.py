@@ -32,8 +32,6 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-import orjson
-
 from .buffer import OverflowPolicy
 from .connection import StreamSocket, recv_batch
 from .errors import ReceiveTimeoutError, StreamClosedError
@@ -52,22 +50,28 @@ class _Dispatcher(Handoff):
     """One socket's callback thread: calls the callback per message, in order."""
 
     def __init__(
-        self, name: str, callback: Callback, loop: asyncio.AbstractEventLoop, batch: int
+        self,
+        name: str,
+        callback: Callback,
+        loop: asyncio.AbstractEventLoop,
+        batch: int,
+        decode: Callable[[Any], Any] | None = None,
     ) -> None:
         self.callback = callback
+        #: The socket's own rule for queued items (long frames wait as text, see
+        #: connection.LAZY_DECODE_SIZE), applied here, on the callback thread.
+        self.decode = decode
         super().__init__(f"binstream-callback:{name}", self._call_each, loop, batch)
         self.stream = name
 
     def _call_each(self, batch: list[Any]) -> None:
         callback = self.callback
-        loads = orjson.loads
+        decode = self.decode
         for message in batch:
             if self.closed:
                 return
             try:
-                # Long frames travel as text and are decoded here, on the callback thread
-                # (see connection.LAZY_DECODE_SIZE).
-                callback(loads(message) if type(message) is str else message)
+                callback(decode(message) if decode is not None else message)
             except Exception:
                 log.exception("callback for stream %s raised; the stream goes on", self.stream)
 
@@ -270,7 +274,8 @@ class ThreadedWebsocketManager:
                 log.warning("stream %s is already running; keeping its first callback", socket.path)
                 return socket.path
             assert self._loop is not None
-            dispatcher = _Dispatcher(socket.path, callback, self._loop, self._callback_batch)
+            dispatcher = _Dispatcher(socket.path, callback, self._loop, self._callback_batch,
+                                     getattr(socket, "_decoded", None))  # fmt: skip
             task = asyncio.get_running_loop().create_task(self._consume(socket, dispatcher))
             self._consumers[socket.path] = (task, dispatcher)
             return socket.path
