@@ -1031,8 +1031,10 @@ def _app_for(argv: list[str]) -> typer.Typer:
     """
     if not argv or os.environ.get("_BINSTREAM_COMPLETE"):
         return app
+    from typer.main import get_command_name
+
     for info in app.registered_commands:
-        name = info.name or (info.callback.__name__.replace("_", "-") if info.callback else "")
+        name = info.name or (get_command_name(info.callback.__name__) if info.callback else "")
         if name == argv[0]:
             single = copy.copy(app)
             single.registered_commands = [info]

@@ -455,7 +455,7 @@ class _Link:
                 kind, has_id, shutdown, stream = shape
                 if kind == "object":
                     if has_id:
-                        self._control_reply(loads(frame))
+                        self._control_reply(loads(frame) if as_text else message)
                         continue
                     if shutdown:
                         self._start_rotation(ws, "server announced shutdown")
