@@ -87,6 +87,14 @@ def url_for(blaster: Blaster, workload: str) -> str:
     return f"{blaster.base}/stream?streams={'/'.join(streams)}"
 
 
+def spawn(
+    args: list[str], env: dict[str, str] | None = None, **popen: Any
+) -> subprocess.Popen[bytes]:
+    """Start a client from the checkout: its ``binstream`` and ``bench``, whatever is installed."""
+    environ = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.Popen(args, env=environ, cwd=ROOT, **popen)
+
+
 def command(kind: str, blaster: Blaster, workload: str, count: int, peer: str | None,
             wscat: str | None = None) -> list[str]:  # fmt: skip
     payload, streams = WORKLOADS[workload]
@@ -117,14 +125,13 @@ def run_client(
     client after ``count`` lines: how wscat, which never exits by itself, is timed) or
     ``latency`` (each line's ``E`` compared with the clock).
     """
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.update(CLI_VARIANTS.get(kind.split(" ")[0], ([], {}))[1])
     out = subprocess.DEVNULL if stdout == "null" else subprocess.PIPE
     started = time.time()
     # wscat quits when its stdin ends: hand it one that stays open until it is killed.
     stdin = subprocess.PIPE if kind == "wscat" else subprocess.DEVNULL
-    proc = subprocess.Popen(command(kind, blaster, workload, count, peer, wscat), stdin=stdin,
-                            stdout=out, stderr=subprocess.PIPE, env=env, cwd=ROOT)  # fmt: skip
+    proc = spawn(command(kind, blaster, workload, count, peer, wscat),
+                 CLI_VARIANTS.get(kind.split(" ")[0], ([], {}))[1], stdin=stdin, stdout=out,
+                 stderr=subprocess.PIPE)  # fmt: skip
     lines = 0
     latencies: list[int] = []
     first_line_at = None
@@ -303,11 +310,10 @@ def slow_consumer(seconds: float) -> list[dict[str, Any]]:
 
 
 def run_client_for(blaster: Blaster, seconds: float) -> dict[str, Any]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "binstream", "depth", "bnbbtc", "--depth", "20", "--endpoint",
          blaster.base, "--json", "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     assert proc.stdout is not None
     deadline = time.time() + seconds
@@ -325,12 +331,11 @@ def run_client_for(blaster: Blaster, seconds: float) -> dict[str, Any]:
 
 def idle_cpu(seconds: float) -> dict[str, Any]:
     blaster = Blaster(int(seconds) + 5, "aggTrade", rate=1)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     try:
-        proc = subprocess.Popen(
+        proc = spawn(
             [sys.executable, "-m", "binstream", "trade", "bnbbtc", "--agg", "--endpoint",
              blaster.base, "--json", "-q"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         assert proc.stdout is not None
         proc.stdout.readline()  # connected and streaming
@@ -366,11 +371,12 @@ def startup(repeat: int = 3) -> list[dict[str, Any]]:
         for kind in ("floor-output-latency", "cli"):
             blaster = Blaster(100_000, "aggTrade", rate=1000)
             try:
-                env = dict(os.environ, PYTHONPATH=str(ROOT))
                 started = time.time()
-                proc = subprocess.Popen(command(kind, blaster, "aggTrade", 100_000, None),
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        env=env, cwd=ROOT)  # fmt: skip
+                proc = spawn(
+                    command(kind, blaster, "aggTrade", 100_000, None),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
                 assert proc.stdout is not None
                 proc.stdout.readline()
                 took = round(time.time() - started, 3)
