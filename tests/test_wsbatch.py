@@ -1,0 +1,295 @@
+"""The websockets transport's bulk frame parser, against a raw frame server on loopback.
+
+The server does the opening handshake, waits for the client's "go" (so that the
+handshake is behind the client and the frames meet binstream's parser), and then writes
+exactly the bytes a test gives it: the frames, their sizes and where TCP splits them are
+the test's choice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedError
+
+from binstream.wsbatch import BatchingConnection, batches
+
+TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+Scenario = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def frame(opcode: int, payload: bytes, fin: bool = True, masked: bool = False) -> bytes:
+    head = bytes([(0x80 if fin else 0) | opcode])
+    mask_bit = 0x80 if masked else 0
+    n = len(payload)
+    if n < 126:
+        head += bytes([mask_bit | n])
+    elif n < 65536:
+        head += bytes([mask_bit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([mask_bit | 127]) + struct.pack("!Q", n)
+    if masked:
+        key = os.urandom(4)
+        return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return head + payload
+
+
+def text(message: str) -> bytes:
+    return frame(TEXT, message.encode())
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One frame from the client (always masked)."""
+    first, second = await reader.readexactly(2)
+    n = second & 0x7F
+    if n == 126:
+        (n,) = struct.unpack("!H", await reader.readexactly(2))
+    elif n == 127:
+        (n,) = struct.unpack("!Q", await reader.readexactly(8))
+    key = await reader.readexactly(4)
+    data = await reader.readexactly(n)
+    return first & 0x0F, bytes(b ^ key[i % 4] for i, b in enumerate(data))
+
+
+@asynccontextmanager
+async def frame_server(scenario: Scenario, early: bool = False) -> AsyncIterator[str]:
+    """A websocket server on 127.0.0.1 that hands the socket to ``scenario`` after the
+    upgrade and the client's "go" (``early``: at once, with the upgrade's reply)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in request.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
+        writer.write(  # not drained: an early scenario's first frames share its packet
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        try:
+            if not early:
+                assert await read_frame(reader) == (TEXT, b"go")
+            await scenario(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"ws://127.0.0.1:{port}/ws/bnbbtc@trade"
+    finally:
+        server.close()
+
+
+@asynccontextmanager
+async def open_client(url: str, **options: Any) -> AsyncIterator[BatchingConnection]:
+    """Connected as binstream connects, and "go" sent."""
+    options = {"compression": None, "max_size": 2**22, "max_queue": 64, **options}
+    async with connect(url, create_connection=BatchingConnection, **options) as ws:
+        await ws.send("go")
+        yield ws
+
+
+async def read_all(ws: BatchingConnection) -> list[Any]:
+    received: list[Any] = []
+    async for batch in batches(ws):
+        received.extend(batch)
+    return received
+
+
+#: Sizes around every length encoding: 7-bit, 16-bit and 64-bit.
+SIZES = [0, 1, 125, 126, 127, 1000, 65535, 65536, 70000]
+
+
+def messages_of_every_size() -> list[str]:
+    return [f'{{"n":{i},"pad":"{"x" * size}"}}' for i, size in enumerate(SIZES)]
+
+
+@pytest.mark.parametrize("piece", [1, 3, 7, 4096])
+async def test_frames_split_anywhere_arrive_whole_and_in_order(piece: int) -> None:
+    """However TCP cuts the bytes (a header in halves included), every message is whole."""
+    sent = messages_of_every_size() * 3
+    stream = b"".join(text(m) for m in sent) + frame(CLOSE, struct.pack("!H", 1000))
+
+    async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for i in range(0, len(stream), piece):
+            writer.write(stream[i : i + piece])
+            await writer.drain()
+        await read_frame(reader)  # the client's close
+
+    async with frame_server(scenario) as url, open_client(url) as ws:
+        assert await asyncio.wait_for(read_all(ws), 30) == sent
+        assert ws.close_code == 1000
+
+
+async def test_every_cut_of_a_stream_parses_the_same() -> None:
+    """A deterministic sweep: the same bytes, cut at each position in turn."""
+    sent = ['{"a":1}', "x" * 200, '{"b":"' + "y" * 70000 + '"}']
+    stream = b"".join(text(m) for m in sent) + frame(PONG, b"unsolicited")
+    cuts = [*range(0, 16), *range(200, 216), *range(len(stream) - 12, len(stream))]
+
+    async def idle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_frame(reader)  # the bytes come from the test, below; then the close
+        writer.write(frame(CLOSE, b"\x03\xe8"))
+
+    async with frame_server(idle) as url, open_client(url) as ws:
+        for cut in cuts:
+            ws.data_received(stream[:cut])
+            ws.data_received(stream[cut:])
+            assert list(await ws.recv_batch()) == sent, cut
+        assert ws._bulk, "binstream's parser took these frames, not websockets'"
+
+
+async def test_binary_frames_arrive_as_bytes() -> None:
+    async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(frame(BINARY, b"\x00\xff") + text("after") + frame(CLOSE, b"\x03\xe8"))
+        await read_frame(reader)
+
+    async with frame_server(scenario) as url, open_client(url) as ws:
+        assert await asyncio.wait_for(read_all(ws), 10) == [b"\x00\xff", "after"]
+
+
+async def test_pings_between_messages_are_answered_in_place() -> None:
+    """websockets still answers the server's pings; the messages around them are untouched."""
+    pongs: list[bytes] = []
+
+    async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for i in range(3):
+            writer.write(text(f"before {i}") + frame(PING, f"p{i}".encode()) + text(f"after {i}"))
+            opcode, payload = await read_frame(reader)
+            assert opcode == PONG
+            pongs.append(payload)
+        writer.write(frame(CLOSE, b"\x03\xe8"))
+        await read_frame(reader)
+
+    async with frame_server(scenario) as url, open_client(url) as ws:
+        received = await asyncio.wait_for(read_all(ws), 10)
+    assert received == [f"{when} {i}" for i in range(3) for when in ("before", "after")]
+    assert pongs == [b"p0", b"p1", b"p2"]
+
+
+async def test_recv_and_recv_batch_share_one_order() -> None:
+    async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"".join(text(str(i)) for i in range(100)) + frame(CLOSE, b"\x03\xe8"))
+        await read_frame(reader)
+
+    async with frame_server(scenario) as url, open_client(url) as ws:
+        got = [await ws.recv(), await ws.recv(decode=False)]
+        got += list(await ws.recv_batch())
+        got += [message async for message in ws]
+    assert got == ["0", b"1", *(str(i) for i in range(2, 100))]
+
+
+async def test_after_a_fragmented_message_websockets_parses_and_order_holds() -> None:
+    async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            text("one")
+            + frame(TEXT, b"tw", fin=False)
+            + frame(PING, b"mid")
+            + frame(CONT, b"o")
+            + text("three")
+            + frame(CLOSE, b"\x03\xe8")
+        )
+        await read_frame(reader)  # the pong
+        await read_frame(reader)  # the close
+
+    async with frame_server(scenario) as url, open_client(url) as ws:
+        assert await asyncio.wait_for(read_all(ws), 10) == ["one", "two", "three"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "code"),
+    [
+        (frame(TEXT, b"masked", masked=True), 1002),  # a server must not mask
+        (bytes([0xC1, 0x01]) + b"x", 1002),  # a reserved bit, no extension agreed
+        (frame(TEXT, b"\xff\xfe"), 1007),  # not UTF-8
+        (frame(TEXT, b"x" * 2000), 1009),  # over max_size
+    ],
+    ids=["masked", "reserved-bit", "invalid-utf8", "too-big"],
+)
+async def test_protocol_errors_close_like_websockets(bad: bytes, code: int) -> None:
+    """The messages before the bad frame arrive; then websockets' own error and close code."""
+
+    async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(text("ok 1") + text("ok 2") + bad + text("never"))
+        await read_frame(reader)  # the client's close
+
+    async with frame_server(scenario) as url, open_client(url, max_size=1000) as ws:
+        received: list[Any] = []
+        with pytest.raises(ConnectionClosedError):
+            async for batch in batches(ws):
+                received.extend(batch)
+    assert received == ["ok 1", "ok 2"]
+    assert ws.protocol.close_sent is not None and ws.protocol.close_sent.code == code
+
+
+async def test_a_reader_that_stops_pushes_back_on_the_server() -> None:
+    """Unread messages stay bounded: reading pauses and the server's writes back up."""
+    backed_up = asyncio.Event()
+    message = text('{"p":"' + "z" * 1000 + '"}')
+
+    async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(100_000):  # ~100 MB if nothing pushed back
+            writer.write(message)
+            if writer.transport.get_write_buffer_size() > 4 * 2**20:
+                backed_up.set()
+                await reader.read()  # until the client goes
+                return
+            await asyncio.sleep(0)  # let the client read
+
+    async with frame_server(scenario) as url, open_client(url) as ws:
+        await asyncio.wait_for(backed_up.wait(), 30)
+        held = len(await ws.recv_batch())
+        ws.transport.abort()
+    # The pause mark (64 x 16 messages), plus what one socket read (256 KiB) can add.
+    assert held <= 64 * 16 + 2**18 // len(message) + 1
+
+
+async def test_frames_sent_with_the_handshake_come_first_then_the_bulk_parser_takes_over() -> None:
+    """A busy stream's first frames share the upgrade's packet: websockets parses those."""
+    late_frames_in = asyncio.Event()
+
+    async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"".join(text(f"early {i}") for i in range(50)))
+        assert await read_frame(reader) == (TEXT, b"go")
+        writer.write(b"".join(text(f"late {i}") for i in range(50)) + frame(PING, b""))
+        assert await read_frame(reader) == (PONG, b"")  # so the late frames are in, unread
+        late_frames_in.set()
+        assert await read_frame(reader) == (TEXT, b"more")
+        writer.write(b"".join(text(f"later {i}") for i in range(50)))
+        await read_frame(reader)  # the client's close
+
+    async with frame_server(scenario, early=True) as url, open_client(url) as ws:
+        await asyncio.wait_for(late_frames_in.wait(), 10)
+        received: list[Any] = []
+        while len(received) < 100:
+            received.extend(await asyncio.wait_for(ws.recv_batch(), 10))
+        await ws.send("more")
+        while len(received) < 150:
+            received.extend(await asyncio.wait_for(ws.recv_batch(), 10))
+        assert ws._bulk, "binstream's parser took over once websockets' queue was empty"
+    assert received == [f"{when} {i}" for when in ("early", "late", "later") for i in range(50)]
+
+
+async def test_nothing_after_the_servers_close_frame_is_delivered() -> None:
+    async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(text("last") + frame(CLOSE, b"\x03\xe8") + text("after the close"))
+        await read_frame(reader)
+
+    async with frame_server(scenario) as url, open_client(url) as ws:
+        assert await asyncio.wait_for(read_all(ws), 10) == ["last"]
