@@ -14,6 +14,7 @@ skips what is missing). python-binance is pointed at the blaster and never reach
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -32,6 +33,8 @@ from .peers import Peer
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+#: Put first on a client's path, it makes the [fast] extra's packages fail to import.
+PLAIN_INSTALL = HERE / "plain_install"
 
 
 class Blaster:
@@ -76,7 +79,11 @@ WORKLOADS: dict[str, tuple[str, list[str]]] = {
 CLI_VARIANTS: dict[str, tuple[list[str], dict[str, str]]] = {
     "cli": ([], {}),
     "cli-ws": (["--transport", "websockets"], {}),
-    "cli-ws-asyncio": (["--transport", "websockets"], {"BINSTREAM_LOOP": "asyncio"}),
+    # What `pip install binstream` gives: websockets, asyncio's loop, frames checked with orjson.
+    "cli-plain": (
+        ["--transport", "websockets"],
+        {"BINSTREAM_LOOP": "asyncio", "PYTHONPATH": f"{PLAIN_INSTALL}{os.pathsep}{ROOT}"},
+    ),
 }
 
 
@@ -91,7 +98,7 @@ def spawn(
     args: list[str], env: dict[str, str] | None = None, **popen: Any
 ) -> subprocess.Popen[bytes]:
     """Start a client from the checkout: its ``binstream`` and ``bench``, whatever is installed."""
-    environ = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.Popen(args, env=environ, cwd=ROOT, **popen)
 
 
@@ -205,7 +212,7 @@ def run_client(
 #: The CLI writing into a pipe that this process reads, timed to its last line, like wscat.
 READER = "cli into a reader"
 #: Every client on the single-stream workloads; a subset on the combined ones.
-THROUGHPUT_CLIENTS = ["floor", "floor-output", "cli", "cli-ws", "cli-ws-asyncio", "bsm",
+THROUGHPUT_CLIENTS = ["floor", "floor-output", "cli", "cli-ws", "cli-plain", "bsm",
                       "bsm-ws", "twm", "twm-ws", "pb-bsm", "pb-twm", "wscat", READER]  # fmt: skip
 COMBINED_CLIENTS = ["floor-output", "cli", "cli-ws", "bsm", "bsm-ws", "twm", "twm-ws", "pb-bsm",
                     READER]  # fmt: skip
@@ -224,7 +231,7 @@ def one_run(kind: str, workload: str, count: int, peer: str | None, wscat: str |
 
 
 #: The clients the targets compare, per workload: they get ``TARGET_EXTRA_RUNS`` more runs.
-TARGET_CLIENTS = {"aggTrade": ["floor-output", "cli", "cli-ws-asyncio", "wscat", READER],
+TARGET_CLIENTS = {"aggTrade": ["floor-output", "cli", "cli-plain", "wscat", READER],
                   "depth20": ["floor-output", "cli"]}  # fmt: skip
 TARGET_EXTRA_RUNS = 2
 
@@ -261,19 +268,24 @@ def keep_best(best: dict[str, dict[str, Any]], row: dict[str, Any]) -> None:
         best[row["client"]] = row
 
 
-def latency(count: int, rate: float) -> list[dict[str, Any]]:
-    rows = []
+def latency(count: int, rate: float, repeat: int = 2) -> list[dict[str, Any]]:
+    """p50/p99/max of send → decoded at a paced ``rate``; per client, the run with the lower
+    p99 of ``repeat`` interleaved ones (a scheduling hiccup lands in one run's tail)."""
+    best: dict[str, dict[str, Any]] = {}
     # In-process (send → decoded): the floor and BinanceSocketManager. Through a pipe to
     # this process (send → line read here): the floor writing each line, and the CLI.
     kinds = ("floor-latency", "bsm-latency", "bsm-latency-ws", "floor-output-latency", "cli",
              "cli-ws")  # fmt: skip
-    for kind in kinds:
-        piped = kind.startswith("cli") or "output" in kind
-        row = one_run(kind, "aggTrade", count, None, None, rate,
-                      stdout="latency" if piped else "null")  # fmt: skip
-        row["client"] = kind.replace("cli", "cli-latency") if kind.startswith("cli") else kind
-        rows.append(row)
-    return rows
+    for _ in range(repeat):
+        for kind in kinds:
+            piped = kind.startswith("cli") or "output" in kind
+            row = one_run(kind, "aggTrade", count, None, None, rate,
+                          stdout="latency" if piped else "null")  # fmt: skip
+            row["client"] = kind.replace("cli", "cli-latency") if kind.startswith("cli") else kind
+            kept = best.get(kind)
+            if kept is None or (row.get("ok") and row["p99_us"] < kept.get("p99_us", 1e18)):
+                best[kind] = row
+    return list(best.values())
 
 
 #: The clients that must lose nothing at a paced 20,000 msg/s (python-binance's is shown).
@@ -361,7 +373,7 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def startup(repeat: int = 3) -> list[dict[str, Any]]:
+def startup(repeat: int = 5) -> list[dict[str, Any]]:
     """Process start to first line on stdout; the best of ``repeat`` interleaved runs.
 
     The floor here writes each line at once (its throughput variant waits for 256).
@@ -433,6 +445,9 @@ def main() -> None:
     repeat = 1 if args.quick else args.repeat
     peer = peers.python_binance(args.peer_python, install=not args.no_install)
     wscat = peers.wscat(args.wscat, install=not args.no_install)
+    # Start-up is measured as installed: with bytecode (pip writes it; a checkout may not).
+    for package in ("binstream", "bench"):
+        compileall.compile_dir(ROOT / package, quiet=1)
     started = time.time()
     from binstream.transport import picows_installed
 
@@ -470,7 +485,7 @@ def main() -> None:
                               ["client", "msgs_per_s", "vs_floor", "vs_floor_output", "cpu_s",
                                "rss_mb"]))  # fmt: skip
         lap(f"throughput {workload}")
-    lat = latency(6_000 // scale, 2000)
+    lat = latency(5_000 // scale, 2000, 1 if args.quick else 2)
     report["latency"] = lat
     sections.append(table("Latency at 2,000 msg/s (µs, send → decoded)", lat,
                           ["client", "p50_us", "p99_us", "max_us"]))  # fmt: skip
@@ -503,8 +518,8 @@ def main() -> None:
     depth = report["throughput_depth20"]
     pb_twm: dict[str, Any] = next((r for r in agg if r["client"] == "pb-twm"), {})
     targets = {
-        "cli-ws-asyncio (no [fast]) >= 0.9x floor-output (aggTrade)":
-            ratio(agg, "cli-ws-asyncio", "floor-output"),
+        "cli-plain (no [fast]) >= 0.9x floor-output (aggTrade)":
+            ratio(agg, "cli-plain", "floor-output"),
         "cli >= 3x python-binance BSM (aggTrade)": ratio(agg, "cli", "pb-bsm"),
         "cli >= 5x python-binance TWM": ratio(agg, "cli", "pb-twm")
             if pb_twm.get("ok") else f"pb-twm {pb_twm.get('error', 'not run')}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,15 +12,36 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import peers  # noqa: E402
-from bench.__main__ import one_run, ratio  # noqa: E402
+from bench.__main__ import CLI_VARIANTS, one_run, ratio, spawn  # noqa: E402
 
 
-@pytest.mark.parametrize("kind", ["floor-output", "cli-ws-asyncio", "bsm-ws", "twm-ws"])
+@pytest.mark.parametrize("kind", ["floor-output", "cli-plain", "bsm-ws", "twm-ws"])
 def test_each_client_reads_every_blasted_message(kind: str) -> None:
     row = one_run(kind, "aggTrade", 2_000, None, None)
     assert row["ok"], row.get("error")
     assert row["msgs_per_s"] > 0
     assert row["rss_mb"] > 0
+
+
+def test_the_plain_install_client_runs_without_the_fast_extra() -> None:
+    """ "cli-plain" stands for `pip install binstream`: no picows, uvloop or simdjson."""
+    probe = (
+        "import importlib, binstream.framecheck as f\n"
+        "for name in ('picows', 'uvloop', 'simdjson'):\n"
+        "    try: importlib.import_module(name)\n"
+        "    except ImportError: print(name, 'missing')\n"
+        "print('frames checked with', f.CHECKER)\n"
+    )
+    proc = spawn([sys.executable, "-c", probe], CLI_VARIANTS["cli-plain"][1],
+                 stdout=subprocess.PIPE)  # fmt: skip
+    out, _ = proc.communicate(timeout=30)
+    assert out.decode().split("\n") == [
+        "picows missing",
+        "uvloop missing",
+        "simdjson missing",
+        "frames checked with orjson",
+        "",
+    ]
 
 
 def test_cli_into_a_reader_counts_what_it_delivered() -> None:
