@@ -373,7 +373,7 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def startup(repeat: int = 5) -> list[dict[str, Any]]:
+def startup(repeat: int = 10) -> list[dict[str, Any]]:
     """Process start to first line on stdout; the best of ``repeat`` interleaved runs.
 
     The floor here writes each line at once (its throughput variant waits for 256).

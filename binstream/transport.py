@@ -4,8 +4,9 @@ Both are reached through the same seam: an asyncio ``connect()`` returning a con
 with websockets' interface (``async for``, ``recv``, ``send``, ``close``, ``close_code``),
 ``batches()`` to read its messages several at a time, plus the library's own exception
 classes. picows (``pip install 'binstream[fast]'``) ships such a client,
-``picows.websockets``, written in Cython; it reads frames several times faster than
-websockets. Everything above this seam (reconnects, backoff, stall watchdog,
+``picows.websockets``, written in Cython. On websockets, binstream parses the common data
+frames itself (:mod:`binstream.wsbatch`), which brings the two level on throughput.
+Everything above this seam (reconnects, backoff, stall watchdog,
 error dicts, queue policy, rotation, sharding, the user stream) is transport-independent
 code in :mod:`binstream.connection`, so both transports behave the same.
 
