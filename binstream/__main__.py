@@ -1,5 +1,15 @@
-"""``python -m binstream``: the same as the ``binstream`` command."""
+"""``python -m binstream`` and the ``binstream`` command."""
 
-from .cli import main
+from . import gcpause
 
-main()
+
+def main() -> None:
+    """Run the command line, with the garbage collector paused while it starts."""
+    gcpause.pause()
+    from .cli import main as cli_main
+
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,7 @@ Parsing only: streaming is :mod:`binstream.runner`, the exchange is :mod:`binstr
 Heavy modules (rich tables, the server) are imported inside the commands that use them.
 """
 
+import contextlib
 import copy
 import functools
 import inspect
@@ -250,6 +251,7 @@ def _stream(
 
     _setup_logging(opts.verbose)
     endpoint = _checked_endpoint(opts.endpoint)
+    _preload_transport(opts.transport.value if opts.transport else None)
     config = RunConfig(
         streams=streams,
         combined=combined,
@@ -270,6 +272,15 @@ def _stream(
         book=book,
     )
     raise typer.Exit(_run(run_stream(config)))
+
+
+def _preload_transport(name: str | None) -> None:
+    """Import the websocket library now, among the other start-up imports (see
+    :mod:`binstream.gcpause`); if it cannot be loaded, the run itself says so."""
+    from .transport import resolve
+
+    with contextlib.suppress(BinstreamError):
+        resolve(name)
 
 
 def _checked_endpoint(endpoint: str | None) -> str | None:
@@ -300,6 +311,9 @@ def _run(coro: Any) -> int:
     """Run a coroutine to an exit code; Ctrl-C → 130, expected errors → one line."""
     import asyncio
 
+    from . import gcpause
+
+    gcpause.resume()  # the command's imports are done
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return int(runner.run(coro))
