@@ -73,6 +73,7 @@ class BatchingConnection(ClientConnection):
         self._reading_paused = False
         self._queued: deque[Any] = deque()
         self._limit: int | None = None
+        self._size_field = "current_size"
 
     # Receiving bytes (asyncio.Protocol callbacks)
 
@@ -82,8 +83,14 @@ class BatchingConnection(ClientConnection):
         try:  # what the bulk parser relies on in websockets' internals
             #: websockets' own queue of received frames.
             self._queued = self.recv_messages.frames.queue
-            limits = (protocol.max_message_size, protocol.max_fragment_size)
-            protocol.reader.buffer, protocol.current_size, protocol.extensions  # noqa: B018
+            if hasattr(protocol, "max_message_size"):  # websockets 16 and later
+                limits = (protocol.max_message_size, protocol.max_fragment_size)
+                self._size_field = "current_size"
+            else:  # websockets 15
+                limits = (getattr(protocol, "max_size"), None)  # noqa: B009
+                self._size_field = "cur_size"
+            protocol.reader.buffer, protocol.extensions  # noqa: B018
+            getattr(protocol, self._size_field)
         except AttributeError:  # a websockets release laid out otherwise: it parses it all
             self._bulk = False
             return
@@ -114,7 +121,7 @@ class BatchingConnection(ClientConnection):
         if (
             protocol.state is not OPEN
             or protocol.extensions
-            or protocol.current_size is not None
+            or getattr(protocol, self._size_field) is not None  # within a fragmented message
             or protocol.reader.buffer
             or self._queued
         ):
