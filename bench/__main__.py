@@ -485,7 +485,7 @@ def main() -> None:
                               ["client", "msgs_per_s", "vs_floor", "vs_floor_output", "cpu_s",
                                "rss_mb"]))  # fmt: skip
         lap(f"throughput {workload}")
-    lat = latency(5_000 // scale, 2000, 1 if args.quick else 2)
+    lat = latency(4_000 // scale, 2000, 1 if args.quick else 2)
     report["latency"] = lat
     sections.append(table("Latency at 2,000 msg/s (µs, send → decoded)", lat,
                           ["client", "p50_us", "p99_us", "max_us"]))  # fmt: skip
