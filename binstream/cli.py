@@ -313,9 +313,10 @@ def _run(coro: Any) -> int:
 
     from . import gcpause
 
+    loop_factory = _loop_factory()
     gcpause.resume()  # the command's imports are done
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
             return int(runner.run(coro))
     except KeyboardInterrupt:
         sys.stderr.write("\n")
