@@ -45,6 +45,13 @@ def test_shapes(frame: str) -> None:
     assert _check_with_orjson(frame) == FRAMES[frame]
 
 
+@pytest.mark.parametrize("frame", [f for f in FRAMES if f.startswith("{")])
+def test_shapes_of_long_frames(frame: str) -> None:
+    long_frame = '{"pad":"' + "p" * 1000 + '",' + frame[1:]
+    assert framecheck.check_frame(long_frame) == FRAMES[frame]
+    assert _check_with_orjson(long_frame) == FRAMES[frame]
+
+
 @pytest.mark.parametrize("frame", NOT_JSON)
 def test_not_json_is_a_value_error(frame: str) -> None:
     with pytest.raises(ValueError):
@@ -58,6 +65,18 @@ def test_not_json_is_a_value_error(frame: str) -> None:
 def test_simdjson_and_orjson_agree_on_json(value: object) -> None:
     assert simdjson_check is not None
     frame = orjson.dumps(value).decode()
+    assert simdjson_check(frame) == _check_with_orjson(frame)
+
+
+@needs_simdjson
+@given(
+    st.dictionaries(st.sampled_from(["e", "id", "stream", "data", "x"]) | text, values, max_size=4),
+    st.integers(0, 1200),
+)
+def test_simdjson_and_orjson_agree_on_long_frames(value: dict[str, object], pad: int) -> None:
+    """Long frames (depth20 and the like) take the other way to the keys."""
+    assert simdjson_check is not None
+    frame = orjson.dumps({"pad": "p" * pad, **value}).decode()
     assert simdjson_check(frame) == _check_with_orjson(frame)
 
 
