@@ -260,11 +260,19 @@ def throughput(workload: str, count: int, peer: Peer, wscat: Peer, clients: list
     return list(best.values())
 
 
-def keep_best(best: dict[str, dict[str, Any]], row: dict[str, Any]) -> None:
-    """Keep ``row`` if its client has no row yet, or it succeeded faster than the kept one."""
+def keep_best(
+    best: dict[str, dict[str, Any]], row: dict[str, Any], key: str = "msgs_per_s",
+    lower: bool = False,
+) -> None:  # fmt: skip
+    """Keep ``row`` if its client has no row yet, or it succeeded and beats the kept one on
+    ``key`` (higher is better; lower with ``lower``)."""
     previous = best.get(row["client"])
     if previous is None or (
-        row["ok"] and (not previous.get("ok") or row["msgs_per_s"] > previous["msgs_per_s"])
+        row["ok"]
+        and (
+            not previous.get("ok")
+            or (row[key] < previous[key] if lower else row[key] > previous[key])
+        )
     ):
         best[row["client"]] = row
 
@@ -283,9 +291,7 @@ def latency(count: int, rate: float, repeat: int = 2) -> list[dict[str, Any]]:
             row = one_run(kind, "aggTrade", count, None, None, rate,
                           stdout="latency" if piped else "null")  # fmt: skip
             row["client"] = kind.replace("cli", "cli-latency") if kind.startswith("cli") else kind
-            kept = best.get(kind)
-            if kept is None or (row.get("ok") and row["p99_us"] < kept.get("p99_us", 1e18)):
-                best[kind] = row
+            keep_best(best, row, "p99_us", lower=True)
     return list(best.values())
 
 

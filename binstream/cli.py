@@ -1058,7 +1058,8 @@ def _app_for(argv: list[str]) -> typer.Typer:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Run the command line (the console script, :func:`binstream.__main__.main`, calls it
+    with the garbage collector paused)."""
     try:
         _app_for(sys.argv[1:])(prog_name="binstream")
     except BrokenPipeError:

@@ -74,6 +74,7 @@ class BatchingConnection(ClientConnection):
         self._queued: deque[Any] = deque()
         self._limit: int | None = None
         self._size_field = "current_size"
+        self._pause_at = float("inf")
 
     # Receiving bytes (asyncio.Protocol callbacks)
 
@@ -91,11 +92,14 @@ class BatchingConnection(ClientConnection):
                 self._size_field = "cur_size"
             protocol.reader.buffer, protocol.extensions  # noqa: B018
             getattr(protocol, self._size_field)
+            high = self.recv_messages.high  # websockets' max_queue; None: no flow control
         except AttributeError:  # a websockets release laid out otherwise: it parses it all
             self._bulk = False
             return
         #: The largest frame websockets would accept (``max_size``), or None.
         self._limit = min((x for x in limits if x is not None), default=None)
+        #: Unread messages past which reading pauses.
+        self._pause_at = float("inf") if high is None else max(high, 1) * _PAUSE_FACTOR
 
     def data_received(self, data: bytes) -> None:
         if self._bulk is None and self._websockets_at_rest():
@@ -181,13 +185,9 @@ class BatchingConnection(ClientConnection):
             else:
                 return self._hand_over_rest(buf, pos)
         self._partial = buf[pos:]
-        if len(ready) > self._pause_at() and not self._reading_paused:
+        if len(ready) > self._pause_at and not self._reading_paused:
             self._reading_paused = True
             self.transport.pause_reading()
-
-    def _pause_at(self) -> float:
-        high = self.recv_messages.high
-        return float("inf") if high is None else max(high, 1) * _PAUSE_FACTOR
 
     def _hand_over_rest(self, buf: bytes, pos: int) -> None:
         """From ``buf[pos]`` on, websockets parses everything, for the rest of the connection."""
