@@ -1,13 +1,17 @@
 """Reconnecting websocket connections and the socket object consumers read from.
 
-One :class:`StreamSocket` owns one or more :class:`_Link` objects (one per connection
+One :class:`StreamSocket` owns one or more :class:`Link` objects (one per connection
 plan; several only past 1024 streams) that all feed one bounded :class:`MessageBuffer`.
+What a link does with each connection is its session's job (:class:`LinkSession`):
+market streams (:mod:`binstream.marketsession`) or the user data stream
+(:mod:`binstream.user`).
 
-A link's life: connect → (subscribe extras) → read frames, decode with orjson, queue
-→ on a drop, put ``BinanceWebsocketClosed`` on the queue, wait with exponential backoff
-and jitter, reconnect → after ``max_retries`` failed attempts in a row, put
+A link's life: connect → session handshake → session reads, decodes, queues → on a
+drop, put ``BinanceWebsocketClosed`` on the queue, wait with exponential backoff and
+jitter, reconnect → after ``max_retries`` failed attempts in a row, put
 ``BinanceWebsocketUnableToConnect`` and end. The retry budget resets whenever a
-connection delivered data, so a stream that drops once a day never runs out.
+connection delivered data, so a stream that drops once a day never runs out. Anything
+unexpected ends the socket the same way, naming what failed (:meth:`Link._run`).
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
@@ -32,23 +36,26 @@ import orjson
 from .buffer import MessageBuffer, OverflowPolicy
 from .endpoints import ConnectionPlan
 from .errors import ReceiveTimeoutError, StreamClosedError
-from .framecheck import check_frame, shape_of
-from .transport import Transport, resolve
+from .messages import (
+    CLOSED,
+    INVALID_MESSAGE,
+    UNABLE_TO_CONNECT,
+    error_message,
+    is_error,
+)
+from .transport import resolve
+from .wire import (
+    ConnectionClosed,
+    HandshakeStatusError,
+    InvalidURL,
+    WireConnection,
+    WireError,
+    describe_exception,
+)
 
-#: An open connection with websockets' interface, from whichever transport made it.
-ClientConnection = Any
+__all__ = ["CLOSED", "INVALID_MESSAGE", "UNABLE_TO_CONNECT", "error_message", "is_error"]
 
 log = logging.getLogger("binstream")
-
-#: Binance allows 5 incoming messages per second per connection; stay under it.
-SUBSCRIBE_INTERVAL = 0.25
-#: How long a rotation waits for the new connection to overlap the old one.
-ROTATION_OVERLAP_TIMEOUT = 10.0
-SUBSCRIBE_BATCH = 200
-#: Frames longer than this wait in the queue as text and are decoded when read. A decoded
-#: depth20 message is ~40 containers the garbage collector keeps scanning while it waits
-#: (measured: half of BinanceSocketManager's time on depth20) and ~8x the memory.
-LAZY_DECODE_SIZE = 512
 
 
 class AttemptPacer:
@@ -90,22 +97,6 @@ class SocketState(StrEnum):
     RECONNECTING = "reconnecting"
     CLOSED = "closed"
     FAILED = "failed"
-
-
-def error_message(kind: str, message: str) -> dict[str, str]:
-    """An error dict in python-binance's shape: ``{"e": "error", "type": ..., "m": ...}``."""
-    return {"e": "error", "type": kind, "m": message}
-
-
-CLOSED = "BinanceWebsocketClosed"
-UNABLE_TO_CONNECT = "BinanceWebsocketUnableToConnect"
-INVALID_MESSAGE = "BinanceWebsocketInvalidMessage"
-SUBSCRIBE_ERROR = "BinanceWebsocketSubscribeError"
-
-
-def is_error(message: Any) -> bool:
-    """True for the error dicts binstream puts on a socket's queue."""
-    return type(message) is dict and message.get("e") == "error"
 
 
 @dataclass
@@ -166,6 +157,9 @@ class StatusEvent:
     detail: str = ""
     attempt: int = 0
     delay: float = 0.0
+    #: What happened, where the state alone does not say: ``"rotated"`` (a planned
+    #: switch to a new connection, nothing lost), or empty.
+    kind: str = ""
 
 
 @dataclass
@@ -178,142 +172,166 @@ class SocketStats:
     connected_at: float | None = None
 
 
-class _Fatal(Exception):
-    """A failure that retrying cannot fix (bad URL, 4xx, refused credentials)."""
+class LinkFatal(Exception):
+    """A failure retrying cannot fix (bad URL, HTTP 4xx, refused credentials).
+
+    Raised by a link or its session; the socket gives up at once with an error dict of
+    type ``kind`` whose ``m`` is this exception's message.
+    """
 
     def __init__(self, message: str, kind: str = UNABLE_TO_CONNECT) -> None:
         super().__init__(message)
         self.kind = kind
 
 
-def _classify(exc: BaseException, transport: Transport) -> str | None:
-    """Return a message if ``exc`` is fatal, else None (retry)."""
-    if isinstance(exc, transport.uri_error):
+class LinkSession(Protocol):
+    """What a link does with each connection it opens: the public extension point.
+
+    :class:`~binstream.marketsession.MarketSession` reads market streams; the user data
+    stream's session (:mod:`binstream.user`) subscribes over the WebSocket API first.
+    A session raises :class:`LinkFatal` to end the socket, and
+    :class:`~binstream.wire.ConnectionClosed` (from ``recv_batch``) when the connection
+    ends; anything else it raises ends the socket too, as a failure of its stage.
+    """
+
+    async def on_open(self, link: Link, conn: WireConnection) -> None:
+        """Work on a fresh connection before reading (subscribe, authenticate)."""
+
+    async def read(self, link: Link, conn: WireConnection) -> None:
+        """Read and deliver until the connection ends (raise what ``recv_batch`` raises)."""
+
+    def on_age_limit(self, link: Link, conn: WireConnection) -> None:
+        """``conn`` reached ``max_age``: replace it (make-before-break where possible)."""
+
+
+def fatal_reason(exc: BaseException) -> str | None:
+    """The message for a connection failure retrying cannot fix, else None (retry)."""
+    if isinstance(exc, InvalidURL):
         return f"invalid URL: {exc}"
-    if isinstance(exc, transport.status_error):
-        response: Any = getattr(exc, "response", None)
-        status = response.status_code
+    if isinstance(exc, HandshakeStatusError):
+        status = exc.status
         if 400 <= status < 500 and status not in (408, 418, 429):
-            body = response.body.decode("utf-8", "replace").strip() if response.body else ""
+            body = exc.body.decode("utf-8", "replace").strip()
             return f"server refused the stream (HTTP {status}){': ' + body[:200] if body else ''}"
     return None
 
 
-async def _chain(
-    first: list[str], rest: AsyncIterator[Sequence[Any]]
-) -> AsyncIterator[Sequence[Any]]:
-    yield first
-    async for batch in rest:
-        yield batch
-
-
-async def _close_quietly(ws: ClientConnection, timeout: float) -> None:
-    """Close with a close frame, giving up after ``timeout`` seconds; never raises."""
+async def close_quietly(conn: WireConnection, timeout: float) -> None:
+    """Close with a close frame, aborting after ``timeout`` seconds; never raises."""
     with contextlib.suppress(Exception):
-        async with asyncio.timeout(timeout):
-            await ws.close()
+        await conn.close(timeout)
 
 
-def _describe_close(ws: ClientConnection) -> str:
-    if ws.close_code is None:
-        return "connection lost without a close frame"
-    reason = f" {ws.close_reason}" if ws.close_reason else ""
-    return f"connection closed by server (code {ws.close_code}{reason})"
+class Link:
+    """One reconnecting connection feeding its socket's buffer, with one failure boundary.
 
+    Whatever escapes connecting, the session's handshake and reading, or a helper task
+    (stall watchdog, age limit, rotation) ends the socket with a
+    ``BinanceWebsocketUnableToConnect`` error dict that names the stage and the cause,
+    ``state == FAILED`` and ``recv()`` raising: never a silent hang.
+    """
 
-def _describe(exc: BaseException) -> str:
-    if hasattr(exc, "rcvd") and hasattr(exc, "sent"):  # either transport's ConnectionClosed
-        rcvd = exc.rcvd
-        if rcvd is None:
-            return "connection lost without a close frame"
-        reason = f" {rcvd.reason}" if rcvd.reason else ""
-        return f"connection closed by server (code {rcvd.code}{reason})"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, OSError):
-        return exc.strerror or exc.__class__.__name__
-    return str(exc) or exc.__class__.__name__
-
-
-class _Link:
-    """One reconnecting connection feeding the socket's buffer."""
-
-    _ids = itertools.count(1)
-
-    def __init__(self, socket: StreamSocket, plan: ConnectionPlan) -> None:
+    def __init__(self, socket: StreamSocket, plan: ConnectionPlan, session: LinkSession) -> None:
         self.socket = socket
         self.plan = plan
+        self.session = session
         self.options = socket.options
         self.transport = resolve(self.options.transport)
-        self.ws: ClientConnection | None = None
+        #: The connection being read, if any.
+        self.conn: WireConnection | None = None
+        #: What the link is doing, for the message if it fails.
+        self.stage = "connecting"
         self.task: asyncio.Task[None] | None = None
-        self._stream_set = frozenset(plan.streams)
-        self._pending_ids: set[int] = set()
+        #: Messages delivered on the current connection.
+        self.delivered = 0
         self._stalled = False
-        self._rotate = False
-        self._delivered = 0
+        self._planned: str | None = None
         self._closing = False
-        self._rotation: asyncio.Task[None] | None = None
-        self._handover: tuple[ClientConnection, list[str]] | None = None
-        self._seen: set[str] | None = None
-        self._dedupe: set[str] | None = None
+        self._failure: tuple[str, BaseException] | None = None
+        self._helpers: set[asyncio.Task[Any]] = set()
+        self._age_timer: asyncio.TimerHandle | None = None
         # The local exchange on loopback is not Binance: its attempts are not rationed.
         host = urlsplit(plan.url).hostname or ""
         self._paced = not (host == "localhost" or host.startswith("127.") or host == "::1")
 
     def start(self) -> None:
+        """Run the link in a task of the running loop."""
         self.task = asyncio.create_task(self._run(), name=f"binstream:{self.plan.url}")
 
+    # -- the failure boundary -------------------------------------------------------------
+
     async def _run(self) -> None:
+        try:
+            await self._loop()
+        except asyncio.CancelledError:
+            raise
+        except LinkFatal as exc:
+            self.socket._give_up(str(exc), 0, exc.kind)
+        except Exception as exc:
+            stage, cause = self._failure if self._failure else (self.stage, exc)
+            log.debug("%s: %s failed", self.socket.path, stage, exc_info=cause)
+            self.socket._give_up(f"{stage} failed: {_cause(cause)}", 0)
+        finally:
+            self._cancel_helpers()
+            conn, self.conn = self.conn, None
+            if conn is not None:
+                conn.abort()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], stage: str) -> asyncio.Task[Any]:
+        """Run a helper beside the reader; if it fails, the link ends with its stage named."""
+        task = asyncio.create_task(coro)
+        self._helpers.add(task)
+
+        def done(task: asyncio.Task[Any]) -> None:
+            self._helpers.discard(task)
+            if task.cancelled() or task.exception() is None or self._closing:
+                return
+            exc = task.exception()
+            assert exc is not None
+            if self._failure is None:
+                self._failure = (stage, exc)
+            if self.conn is not None:  # the reader sees the end, then the failure
+                self.conn.abort()
+
+        task.add_done_callback(done)
+        return task
+
+    def _cancel_helpers(self) -> None:
+        for helper in list(self._helpers):
+            helper.cancel()
+        if self._age_timer is not None:
+            self._age_timer.cancel()
+            self._age_timer = None
+
+    def _check_helpers(self) -> None:
+        if self._failure is not None:
+            raise self._failure[1]
+
+    # -- the reconnect loop ---------------------------------------------------------------
+
+    async def _loop(self) -> None:
         policy = self.options.reconnect
         attempt = 0
-        handed: tuple[ClientConnection, list[str]] | None = None
         while not self._closing:
-            backlog: list[str] = []
-            if handed is not None:  # a rotation opened the next connection already
-                ws, backlog = handed
-                handed = None
-                fresh = False
-            else:
-                try:
-                    ws = await self._connect()
-                except _Fatal as exc:
-                    self.socket._give_up(str(exc), attempt, exc.kind)
-                    return
-                except (OSError, TimeoutError, self.transport.handshake_error) as exc:
-                    ws = None
-                    detail = _describe(exc)
-                    log.warning("%s: connect failed: %s", self.socket.path, detail)
-                fresh = True
-            if ws is not None:
-                self.ws = ws
+            self.stage = "connecting"
+            detail = ""
+            try:
+                conn: WireConnection | None = await self.connect()
+            except (OSError, TimeoutError, WireError) as exc:
+                conn = None
+                detail = describe_exception(exc)
+                log.info("%s: connect failed: %s", self.socket.path, detail)
+            if conn is not None:
+                detail = await self._serve(conn)
+                self._check_helpers()
                 if self._closing:
-                    await _close_quietly(ws, self.options.close_timeout)
                     return
-                try:
-                    await self._serve(ws, fresh, backlog)
-                    detail = _describe_close(ws)
-                except (self.transport.closed_error, OSError, TimeoutError) as exc:
-                    detail = _describe(exc)
-                except _Fatal as exc:
-                    self.socket._give_up(str(exc), attempt, exc.kind)
-                    return
-                finally:
-                    self.ws = None
-                if self._handover is not None:
-                    handed, self._handover = self._handover, None
-                    self._dedupe, self._seen = self._seen, None
+                if self.delivered:
                     attempt = 0
-                    continue
-                self._seen = None
-                if self._stalled:
-                    detail = f"no data for {self.options.stall_timeout:g}s (stalled)"
-                if self._delivered:
+                if self._planned is not None:  # announced: reconnect at once, not a drop
+                    log.info("%s: %s; reconnecting", self.socket.path, self._planned)
+                    self._planned = None
                     attempt = 0
-                if self._rotate:
-                    self._rotate = False
                     continue
                 self.socket._report_drop(detail)
             attempt += 1
@@ -324,60 +342,20 @@ class _Link:
             self.socket._status(SocketState.RECONNECTING, detail, attempt, delay)
             await asyncio.sleep(delay)
 
-    def _start_rotation(self, old: ClientConnection, why: str) -> None:
-        if self._rotation is None or self._rotation.done():
-            log.info("%s: %s; opening the next connection first", self.socket.path, why)
-            self._rotation = asyncio.create_task(self._make_before_break(old))
+    async def connect(self) -> WireConnection:
+        """Open one connection to the plan's URL (paced, classified); for sessions too.
 
-    async def _make_before_break(self, old: ClientConnection) -> None:
-        """Open the replacement, find where it overlaps the old feed, then switch.
-
-        Both connections carry the same frames, byte for byte, in the same order. Frames
-        the old connection delivers once the new one is open are remembered; the first
-        new-connection frame among them is the overlap point. Whatever the new connection
-        read before that is a duplicate; what follows is handed over and de-duplicated
-        against what the old one delivered meanwhile: nothing lost, nothing twice.
+        Raises :class:`LinkFatal` for failures retrying cannot fix, else what the
+        transport raises (:class:`OSError`, :class:`TimeoutError`, a ``WireError``).
         """
-        try:
-            new = await self._connect()
-            await self._handshake(new)
-            if self.plan.subscribe:
-                await self._subscribe(new, self.plan.subscribe)
-        except Exception as exc:  # the replacement failed: fall back to a plain reconnect
-            log.warning("%s: could not open the next connection (%s)", self.socket.path, exc)
-            self._rotate = True
-            await _close_quietly(old, self.options.close_timeout)
-            return
-        self._seen = seen = set[str]()
-        pending: list[str] = []
-        try:
-            async with asyncio.timeout(ROTATION_OVERLAP_TIMEOUT):
-                async for frame in new:
-                    if isinstance(frame, bytes):
-                        continue
-                    if frame in seen:
-                        break
-                    pending.append(frame)
-        except TimeoutError:
-            log.info("%s: no overlap seen; switching anyway", self.socket.path)
-        except self.transport.closed_error:
-            self._seen = None
-            self._rotate = True
-            await _close_quietly(old, self.options.close_timeout)
-            return
-        self._handover = (new, pending)
-        await _close_quietly(old, self.options.close_timeout)
-
-    async def _connect(self) -> ClientConnection:
         opts = self.options
         wait = CONNECTION_PACER.reserve() if self._paced else 0.0
         if wait > 0:
             log.warning("%s: pacing connection attempts, waiting %.1fs", self.socket.path, wait)
             await asyncio.sleep(wait)
         self.socket._status(SocketState.CONNECTING)
-        transport = self.transport
         try:
-            ws = await transport.connect(
+            conn = await self.transport.connect(
                 self.plan.url,
                 open_timeout=opts.open_timeout,
                 ping_interval=opts.ping_interval,
@@ -385,102 +363,58 @@ class _Link:
                 close_timeout=opts.close_timeout,
                 max_size=opts.max_size,
                 max_queue=64,
-                compression=None,
-                user_agent_header="binstream",
+                user_agent="binstream",
             )
-        except (transport.uri_error, transport.status_error) as exc:
-            fatal = _classify(exc, transport)
+        except WireError as exc:
+            fatal = fatal_reason(exc)
             if fatal:
-                raise _Fatal(fatal) from exc
+                raise LinkFatal(fatal) from exc
             raise
         except ValueError as exc:  # e.g. a port out of range
-            raise _Fatal(f"invalid URL: {exc}") from exc
-        self.socket.stats.connected_at = time.monotonic()
-        self.socket._status(SocketState.OPEN)
-        return ws
+            raise LinkFatal(f"invalid URL: {exc}") from exc
+        return conn
 
-    async def _serve(
-        self, ws: ClientConnection, fresh: bool = True, backlog: list[str] | None = None
-    ) -> None:
-        """Read until the connection ends, with its helper tasks alongside."""
-        self._delivered = 0
+    async def _serve(self, conn: WireConnection) -> str:
+        """Hand ``conn`` to the session until it ends; returns why it ended."""
+        self.conn = conn
+        self.delivered = 0
         self._stalled = False
-        helpers: list[asyncio.Task[None]] = []
+        opts = self.options
         try:
-            if fresh:
-                await self._handshake(ws)
-            if self.plan.subscribe and fresh:
-                helpers.append(asyncio.create_task(self._subscribe(ws, self.plan.subscribe)))
-            if self.options.stall_timeout:
-                helpers.append(asyncio.create_task(self._watchdog(ws, self.options.stall_timeout)))
-            if self.options.max_age:
-                helpers.append(asyncio.create_task(self._age_limit(ws, self.options.max_age)))
-            batches = self.transport.batches(ws)
-            await self._read(_chain(backlog, batches) if backlog else batches, ws)
+            if self._closing:
+                return "closed"
+            self.stage = "handshake"
+            await self.session.on_open(self, conn)
+            self.socket.stats.connected_at = time.monotonic()
+            self.socket._status(SocketState.OPEN)
+            if opts.stall_timeout:
+                self.spawn(self._watchdog(opts.stall_timeout), "stall watchdog")
+            self._arm_age_limit(conn)
+            self.stage = "reading"
+            await self.session.read(self, conn)
+            return "connection ended"
+        except ConnectionClosed as exc:
+            detail = exc.describe()
+        except (OSError, TimeoutError, WireError) as exc:
+            detail = describe_exception(exc)
         finally:
-            for helper in helpers:
-                helper.cancel()
-            await _close_quietly(ws, self.options.close_timeout)
+            self._cancel_helpers()
+            current, self.conn = self.conn, None
+            if current is not None:
+                await close_quietly(current, opts.close_timeout)
+        if self._stalled:
+            detail = f"no data for {opts.stall_timeout:g}s (stalled)"
+        return detail
 
-    async def _handshake(self, ws: ClientConnection) -> None:
-        """Work to do on a fresh connection before reading (none for market streams)."""
+    # -- what sessions use ----------------------------------------------------------------
 
-    async def _read(self, batches: AsyncIterator[Sequence[Any]], ws: ClientConnection) -> None:
-        """Validate, decode and queue every frame of ``batches`` (``ws``'s own frames, or a
-        rotation's hand-over backlog followed by them)."""
-        buffer = self.socket.buffer
-        stats = self.socket.stats
-        combined = self.plan.combined
-        raw = self.options.raw_frames
-        loads = orjson.loads
-        put = buffer.put
-        maxsize = buffer.maxsize
-        async for batch in batches:
-            for frame in batch:
-                if type(frame) is bytes:
-                    self._invalid(frame, "binary frame")
-                    continue
-                # A frame delivered as text (JSON lines, or long enough to wait as text) is only
-                # checked; a short one for a decoding consumer is decoded once, here.
-                as_text = raw or len(frame) > LAZY_DECODE_SIZE
-                try:
-                    if as_text:
-                        shape = check_frame(frame)
-                    else:
-                        message = loads(frame)
-                        shape = shape_of(message)
-                except ValueError:  # orjson.JSONDecodeError is a ValueError too
-                    self._invalid(frame, "not JSON")
-                    continue
-                kind, has_id, shutdown, stream = shape
-                if kind == "object":
-                    if has_id:
-                        self._control_reply(loads(frame) if as_text else message)
-                        continue
-                    if shutdown:
-                        self._start_rotation(ws, "server announced shutdown")
-                        continue
-                    if combined and stream not in self._stream_set:
-                        self._invalid(frame, "combined message for a stream not asked for")
-                        continue
-                elif kind != "array":
-                    self._invalid(frame, "JSON that is not an object")
-                    continue
-                if self._dedupe is not None:  # right after a rotation: skip what was delivered
-                    if frame in self._dedupe:
-                        continue
-                    self._dedupe = None
-                if self._seen is not None:  # a rotation is looking for its overlap
-                    self._seen.add(frame)
-                self._delivered += 1
-                stats.received += 1
-                item = frame if as_text else message
-                if len(buffer) < maxsize:  # the common case, without a coroutine per message
-                    buffer.append(item)
-                else:
-                    await put(item)
+    def count(self, n: int = 1) -> None:
+        """Record ``n`` messages delivered (for the retry budget, watchdog and stats)."""
+        self.delivered += n
+        self.socket.stats.received += n
 
-    def _invalid(self, frame: str | bytes, why: str) -> None:
+    def invalid(self, frame: str | bytes, why: str) -> None:
+        """Report a skipped frame with an error dict; the stream goes on."""
         self.socket.stats.invalid += 1
         text = frame if isinstance(frame, str) else frame[:60].decode("utf-8", "replace")
         sample = text[:60] + ("…" if len(text) > 60 else "")
@@ -489,65 +423,61 @@ class _Link:
             error_message(INVALID_MESSAGE, f"skipped invalid message ({why}): {sample!r}")
         )
 
-    def _control_reply(self, message: dict[str, Any]) -> None:
-        request_id = message.get("id")
-        self._pending_ids.discard(request_id)  # type: ignore[arg-type]
-        error = message.get("error") or (message if "code" in message else None)
-        if error:
-            text = f"subscribe request {request_id} failed: {error.get('msg', error)}"
-            log.warning("%s: %s", self.socket.path, text)
-            self.socket.buffer.put_control(error_message(SUBSCRIBE_ERROR, text))
+    def expect_close(self, why: str) -> None:
+        """The current connection's end is planned: reconnect at once, report no drop."""
+        self._planned = why
 
-    async def _subscribe(self, ws: ClientConnection, streams: tuple[str, ...]) -> None:
-        for start in range(0, len(streams), SUBSCRIBE_BATCH):
-            request_id = next(self._ids)
-            self._pending_ids.add(request_id)
-            batch = list(streams[start : start + SUBSCRIBE_BATCH])
-            await ws.send(orjson.dumps({"method": "SUBSCRIBE", "params": batch, "id": request_id}))
-            await asyncio.sleep(SUBSCRIBE_INTERVAL)
+    def adopt(self, conn: WireConnection, why: str) -> None:
+        """A session switched to ``conn`` (a rotation): read it from now on."""
+        self.conn = conn
+        self.delivered = 0
+        self._arm_age_limit(conn)
+        self.socket._status(SocketState.OPEN, f"rotated: {why}", kind="rotated")
 
-    async def _watchdog(self, ws: ClientConnection, limit: float) -> None:
+    def _arm_age_limit(self, conn: WireConnection) -> None:
+        if self._age_timer is not None:
+            self._age_timer.cancel()
+        max_age = self.options.max_age
+        if max_age:
+            self._age_timer = asyncio.get_running_loop().call_later(
+                max_age, self.session.on_age_limit, self, conn
+            )
+
+    async def _watchdog(self, limit: float) -> None:
         last_count = -1
         last_change = time.monotonic()
         while True:
             await asyncio.sleep(min(limit / 4, 1.0))
-            count = self._delivered + self.socket.stats.invalid
+            count = self.socket.stats.received + self.socket.stats.invalid
             now = time.monotonic()
             if count != last_count:
                 last_count, last_change = count, now
             elif now - last_change >= limit and len(self.socket.buffer) == 0:
                 self._stalled = True
-                log.warning("%s: no data for %.3gs, reconnecting", self.socket.path, limit)
-                self.transport.abort(ws)
+                log.info("%s: no data for %.3gs, reconnecting", self.socket.path, limit)
+                if self.conn is not None:
+                    self.conn.abort()
                 return
-
-    async def _age_limit(self, ws: ClientConnection, max_age: float) -> None:
-        await asyncio.sleep(max_age)
-        self._start_rotation(ws, f"connection is {max_age:.0f}s old")
 
     async def close(self) -> None:
         """Stop the link: close its connection with a close frame and end its task.
 
-        Cancellation alone is not trusted to land (Python 3.11's wait_for and timeouts can
-        swallow one that races with their own expiry), so the link also checks a flag and
-        the task is cancelled again until it has really ended.
+        Cancellation alone is not trusted to land (Python 3.11's timeouts can swallow one
+        that races with their own expiry), so the link also checks a flag and the task is
+        cancelled again until it has really ended.
         """
         self._closing = True
-        rotation = self._rotation
-        if rotation is not None and not rotation.done():
-            rotation.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await rotation
-        if self._handover is not None:
-            await _close_quietly(self._handover[0], self.options.close_timeout)
-            self._handover = None
+        closer = getattr(self.session, "close", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
         task = self.task
         if task is None:
             return
         for _ in range(5):
-            ws = self.ws
-            if ws is not None:
-                await _close_quietly(ws, self.options.close_timeout)
+            conn = self.conn
+            if conn is not None:
+                await close_quietly(conn, self.options.close_timeout)
             task.cancel()
             done, _ = await asyncio.wait({task}, timeout=self.options.close_timeout)
             if done:
@@ -555,6 +485,11 @@ class _Link:
                     task.result()
                 return
         log.error("%s: connection task did not stop", self.socket.path)
+
+
+def _cause(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class StreamSocket:
@@ -577,12 +512,10 @@ class StreamSocket:
         plans: list[ConnectionPlan],
         options: SocketOptions,
         on_close: Callable[[StreamSocket], None] | None = None,
-        link_class: type[_Link] | None = None,
-        link_config: Any = None,
+        session_factory: Callable[[], LinkSession] | None = None,
     ) -> None:
         self.path = path
-        self._link_class = link_class or _Link
-        self.link_config = link_config
+        self._session_factory = session_factory or _market_session
         self.options = options
         self.streams: tuple[str, ...] = tuple(s for p in plans for s in p.streams)
         self.buffer = MessageBuffer(options.max_queue_size, options.overflow)
@@ -590,11 +523,10 @@ class StreamSocket:
         self.state = SocketState.CONNECTING
         self.give_up_reason: str | None = None
         self._plans = plans
-        self._links: list[_Link] = []
+        self._links: list[Link] = []
         self._on_close = on_close
         self._started = False
         self._closed = False
-        self._background: set[asyncio.Task[None]] = set()
         self._live_links = 0
 
     def __repr__(self) -> str:
@@ -624,7 +556,7 @@ class StreamSocket:
         if self._closed:
             raise StreamClosedError(f"socket {self.path} was closed; ask the manager for a new one")
         self._started = True
-        self._links = [self._link_class(self, plan) for plan in self._plans]
+        self._links = [Link(self, plan, self._session_factory()) for plan in self._plans]
         self._live_links = len(self._links)
         for link in self._links:
             link.start()
@@ -690,7 +622,12 @@ class StreamSocket:
         return self._closed or self.state is SocketState.FAILED
 
     def _status(
-        self, state: SocketState, detail: str = "", attempt: int = 0, delay: float = 0.0
+        self,
+        state: SocketState,
+        detail: str = "",
+        attempt: int = 0,
+        delay: float = 0.0,
+        kind: str = "",
     ) -> None:
         if self._closed:
             return
@@ -700,14 +637,9 @@ class StreamSocket:
         callback = self.options.on_status
         if callback is not None:
             try:
-                callback(StatusEvent(self.path, state, detail, attempt, delay))
+                callback(StatusEvent(self.path, state, detail, attempt, delay, kind))
             except Exception:  # a status hook must never break the stream
                 log.exception("status callback failed")
-
-    def _spawn_close(self, ws: ClientConnection) -> None:
-        task = asyncio.create_task(_close_quietly(ws, self.options.close_timeout))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     def _report_drop(self, detail: str) -> None:
         if self._closed:
@@ -747,6 +679,12 @@ async def recv_batch(socket: Any, limit: int, decode: bool = True) -> list[Any]:
         decoded = socket._decoded
         rest = [decoded(item) for item in rest]
     return [first, *rest]
+
+
+def _market_session() -> LinkSession:
+    from .marketsession import MarketSession
+
+    return MarketSession()
 
 
 #: python-binance's name for the socket object.

@@ -259,7 +259,7 @@ class BinanceSocketManager:
         """
         from .endpoints import ConnectionPlan
         from .signing import credentials_from
-        from .user import UserStreamConfig, UserStreamLink
+        from .user import UserStreamConfig, UserStreamSession
 
         if credentials is None:
             credentials = credentials_from(
@@ -275,8 +275,9 @@ class BinanceSocketManager:
             [plan],
             self.options,
             on_close=self._forget,
-            link_class=UserStreamLink,
-            link_config=UserStreamConfig(credentials, logon=logon, recv_window=recv_window),
+            session_factory=lambda: UserStreamSession(
+                UserStreamConfig(credentials, logon=logon, recv_window=recv_window)
+            ),
         )
         self._sockets[path] = socket
         return socket

@@ -1,11 +1,10 @@
 """Which websocket client library carries the bytes: websockets (default) or picows.
 
-Both are reached through the same seam: an asyncio ``connect()`` returning a connection
-with websockets' interface (``async for``, ``recv``, ``send``, ``close``, ``close_code``),
-``batches()`` to read its messages several at a time, plus the library's own exception
-classes. picows (``pip install 'binstream[fast]'``) ships such a client,
-``picows.websockets``, written in Cython. On websockets, binstream parses the common data
-frames itself (:mod:`binstream.wsbatch`), which brings the two level on throughput.
+Both are reached through the same seam, :mod:`binstream.wire`: an asyncio ``connect()``
+returning a :class:`~binstream.wire.WireConnection` that hands over messages in batches,
+with one set of errors. Each is built on its library's public API only: websockets'
+sans-I/O protocol under binstream's own asyncio protocol (:mod:`binstream.wire_websockets`),
+and picows' listener API (:mod:`binstream.wire_picows`, ``pip install 'binstream[fast]'``).
 Everything above this seam (reconnects, backoff, stall watchdog,
 error dicts, queue policy, rotation, sharding, the user stream) is transport-independent
 code in :mod:`binstream.connection`, so both transports behave the same.
@@ -25,11 +24,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from .errors import TransportUnavailableError
+from .wire import WireConnection
 
 TRANSPORTS: tuple[str, ...] = ("auto", "websockets", "picows")
 ENV_VAR = "BINSTREAM_TRANSPORT"
@@ -37,76 +36,32 @@ ENV_VAR = "BINSTREAM_TRANSPORT"
 
 @dataclass(frozen=True)
 class Transport:
-    """One client library: its ``connect`` and the exceptions the link must tell apart."""
+    """One client library: its name, version and ``connect`` (a :mod:`binstream.wire` opener)."""
 
     name: str
     version: str
-    connect: Callable[..., Any]
-    #: The connection ended (close frame or not); has ``rcvd`` like websockets' class.
-    closed_error: type[Exception]
-    #: Any failed opening handshake; ``status_error`` is the subclass carrying a response.
-    handshake_error: type[Exception]
-    status_error: type[Exception]
-    uri_error: type[Exception]
-    abort: Callable[[Any], None]
-    #: The connection's messages in batches (each at least one), until it closes normally.
-    batches: Callable[[Any], AsyncIterator[Sequence[Any]]]
+    #: ``await connect(url, open_timeout=, ping_interval=, ping_timeout=, close_timeout=,
+    #: max_size=, max_queue=, user_agent=)`` returns a :class:`~binstream.wire.WireConnection`.
+    connect: Callable[..., Awaitable[WireConnection]]
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
 
 
-def _abort_websockets(ws: Any) -> None:
-    if ws.transport is not None:
-        ws.transport.abort()
-
-
-def _abort_picows(ws: Any) -> None:
-    # picows.websockets' connection is a compiled class whose ``transport`` field is not
-    # visible from Python; its object references are, and one of them is the WSTransport.
-    import gc
-
-    from picows import WSTransport
-
-    for ref in gc.get_referents(ws):
-        if isinstance(ref, WSTransport):
-            ref.disconnect(graceful=False)
-            return
-    raise RuntimeError("picows connection without a transport: cannot abort it")
-
-
-async def _one_at_a_time(ws: Any) -> AsyncIterator[tuple[Any]]:
-    async for message in ws:
-        yield (message,)
-
-
 def _load_websockets() -> Transport:
-    from functools import partial
-
     import websockets
-    from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-    from .wsbatch import BatchingConnection, batches
+    from .wire_websockets import connect
 
-    return Transport("websockets", websockets.__version__,
-                     partial(connect, create_connection=BatchingConnection), ConnectionClosed,
-                     InvalidHandshake, InvalidStatus, InvalidURI, _abort_websockets,
-                     batches)  # fmt: skip
+    return Transport("websockets", websockets.__version__, connect)
 
 
 def _load_picows() -> Transport:
     from picows import __version__ as version
-    from picows.websockets.asyncio.client import connect
-    from picows.websockets.exceptions import (
-        ConnectionClosed,
-        InvalidHandshake,
-        InvalidStatus,
-        InvalidURI,
-    )
 
-    return Transport("picows", version, connect, ConnectionClosed, InvalidHandshake,
-                     InvalidStatus, InvalidURI, _abort_picows, _one_at_a_time)  # fmt: skip
+    from .wire_picows import connect
+
+    return Transport("picows", version, connect)
 
 
 _LOADERS = {"websockets": _load_websockets, "picows": _load_picows}

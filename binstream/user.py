@@ -15,19 +15,18 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from .connection import ClientConnection, _Fatal, _Link
+from .connection import Link, LinkFatal
+from .messages import AUTH_ERROR, SUBSCRIPTION_ERROR
 from .signing import Credentials, mask
+from .wire import WireConnection
 
 log = logging.getLogger("binstream")
 
-AUTH_ERROR = "BinanceUserStreamAuthError"
-SUBSCRIPTION_ERROR = "BinanceUserStreamError"
 DEFAULT_RECV_WINDOW = 5000
 
 
@@ -79,24 +78,33 @@ def _retryable(error: WsApiError) -> bool:
     return error.status >= 500 or error.status == 429 or error.code in (-1001, -1003, -1008)
 
 
-class UserStreamLink(_Link):
-    """A :class:`~binstream.connection._Link` that subscribes to the user data stream."""
+class UserStreamSession:
+    """The :class:`~binstream.connection.LinkSession` of the user data stream.
+
+    Subscribes on every new connection, then delivers each event's inner dict. A planned
+    replacement (``serverShutdown``, ``max_age``) reconnects at once and subscribes
+    again: events of two subscriptions differ in their ``subscriptionId``, so there is no
+    byte overlap to switch on.
+    """
 
     _request_ids = itertools.count(1)
 
-    @property
-    def config(self) -> UserStreamConfig:
-        return self.socket.link_config  # type: ignore[no-any-return]
+    def __init__(self, config: UserStreamConfig) -> None:
+        self.config = config
+        self._backlog: list[str | bytes] = []
+        self._subscription = 0
 
-    async def _request(self, ws: ClientConnection, method: str, params: Any = None) -> Any:
+    async def _request(
+        self, link: Link, conn: WireConnection, method: str, params: Any = None
+    ) -> Any:
         request_id = f"binstream-{next(self._request_ids)}"
         message: dict[str, Any] = {"id": request_id, "method": method}
         if params is not None:
             message["params"] = params
-        await ws.send(orjson.dumps(message).decode())
-        async with asyncio.timeout(self.options.open_timeout):
+        await conn.send(orjson.dumps(message).decode())
+        async with asyncio.timeout(link.options.open_timeout):
             while True:
-                frame = await ws.recv()
+                frame = await conn.recv()
                 try:
                     reply = orjson.loads(frame)
                 except orjson.JSONDecodeError:
@@ -117,89 +125,87 @@ class UserStreamLink(_Link):
             params["recvWindow"] = self.config.recv_window
         return creds.signed(params)
 
-    async def _clock_offset(self, ws: ClientConnection) -> int | None:
+    async def _clock_offset(self, link: Link, conn: WireConnection) -> int | None:
         try:
             sent = time.time() * 1000
-            result = await self._request(ws, "time")
+            result = await self._request(link, conn, "time")
             received = time.time() * 1000
             return int((sent + received) / 2 - int(result["serverTime"]))
         except Exception:
             return None
 
-    async def _subscribe_user(self, ws: ClientConnection) -> int:
+    async def _subscribe_user(self, link: Link, conn: WireConnection) -> int:
         try:
             if self.config.logon:
-                await self._request(ws, "session.logon", self._signed_params())
-                result = await self._request(ws, "userDataStream.subscribe")
+                await self._request(link, conn, "session.logon", self._signed_params())
+                result = await self._request(link, conn, "userDataStream.subscribe")
             else:
                 result = await self._request(
-                    ws, "userDataStream.subscribe.signature", self._signed_params()
+                    link, conn, "userDataStream.subscribe.signature", self._signed_params()
                 )
         except WsApiError as error:
             credentials = self.config.credentials
             if _retryable(error):
                 raise ConnectionError(describe_error(error, credentials, None)) from None
-            offset = await self._clock_offset(ws) if error.code == -1021 else None
-            raise _Fatal(describe_error(error, credentials, offset), AUTH_ERROR) from None
+            offset = await self._clock_offset(link, conn) if error.code == -1021 else None
+            raise LinkFatal(describe_error(error, credentials, offset), AUTH_ERROR) from None
         if not isinstance(result, dict) or "subscriptionId" not in result:
-            raise _Fatal(f"unexpected subscription reply: {result!r}", SUBSCRIPTION_ERROR)
+            raise LinkFatal(f"unexpected subscription reply: {result!r}", SUBSCRIPTION_ERROR)
         subscription = int(result["subscriptionId"])
         log.info("user data stream subscribed (subscription %d)", subscription)
         return subscription
 
-    def _start_rotation(self, old: ClientConnection, why: str) -> None:
-        # Events of two subscriptions differ in their subscriptionId, so there is no byte
-        # overlap to switch on: reconnect and re-subscribe instead.
-        log.info("user data stream: %s; reconnecting", why)
-        self._rotate = True
-        self.socket._spawn_close(old)
+    # -- LinkSession ----------------------------------------------------------------------
 
-    async def _handshake(self, ws: ClientConnection) -> None:
-        self._backlog: list[str | bytes] = []
-        self._subscription = await self._subscribe_user(ws)
+    async def on_open(self, link: Link, conn: WireConnection) -> None:
+        """Subscribe to the account's events with a fresh signature."""
+        self._backlog = []
+        self._subscription = await self._subscribe_user(link, conn)
 
-    async def _read(self, batches: AsyncIterator[Sequence[Any]], ws: ClientConnection) -> None:
+    def on_age_limit(self, link: Link, conn: WireConnection) -> None:
+        """Reconnect (and subscribe again) before Binance's 24 h limit."""
+        link.expect_close(f"connection is {link.options.max_age:.0f}s old")
+        conn.abort()
+
+    async def read(self, link: Link, conn: WireConnection) -> None:
+        """Deliver each event until the connection ends (or the server announces its end)."""
         # A reply awaited while handling an event parks what came before it in the backlog;
         # those frames are newer than the rest of the current batch and older than the next.
-        while self._backlog:
-            if not await self._handle(ws, self._backlog.pop(0)):
-                return
-        async for batch in batches:
-            for frame in batch:
-                if not await self._handle(ws, frame):
-                    return
+        while True:
             while self._backlog:
-                if not await self._handle(ws, self._backlog.pop(0)):
+                if not await self._handle(link, conn, self._backlog.pop(0)):
+                    return
+            for frame in await conn.recv_batch():
+                if not await self._handle(link, conn, frame):
                     return
 
-    async def _handle(self, ws: ClientConnection, frame: str | bytes) -> bool:
+    async def _handle(self, link: Link, conn: WireConnection, frame: str | bytes) -> bool:
         """Deliver one frame's event; False when the connection should be replaced."""
         if type(frame) is bytes:
-            self._invalid(frame, "binary frame")
+            link.invalid(frame, "binary frame")
             return True
         try:
             message = orjson.loads(frame)
         except orjson.JSONDecodeError:
-            self._invalid(frame, "not JSON")
+            link.invalid(frame, "not JSON")
             return True
         if not isinstance(message, dict):
-            self._invalid(frame, "JSON that is not an object")
+            link.invalid(frame, "JSON that is not an object")
             return True
         event = message.get("event")
         if not isinstance(event, dict):
             if "id" not in message:  # replies to our own requests are expected
-                self._invalid(frame, "message without an event")
+                link.invalid(frame, "message without an event")
             return True
         kind = event.get("e")
         if kind == "serverShutdown":
-            log.warning("user data stream: server announced shutdown; reconnecting")
-            self._rotate = True
+            log.info("user data stream: server announced shutdown; reconnecting")
+            link.expect_close("server announced shutdown")
             return False
         if kind == "eventStreamTerminated":
             log.warning("user data stream terminated by the server; subscribing again")
-            self._subscription = await self._subscribe_user(ws)
+            self._subscription = await self._subscribe_user(link, conn)
             return True
-        self._delivered += 1
-        self.socket.stats.received += 1
-        await self.socket.buffer.put(event)
+        link.count()
+        await link.socket.buffer.put(event)
         return True

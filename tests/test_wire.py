@@ -1,9 +1,10 @@
-"""The websockets transport's bulk frame parser, against a raw frame server on loopback.
+"""Both transports' connections (:mod:`binstream.wire`), against a raw frame server on loopback.
 
 The server does the opening handshake, waits for the client's "go" (so that the
 handshake is behind the client and the frames meet binstream's parser), and then writes
 exactly the bytes a test gives it: the frames, their sizes and where TCP splits them are
-the test's choice.
+the test's choice. Tests that reach into the websockets transport's own bulk parser say so
+in their name and run on it alone.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosedError
 
-from binstream.wsbatch import BatchingConnection, batches
+from binstream.transport import resolve
+from binstream.wire import ConnectionClosed, WireConnection
+from binstream.wire_websockets import WebsocketsConnection
 
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -96,20 +97,35 @@ async def frame_server(scenario: Scenario, early: bool = False) -> AsyncIterator
         server.close()
 
 
+@pytest.fixture(params=["websockets", "picows"])
+def transport(request: pytest.FixtureRequest) -> str:
+    if request.param == "picows":
+        pytest.importorskip("picows", reason="the [fast] extra (picows) is not installed")
+    return str(request.param)
+
+
 @asynccontextmanager
-async def open_client(url: str, **options: Any) -> AsyncIterator[BatchingConnection]:
+async def open_client(url: str, transport: str, **options: Any) -> AsyncIterator[Any]:
     """Connected as binstream connects, and "go" sent."""
-    options = {"compression": None, "max_size": 2**22, "max_queue": 64, **options}
-    async with connect(url, create_connection=BatchingConnection, **options) as ws:
+    options = {"max_size": 2**22, "max_queue": 64, **options}
+    ws = await resolve(transport).connect(url, **options)
+    try:
         await ws.send("go")
         yield ws
+    finally:
+        await ws.close(1.0)
 
 
-async def read_all(ws: BatchingConnection) -> list[Any]:
+async def read_all(ws: WireConnection, clean: bool = True) -> list[Any]:
+    """Every message until the end; ``clean``: the server closed with code 1000."""
     received: list[Any] = []
-    async for batch in batches(ws):
-        received.extend(batch)
-    return received
+    while True:
+        try:
+            received.extend(await ws.recv_batch())
+        except ConnectionClosed as end:
+            if clean:
+                assert end.code == 1000, end
+            return received
 
 
 #: Sizes around every length encoding: 7-bit, 16-bit and 64-bit.
@@ -121,7 +137,7 @@ def messages_of_every_size() -> list[str]:
 
 
 @pytest.mark.parametrize("piece", [1, 3, 7, 4096])
-async def test_frames_split_anywhere_arrive_whole_and_in_order(piece: int) -> None:
+async def test_frames_split_anywhere_arrive_whole_and_in_order(piece: int, transport: str) -> None:
     """However TCP cuts the bytes (a header in halves included), every message is whole."""
     sent = messages_of_every_size() * 3
     stream = b"".join(text(m) for m in sent) + frame(CLOSE, struct.pack("!H", 1000))
@@ -132,12 +148,12 @@ async def test_frames_split_anywhere_arrive_whole_and_in_order(piece: int) -> No
             await writer.drain()
         await read_frame(reader)  # the client's close
 
-    async with frame_server(scenario) as url, open_client(url) as ws:
+    async with frame_server(scenario) as url, open_client(url, transport) as ws:
         assert await asyncio.wait_for(read_all(ws), 30) == sent
         assert ws.close_code == 1000
 
 
-async def test_every_cut_of_a_stream_parses_the_same() -> None:
+async def test_websockets_bulk_parser_parses_every_cut_of_a_stream_the_same() -> None:
     """A deterministic sweep: the same bytes, cut at each position in turn."""
     sent = ['{"a":1}', "x" * 200, '{"b":"' + "y" * 70000 + '"}']
     stream = b"".join(text(m) for m in sent) + frame(PONG, b"unsolicited")
@@ -147,7 +163,8 @@ async def test_every_cut_of_a_stream_parses_the_same() -> None:
         await read_frame(reader)  # the bytes come from the test, below; then the close
         writer.write(frame(CLOSE, b"\x03\xe8"))
 
-    async with frame_server(idle) as url, open_client(url) as ws:
+    async with frame_server(idle) as url, open_client(url, "websockets") as ws:
+        assert isinstance(ws, WebsocketsConnection)
         for cut in cuts:
             ws.data_received(stream[:cut])
             ws.data_received(stream[cut:])
@@ -155,17 +172,17 @@ async def test_every_cut_of_a_stream_parses_the_same() -> None:
         assert ws._bulk, "binstream's parser took these frames, not websockets'"
 
 
-async def test_binary_frames_arrive_as_bytes() -> None:
+async def test_binary_frames_arrive_as_bytes(transport: str) -> None:
     async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(frame(BINARY, b"\x00\xff") + text("after") + frame(CLOSE, b"\x03\xe8"))
         await read_frame(reader)
 
-    async with frame_server(scenario) as url, open_client(url) as ws:
+    async with frame_server(scenario) as url, open_client(url, transport) as ws:
         assert await asyncio.wait_for(read_all(ws), 10) == [b"\x00\xff", "after"]
 
 
-async def test_pings_between_messages_are_answered_in_place() -> None:
-    """websockets still answers the server's pings; the messages around them are untouched."""
+async def test_pings_between_messages_are_answered_in_place(transport: str) -> None:
+    """The server's pings are answered; the messages around them are untouched."""
     pongs: list[bytes] = []
 
     async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -177,25 +194,24 @@ async def test_pings_between_messages_are_answered_in_place() -> None:
         writer.write(frame(CLOSE, b"\x03\xe8"))
         await read_frame(reader)
 
-    async with frame_server(scenario) as url, open_client(url) as ws:
+    async with frame_server(scenario) as url, open_client(url, transport) as ws:
         received = await asyncio.wait_for(read_all(ws), 10)
     assert received == [f"{when} {i}" for i in range(3) for when in ("before", "after")]
     assert pongs == [b"p0", b"p1", b"p2"]
 
 
-async def test_recv_and_recv_batch_share_one_order() -> None:
+async def test_recv_and_recv_batch_share_one_order(transport: str) -> None:
     async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"".join(text(str(i)) for i in range(100)) + frame(CLOSE, b"\x03\xe8"))
         await read_frame(reader)
 
-    async with frame_server(scenario) as url, open_client(url) as ws:
-        got = [await ws.recv(), await ws.recv(decode=False)]
-        got += list(await ws.recv_batch())
-        got += [message async for message in ws]
-    assert got == ["0", b"1", *(str(i) for i in range(2, 100))]
+    async with frame_server(scenario) as url, open_client(url, transport) as ws:
+        got = [await ws.recv(), await ws.recv()]
+        got += await read_all(ws)
+    assert got == [str(i) for i in range(100)]
 
 
-async def test_after_a_fragmented_message_websockets_parses_and_order_holds() -> None:
+async def test_a_fragmented_message_arrives_whole_and_order_holds(transport: str) -> None:
     async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(
             text("one")
@@ -208,7 +224,7 @@ async def test_after_a_fragmented_message_websockets_parses_and_order_holds() ->
         await read_frame(reader)  # the pong
         await read_frame(reader)  # the close
 
-    async with frame_server(scenario) as url, open_client(url) as ws:
+    async with frame_server(scenario) as url, open_client(url, transport) as ws:
         assert await asyncio.wait_for(read_all(ws), 10) == ["one", "two", "three"]
 
 
@@ -222,23 +238,27 @@ async def test_after_a_fragmented_message_websockets_parses_and_order_holds() ->
     ],
     ids=["masked", "reserved-bit", "invalid-utf8", "too-big"],
 )
-async def test_protocol_errors_close_like_websockets(bad: bytes, code: int) -> None:
-    """The messages before the bad frame arrive; then websockets' own error and close code."""
+async def test_protocol_errors_fail_the_connection_with_their_close_code(
+    bad: bytes, code: int, transport: str
+) -> None:
+    """The messages before the bad frame arrive; then the connection fails with the
+    close code RFC 6455 names for the error, and the end says so."""
+    sent_codes: list[int] = []
 
     async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(text("ok 1") + text("ok 2") + bad + text("never"))
-        await read_frame(reader)  # the client's close
+        opcode, payload = await read_frame(reader)  # the client's close
+        assert opcode == CLOSE
+        sent_codes.append(struct.unpack("!H", payload[:2])[0])
 
-    async with frame_server(scenario) as url, open_client(url, max_size=1000) as ws:
-        received: list[Any] = []
-        with pytest.raises(ConnectionClosedError):
-            async for batch in batches(ws):
-                received.extend(batch)
+    async with frame_server(scenario) as url, open_client(url, transport, max_size=1000) as ws:
+        received = await asyncio.wait_for(read_all(ws, clean=False), 10)
+        assert ws.close_code is None  # the server sent no close frame
     assert received == ["ok 1", "ok 2"]
-    assert ws.protocol.close_sent is not None and ws.protocol.close_sent.code == code
+    assert sent_codes == [code]
 
 
-async def test_a_reader_that_stops_pushes_back_on_the_server() -> None:
+async def test_a_reader_that_stops_pushes_back_on_the_server(transport: str) -> None:
     """Unread messages stay bounded: reading pauses and the server's writes back up."""
     backed_up = asyncio.Event()
     message = text('{"p":"' + "z" * 1000 + '"}')
@@ -252,16 +272,16 @@ async def test_a_reader_that_stops_pushes_back_on_the_server() -> None:
                 return
             await asyncio.sleep(0)  # let the client read
 
-    async with frame_server(scenario) as url, open_client(url) as ws:
+    async with frame_server(scenario) as url, open_client(url, transport) as ws:
         await asyncio.wait_for(backed_up.wait(), 30)
         held = len(await ws.recv_batch())
-        ws.transport.abort()
+        ws.abort()
     # The pause mark (64 x 16 messages), plus what one socket read (256 KiB) can add.
     assert held <= 64 * 16 + 2**18 // len(message) + 1
 
 
-async def test_frames_sent_with_the_handshake_come_first_then_the_bulk_parser_takes_over() -> None:
-    """A busy stream's first frames share the upgrade's packet: websockets parses those."""
+async def test_frames_sent_with_the_handshake_arrive_first(transport: str) -> None:
+    """A busy stream's first frames share the upgrade's packet."""
     late_frames_in = asyncio.Event()
 
     async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -274,7 +294,7 @@ async def test_frames_sent_with_the_handshake_come_first_then_the_bulk_parser_ta
         writer.write(b"".join(text(f"later {i}") for i in range(50)))
         await read_frame(reader)  # the client's close
 
-    async with frame_server(scenario, early=True) as url, open_client(url) as ws:
+    async with frame_server(scenario, early=True) as url, open_client(url, transport) as ws:
         await asyncio.wait_for(late_frames_in.wait(), 10)
         received: list[Any] = []
         while len(received) < 100:
@@ -282,14 +302,15 @@ async def test_frames_sent_with_the_handshake_come_first_then_the_bulk_parser_ta
         await ws.send("more")
         while len(received) < 150:
             received.extend(await asyncio.wait_for(ws.recv_batch(), 10))
-        assert ws._bulk, "binstream's parser took over once websockets' queue was empty"
+        if isinstance(ws, WebsocketsConnection):
+            assert ws._bulk, "binstream's parser took the frames after the upgrade's head"
     assert received == [f"{when} {i}" for when in ("early", "late", "later") for i in range(50)]
 
 
-async def test_nothing_after_the_servers_close_frame_is_delivered() -> None:
+async def test_nothing_after_the_servers_close_frame_is_delivered(transport: str) -> None:
     async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(text("last") + frame(CLOSE, b"\x03\xe8") + text("after the close"))
         await read_frame(reader)
 
-    async with frame_server(scenario) as url, open_client(url) as ws:
+    async with frame_server(scenario) as url, open_client(url, transport) as ws:
         assert await asyncio.wait_for(read_all(ws), 10) == ["last"]

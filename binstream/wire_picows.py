@@ -1,0 +1,209 @@
+"""The picows transport (``pip install 'binstream[fast]'``), on picows' public listener API.
+
+picows parses frames in Cython and calls :meth:`PicowsConnection.on_ws_frame` once per
+frame, synchronously from its socket read: each whole message goes straight into the
+connection's batch, with no coroutine, future or queue per message. picows itself answers
+pings (``enable_auto_pong``), pings an idle server and disconnects when no pong comes
+(``enable_auto_ping``), and enforces ``max_frame_size``. binstream only assembles the rare
+fragmented message, checks UTF-8, and answers a close frame.
+
+Example::
+
+    >>> from binstream.wire_picows import PicowsConnection
+    >>> PicowsConnection.__mro__[1].__name__
+    'WSListener'
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from picows import (
+    WSCloseCode,
+    WSFrame,
+    WSHandshakeError,
+    WSInvalidStatusError,
+    WSInvalidURL,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    ws_connect,
+)
+
+from .wire import (
+    ConnectionClosed,
+    HandshakeError,
+    HandshakeStatusError,
+    InvalidURL,
+    WireConnection,
+    pause_mark,
+)
+
+_TEXT, _BINARY, _CONT = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION
+_CLOSE = WSMsgType.CLOSE
+
+
+class PicowsConnection(WSListener, WireConnection):
+    """One client connection: picows' frames collected into batches."""
+
+    def __init__(self, max_queue: int | None) -> None:
+        WSListener.__init__(self)
+        WireConnection.__init__(self, int(min(pause_mark(max_queue), 2**31)))
+        self.transport: WSTransport | None = None
+        self._fragments: list[bytes] | None = None
+        self._fragment_text = True
+        self._rcvd: tuple[int, str] | None = None
+        self._sent: tuple[int, str] | None = None
+        self._done = False
+
+    # -- picows callbacks -----------------------------------------------------------------
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if self._done:  # after a close frame, or a failure: nothing more is delivered
+            return
+        kind = frame.msg_type
+        if frame.rsv1 or frame.rsv2 or frame.rsv3:  # no extension was agreed
+            self._fail(1002, "reserved bits must be 0")
+        elif kind is _TEXT and frame.fin:
+            try:
+                self._deliver(frame.get_payload_as_utf8_text())
+            except UnicodeDecodeError as exc:
+                self._fail(1007, f"{exc.reason} at position {exc.start}")
+        elif kind is _BINARY and frame.fin:
+            self._deliver(frame.get_payload_as_bytes())
+        elif kind is _TEXT or kind is _BINARY:
+            self._fragments = [frame.get_payload_as_bytes()]
+            self._fragment_text = kind is _TEXT
+        elif kind is _CONT:
+            self._continuation(frame)
+        elif kind is _CLOSE:
+            code = frame.get_close_code().value
+            reason = (frame.get_close_message() or b"").decode("utf-8", "replace")
+            self._rcvd = (code, reason)
+            self._done = True
+            if not transport.is_close_frame_sent:
+                transport.send_close(frame.get_close_code(), frame.get_close_message())
+            transport.disconnect()
+        else:
+            return  # pings and pongs: picows answers and tracks them
+        self._wake()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        rcvd, sent = self._rcvd, self._sent
+        self._ended(
+            ConnectionClosed(
+                rcvd[0] if rcvd else None,
+                rcvd[1] if rcvd else "",
+                sent[0] if sent else None,
+                sent[1] if sent else "",
+            )
+        )
+
+    def _continuation(self, frame: WSFrame) -> None:
+        if self._fragments is None:
+            self._fail(1002, "unexpected continuation frame")
+            return
+        self._fragments.append(frame.get_payload_as_bytes())
+        if not frame.fin:
+            return
+        whole, self._fragments = b"".join(self._fragments), None
+        if not self._fragment_text:
+            self._deliver(whole)
+            return
+        try:
+            self._deliver(whole.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            self._fail(1007, f"{exc.reason} at position {exc.start}")
+
+    # -- writing and closing --------------------------------------------------------------
+
+    def _fail(self, code: int, reason: str) -> None:
+        self._done = True
+        transport = self.transport
+        if transport is None or transport.is_disconnected:
+            return
+        if not transport.is_close_frame_sent:
+            self._sent = (code, reason)
+            transport.send_close(WSCloseCode(code), reason.encode())
+        transport.disconnect()
+
+    def _pause_reading(self) -> None:
+        if self.transport is not None:
+            self.transport.underlying_transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_disconnected:
+            transport.underlying_transport.resume_reading()
+
+    async def send(self, message: str | bytes) -> None:
+        """Send one text (``str``) or binary (``bytes``) message."""
+        transport = self.transport
+        if self._end is not None or transport is None or transport.is_close_frame_sent:
+            raise self._end or ConnectionClosed(None)
+        if isinstance(message, str):
+            transport.send(_TEXT, message.encode())
+        else:
+            transport.send(_BINARY, message)
+
+    async def close(self, timeout: float) -> None:
+        """Close with code 1000 and wait for the server to end TCP, at most ``timeout`` s."""
+        transport = self.transport
+        if transport is not None and not transport.is_disconnected:
+            if not transport.is_close_frame_sent:
+                self._sent = (1000, "")
+                transport.send_close(WSCloseCode.OK)
+            if self._paused:  # the server's close frame waits behind unread data
+                self._resume_reading()
+        if not await self._wait_lost(timeout):
+            self.abort()
+            await self._wait_lost(timeout)
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once."""
+        if self.transport is not None:
+            self.transport.disconnect(graceful=False)
+
+
+async def connect(
+    url: str,
+    *,
+    open_timeout: float = 10.0,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float | None = 20.0,
+    close_timeout: float = 1.0,
+    max_size: int | None = 2**20,
+    max_queue: int | None = 64,
+    user_agent: str = "binstream",
+) -> PicowsConnection:
+    """Open ``url`` and complete the opening handshake within ``open_timeout`` seconds.
+
+    Raises :class:`InvalidURL`, :class:`HandshakeStatusError` (another HTTP status),
+    :class:`HandshakeError`, :class:`OSError` or :class:`TimeoutError`.
+    """
+    del close_timeout  # closing waits are passed to close()
+    try:
+        async with asyncio.timeout(open_timeout):
+            _, listener = await ws_connect(
+                lambda: PicowsConnection(max_queue),
+                url,
+                websocket_handshake_timeout=open_timeout,
+                enable_auto_ping=bool(ping_interval),
+                auto_ping_idle_timeout=ping_interval or 20.0,
+                # picows waits for a pong at most as long as it waits before pinging.
+                auto_ping_reply_timeout=min(ping_timeout or 20.0, ping_interval or 20.0),
+                max_frame_size=max_size or 2**31 - 1,
+                extra_headers={"User-Agent": user_agent},
+            )
+    except WSInvalidURL as exc:
+        raise InvalidURL(str(exc)) from None
+    except WSInvalidStatusError as exc:
+        status = int(exc.response.status) if exc.response is not None else 0
+        raise HandshakeStatusError(status, exc.raw_body or b"") from None
+    except WSHandshakeError as exc:
+        raise HandshakeError(str(exc)) from None
+    assert isinstance(listener, PicowsConnection)
+    return listener

@@ -1,0 +1,408 @@
+"""The websockets transport: websockets' sans-I/O client protocol under binstream's own I/O.
+
+websockets' asyncio client parses each frame with a generator, builds a ``Frame``, queues
+it and hands it out through one ``recv()`` coroutine per message; on a Binance feed that
+machinery is most of the client's time. Here an :class:`asyncio.Protocol` of binstream's
+own drives :class:`websockets.client.ClientProtocol` through its public methods only
+(``connect``, ``send_request``, ``receive_data``, ``receive_eof``, ``events_received``,
+``data_to_send``, ``send_text``, ``send_ping``, ``send_close``, ``fail``), and parses the
+frames Binance sends nearly always itself, straight from each socket read: whole text or
+binary frames, unmasked, without reserved bits, within ``max_size``.
+
+websockets' protocol object sees the opening handshake, every control frame (so it
+answers pings and runs the closing handshake) and, from the first one on, everything
+out of the ordinary (a fragment, a masked or oversized frame, reserved bits, invalid
+UTF-8), so that its checks, errors and close codes apply unchanged. It only ever
+receives whole frames, so its parser is always at a frame boundary when binstream hands
+it bytes: nothing about its internal state is assumed or read.
+
+Example::
+
+    >>> from binstream.wire_websockets import WebsocketsConnection
+    >>> WebsocketsConnection.__mro__[1].__name__
+    'Protocol'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from typing import Any
+
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidStatus, InvalidURI
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import OPEN
+from websockets.uri import parse_uri
+
+from .wire import (
+    ConnectionClosed,
+    HandshakeError,
+    HandshakeStatusError,
+    InvalidURL,
+    WireConnection,
+    pause_mark,
+)
+
+#: First byte of a frame the bulk parser takes: FIN, no reserved bits, text or binary.
+_WHOLE_TEXT, _WHOLE_BINARY = 0x81, 0x82
+_WHOLE_DATA = frozenset((_WHOLE_TEXT, _WHOLE_BINARY))
+#: First byte of a whole close, ping or pong frame: handed to websockets one by one.
+_CLOSE = 0x88
+_CONTROL = frozenset((_CLOSE, 0x89, 0x8A))
+#: An upgrade response's head larger than this is not a websocket server's.
+_MAX_HEAD = 65536
+
+
+class WebsocketsConnection(asyncio.Protocol, WireConnection):
+    """One client connection: binstream's I/O and bulk parser around websockets' protocol."""
+
+    def __init__(
+        self,
+        protocol: ClientProtocol,
+        max_size: int | None,
+        max_queue: int | None,
+        ping_interval: float | None,
+        ping_timeout: float | None,
+        close_timeout: float,
+    ) -> None:
+        WireConnection.__init__(self, int(min(pause_mark(max_queue), 2**31)))
+        self.protocol = protocol
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self._limit = max_size
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        #: Bytes of the upgrade response not yet complete (handshake only).
+        self._head = b""
+        #: The start of a frame whose end has not arrived yet (bulk parsing only).
+        self._partial = b""
+        #: True: binstream parses data frames; False: websockets parses everything.
+        self._bulk = False
+        #: A fragmented message websockets is delivering frame by frame.
+        self._fragments: list[bytes] | None = None
+        self._fragment_text = True
+        self._pong: tuple[bytes, asyncio.Future[None]] | None = None
+        self._keepalive: asyncio.Task[None] | None = None
+        self._close_timeout = close_timeout
+        self._close_timer: asyncio.TimerHandle | None = None
+        #: binstream failed the connection (invalid UTF-8, keepalive): deliver no more.
+        self._failed = False
+
+    # -- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        if self._bulk:
+            self._parse(self._partial + data if self._partial else data)
+        elif not self.opened.done():
+            self._handshake(data)
+        else:
+            self._feed(data)
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        self._hand_over_partial()
+        self.protocol.receive_eof()
+        self._flush()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        protocol = self.protocol
+        if not self.opened.done():
+            failure = protocol.handshake_exc
+            self.opened.set_exception(
+                _handshake_error(failure)
+                if failure is not None
+                else HandshakeError("connection closed during the opening handshake")
+            )
+            self.opened.exception()  # retrieved: the caller may have timed out already
+        rcvd, sent = protocol.close_rcvd, protocol.close_sent
+        self._ended(
+            ConnectionClosed(
+                rcvd.code if rcvd else None,
+                rcvd.reason if rcvd else "",
+                sent.code if sent else None,
+                sent.reason if sent else "",
+            )
+        )
+
+    # -- the opening handshake ------------------------------------------------------------
+
+    def _handshake(self, data: bytes) -> None:
+        """Give websockets the upgrade response's head; what follows it is frames."""
+        head = self._head + data
+        end = head.find(b"\r\n\r\n")
+        if end < 0 and len(head) <= _MAX_HEAD:
+            self._head = head
+            return
+        self._head = b""
+        cut = len(head) if end < 0 else end + 4
+        self._feed(head[:cut])
+        if self.opened.done():
+            if head[cut:]:
+                self.data_received(head[cut:])
+        elif head[cut:]:  # a response with a body (an error): websockets reads it all
+            self._feed(head[cut:])
+
+    def _on_response(self, response: Response) -> None:
+        protocol = self.protocol
+        if protocol.state is OPEN and protocol.handshake_exc is None:
+            self._bulk = True
+            self.opened.set_result(None)
+            if self._ping_interval:
+                self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive())
+        else:
+            failure = protocol.handshake_exc
+            self.opened.set_exception(
+                _handshake_error(failure)
+                if failure is not None
+                else HandshakeError(f"unexpected upgrade response (HTTP {response.status_code})")
+            )
+            self.opened.exception()
+
+    # -- frames ---------------------------------------------------------------------------
+
+    def _parse(self, buf: bytes) -> None:
+        """Take every whole plain data frame in ``buf``; control frames go to websockets."""
+        deliver = self._deliver
+        size = len(buf)
+        limit = self._limit
+        view = memoryview(buf)
+        pos = 0
+        while size - pos >= 2:
+            first = buf[pos]
+            length = buf[pos + 1]  # the mask bit is set above 127: never taken here
+            if first in _WHOLE_DATA:
+                if length < 126:
+                    start = pos + 2
+                elif length == 126:
+                    if size - pos < 4:
+                        break
+                    length = (buf[pos + 2] << 8) | buf[pos + 3]
+                    start = pos + 4
+                elif length == 127:
+                    if size - pos < 10:
+                        break
+                    length = int.from_bytes(view[pos + 2 : pos + 10], "big")
+                    start = pos + 10
+                else:
+                    return self._hand_over_rest(buf, pos)  # masked by a server: an error
+                if limit is not None and length > limit:
+                    return self._hand_over_rest(buf, pos)  # too big: websockets fails it
+                end = start + length
+                if end > size:
+                    break
+                if first == _WHOLE_TEXT:
+                    try:
+                        deliver(str(view[start:end], "utf-8"))
+                    except UnicodeDecodeError:
+                        return self._hand_over_rest(buf, pos)  # websockets closes with 1007
+                else:
+                    deliver(bytes(view[start:end]))
+                pos = end
+            elif first in _CONTROL and length < 126:
+                end = pos + 2 + length
+                if end > size:
+                    break
+                if first == _CLOSE:  # websockets runs the closing handshake from here on
+                    return self._hand_over_rest(buf, pos)
+                self._feed(buf[pos:end])
+                pos = end
+            else:
+                return self._hand_over_rest(buf, pos)
+        self._partial = buf[pos:]
+
+    def _hand_over_rest(self, buf: bytes, pos: int) -> None:
+        """From ``buf[pos]`` on, websockets parses everything, for the rest of the connection."""
+        self._bulk = False
+        self._partial = b""
+        self._feed(buf[pos:])
+
+    def _hand_over_partial(self) -> None:
+        if self._partial:
+            partial, self._partial = self._partial, b""
+            self._bulk = False
+            self._feed(partial)
+
+    def _feed(self, data: bytes) -> None:
+        """Bytes for websockets' protocol; act on the events it parsed from them."""
+        protocol = self.protocol
+        protocol.receive_data(data)
+        for event in protocol.events_received():
+            if isinstance(event, Frame):
+                self._on_frame(event.opcode, event.data, event.fin)
+            elif isinstance(event, Response):
+                self._on_response(event)
+        self._flush()
+
+    def _on_frame(self, opcode: Opcode, data: Any, fin: bool) -> None:
+        if self._failed:  # parsed in the same read as the frame that failed the connection
+            return
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            if fin:
+                self._message(opcode is Opcode.TEXT, bytes(data))
+            else:
+                self._fragments, self._fragment_text = [bytes(data)], opcode is Opcode.TEXT
+        elif opcode is Opcode.CONT and self._fragments is not None:
+            self._fragments.append(bytes(data))
+            if fin:
+                whole, self._fragments = b"".join(self._fragments), None
+                self._message(self._fragment_text, whole)
+        elif opcode is Opcode.PONG and self._pong is not None:
+            expected, waiter = self._pong
+            if bytes(data) == expected and not waiter.done():
+                waiter.set_result(None)
+
+    def _message(self, text: bool, data: bytes) -> None:
+        if not text:
+            self._deliver(data)
+            return
+        try:
+            self._deliver(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            self._fail(1007, f"{exc.reason} at position {exc.start}")
+
+    # -- writing and closing --------------------------------------------------------------
+
+    def _flush(self) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        for chunk in self.protocol.data_to_send():
+            if chunk:
+                transport.write(chunk)
+            elif transport.can_write_eof():
+                transport.write_eof()
+        if self._close_timer is None and self.protocol.close_expected():
+            # The server closes TCP after the closing handshake; do not wait forever.
+            self._close_timer = asyncio.get_running_loop().call_later(
+                self._close_timeout, self.abort
+            )
+
+    def _fail(self, code: int, reason: str) -> None:
+        self._failed = True
+        protocol = self.protocol
+        if protocol.state is OPEN:
+            protocol.fail(code, reason)
+            self._flush()
+
+    def _pause_reading(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    async def send(self, message: str | bytes) -> None:
+        """Send one text (``str``) or binary (``bytes``) message."""
+        if self._end is not None or self.protocol.state is not OPEN:
+            raise self._end or ConnectionClosed(None)
+        if isinstance(message, str):
+            self.protocol.send_text(message.encode())
+        else:
+            self.protocol.send_binary(message)
+        self._flush()
+
+    async def close(self, timeout: float) -> None:
+        """Close with code 1000 and wait for the server to end TCP, at most ``timeout`` s."""
+        if self.protocol.state is OPEN:
+            self.protocol.send_close(1000)
+            self._flush()
+        if not await self._wait_lost(timeout):
+            self.abort()
+            await self._wait_lost(timeout)
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def _keep_alive(self) -> None:
+        """Ping every ``ping_interval`` s; fail with 1011 if a pong takes over ``ping_timeout``."""
+        assert self._ping_interval is not None
+        loop = asyncio.get_running_loop()
+        while self.protocol.state is OPEN:
+            await asyncio.sleep(self._ping_interval)
+            if self.protocol.state is not OPEN:
+                return
+            payload = os.urandom(4)
+            waiter = loop.create_future()
+            self._pong = (payload, waiter)
+            self.protocol.send_ping(payload)
+            self._flush()
+            if self._ping_timeout is None:
+                continue
+            try:
+                async with asyncio.timeout(self._ping_timeout):
+                    await waiter
+            except TimeoutError:
+                self._fail(1011, "keepalive ping timeout")
+                self.abort()
+                return
+
+
+def _handshake_error(exc: Exception) -> HandshakeError:
+    if isinstance(exc, InvalidStatus):
+        response = exc.response
+        return HandshakeStatusError(response.status_code, bytes(response.body or b""))
+    return HandshakeError(str(exc) or exc.__class__.__name__)
+
+
+async def connect(
+    url: str,
+    *,
+    open_timeout: float = 10.0,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float | None = 20.0,
+    close_timeout: float = 1.0,
+    max_size: int | None = 2**20,
+    max_queue: int | None = 64,
+    user_agent: str = "binstream",
+) -> WebsocketsConnection:
+    """Open ``url`` and complete the opening handshake within ``open_timeout`` seconds.
+
+    Raises :class:`InvalidURL`, :class:`HandshakeStatusError` (another HTTP status),
+    :class:`HandshakeError`, :class:`OSError` or :class:`TimeoutError`.
+    """
+    try:
+        uri = parse_uri(url)
+    except InvalidURI as exc:
+        raise InvalidURL(str(exc)) from None
+    protocol = ClientProtocol(uri, max_size=max_size)
+    request = protocol.connect()
+    request.headers["User-Agent"] = user_agent
+    protocol.send_request(request)
+    loop = asyncio.get_running_loop()
+    tls = ssl.create_default_context() if uri.secure else None
+    connection: WebsocketsConnection | None = None
+
+    def factory() -> WebsocketsConnection:
+        nonlocal connection
+        connection = WebsocketsConnection(
+            protocol, max_size, max_queue, ping_interval, ping_timeout, close_timeout
+        )
+        return connection
+
+    try:
+        async with asyncio.timeout(open_timeout):
+            await loop.create_connection(
+                factory, uri.host, uri.port, ssl=tls, server_hostname=uri.host if tls else None
+            )
+            assert connection is not None
+            await connection.opened
+    except BaseException:
+        if connection is not None:
+            connection.abort()
+        raise
+    return connection
