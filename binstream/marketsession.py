@@ -95,7 +95,9 @@ class MarketSession:
                     self._wanted = None
                 rotation = self._rotation
                 if rotation is not None:
+                    link.stage = "rotation"
                     current = await self._rotate_step(link, rotation)
+                    link.stage = "reading"
                     continue
                 batch = await current.recv_batch()
                 dedupe = self._dedupe

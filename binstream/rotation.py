@@ -40,8 +40,10 @@ class Switch(Generic[T]):
     """
 
     def __init__(self) -> None:
-        #: Frames the old connection delivered since the new one opened, with multiplicity.
+        #: Frames the old connection delivered since the new one opened, with multiplicity,
+        #: and in order (after the switch: those the new connection may still repeat).
         self._seen: Counter[str] = Counter()
+        self._old: list[str] = []
         #: The new connection's frames held back until the switch, in order.
         self._held: list[tuple[str, T]] = []
         self._held_set: set[str] = set()
@@ -57,9 +59,10 @@ class Switch(Generic[T]):
         if self.switched:
             return []
         self._seen[frame] += 1
+        self._old.append(frame)
         out: list[T] = [frame if item is None else item]  # type: ignore[list-item]
         if frame in self._held_set:  # the new connection had it already: switch here
-            out.extend(self._switch())
+            out.extend(self._switch(frame))
         return out
 
     def from_new(self, frame: str, item: T | None = None) -> list[T]:
@@ -71,12 +74,12 @@ class Switch(Generic[T]):
         self._held.append((frame, value))
         self._held_set.add(frame)
         if frame in self._seen:  # the old connection delivered it already: switch here
-            return self._switch()
+            return self._switch(frame)
         return []
 
     def old_ended(self) -> list[T]:
         """The old connection is gone: switch now (a no-op once switched)."""
-        return [] if self.switched else self._switch()
+        return [] if self.switched else self._switch(None)
 
     def give_up_overlap(self) -> list[T]:
         """No common frame came in time: switch now (a no-op once switched)."""
@@ -97,7 +100,16 @@ class Switch(Generic[T]):
             self._seen[frame] = count - 1
         return True
 
-    def _switch(self) -> list[T]:
+    def _switch(self, at: str | None) -> list[T]:
+        """Switch at the common frame ``at`` (None: without one); returns the held frames
+        the old connection did not deliver."""
         self.switched = True
         held, self._held, self._held_set = self._held, [], set()
-        return [value for frame, value in held if not self._consume(frame)]
+        out = [value for frame, value in held if not self._consume(frame)]
+        old, self._old = self._old, []
+        if at is not None:
+            # The new connection's frames after ``at`` follow it in the feed: of the old
+            # connection's, only those after ``at`` can come again.
+            last = len(old) - 1 - old[::-1].index(at)
+            self._seen = Counter(old[last + 1 :])
+        return out
