@@ -157,8 +157,9 @@ class StatusEvent:
     detail: str = ""
     attempt: int = 0
     delay: float = 0.0
-    #: What happened, where the state alone does not say: ``"rotated"`` (a planned
-    #: switch to a new connection, nothing lost), or empty.
+    #: What happened, where the state alone does not say: ``"dropped"`` (reconnecting
+    #: after a connection was lost, rather than after a failed attempt), ``"rotated"`` (a
+    #: planned switch to a new connection, nothing lost), or empty.
     kind: str = ""
 
 
@@ -315,6 +316,7 @@ class Link:
         while not self._closing:
             self.stage = "connecting"
             detail = ""
+            dropped = False
             try:
                 conn: WireConnection | None = await self.connect()
             except (OSError, TimeoutError, WireError) as exc:
@@ -334,12 +336,15 @@ class Link:
                     attempt = 0
                     continue
                 self.socket._report_drop(detail)
+                dropped = True
             attempt += 1
             if attempt > policy.max_retries:
                 self.socket._give_up(f"Max reconnect retries reached ({detail})", attempt - 1)
                 return
             delay = policy.delay(attempt)
-            self.socket._status(SocketState.RECONNECTING, detail, attempt, delay)
+            self.socket._status(
+                SocketState.RECONNECTING, detail, attempt, delay, "dropped" if dropped else ""
+            )
             await asyncio.sleep(delay)
 
     async def connect(self) -> WireConnection:

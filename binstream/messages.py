@@ -5,7 +5,7 @@ place that names the types and builds and recognises the dicts.
 
 Example::
 
-    >>> msg = error_message(CLOSED, "connection lost without a close frame")
+    >>> msg = error_message(CLOSED, "connection lost (no close frame)")
     >>> is_error(msg), msg["type"]
     (True, 'BinanceWebsocketClosed')
 """

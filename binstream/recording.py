@@ -4,7 +4,7 @@ Format (one JSON object per line; ``.zst`` names are zstd-compressed)::
 
     {"binstream": "recording", "version": 1, "streams": [...], "combined": false, "started": ms}
     {"t": 1700000000123.456, "m": <the frame exactly as the server sent it>}
-    {"t": 1700000000456.789, "gap": "connection lost without a close frame"}
+    {"t": 1700000000456.789, "gap": "connection lost (no close frame)"}
 
 Frames are stored byte for byte, so recording a replay gives identical payloads.
 """

@@ -15,22 +15,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-import orjson
-
 from .connection import (
-    CLOSED,
-    INVALID_MESSAGE,
-    UNABLE_TO_CONNECT,
     ReconnectPolicy,
     SocketOptions,
     SocketState,
     StatusEvent,
-    is_error,
     recv_batch,
 )
 from .errors import ReceiveTimeoutError, StreamClosedError
 from .exitcodes import ExitCode
 from .manager import BinanceSocketManager
+from .messages import CLOSED, FINAL, INVALID_MESSAGE, is_error
+from .render.notices import Notices
 from .render.status import StatusLine
 
 
@@ -157,8 +153,10 @@ async def run_replay(
             if run.stop.is_set():
                 break
             if entry.gap is not None:
-                if not quiet:
-                    run.status.notice(f"binstream: gap in the recording: {entry.gap}")
+                run.notices.say(
+                    f"binstream: gap in the recording: {entry.gap}",
+                    {"e": "status", "status": "gap", "m": entry.gap},
+                )
                 continue
             output.feed([entry.frame if format == "json" else entry.decoded()])
             run.status.received += 1
@@ -181,38 +179,47 @@ class _Run:
         )
         self.stop = asyncio.Event()
         self.broken_pipe = False
-        self.gave_up: str | None = None
+        self.gave_up: dict[str, Any] | None = None
         self.recorder: Any = None
+        self.notices = Notices(self.status, config.errors, config.quiet)
 
     def on_status(self, event: StatusEvent) -> None:
+        """One notice per connection event: a drop with its retry, a reconnect, a rotation."""
         self.status.state = event.state.value
+        say = self.notices.say
         if event.state is SocketState.RECONNECTING:
             self.status.reconnects += 1
-            if not self.config.quiet:
-                budget = self.config.retries
-                total = "∞" if math.isinf(budget) else f"{budget:g}"
-                self.status.notice(
-                    f"binstream: retry {event.attempt}/{total} in {event.delay:.1f}s "
-                    f"({event.detail})"
-                )
-        elif event.state is SocketState.OPEN and self.status.reconnects and not self.config.quiet:
-            self.status.notice("binstream: reconnected")
+            budget = self.config.retries
+            total = "∞" if math.isinf(budget) else f"{budget:g}"
+            retry = {"retry": event.attempt, "retries": None if math.isinf(budget) else budget,
+                     "delay": round(event.delay, 3)}  # fmt: skip
+            as_json: dict[str, Any] = (
+                {"e": "error", "type": CLOSED, "m": event.detail, **retry}
+                if event.kind == "dropped"
+                else {"e": "status", "status": "reconnecting", "m": event.detail, **retry}
+            )
+            say(f"binstream: {event.detail}; retry {event.attempt}/{total} in {event.delay:.1f} s",
+                as_json)  # fmt: skip
+        elif event.kind == "rotated":
+            why = event.detail.removeprefix("rotated: ")
+            say(f"binstream: {why}; switched to a new connection",
+                {"e": "status", "status": "rotated", "m": why})  # fmt: skip
+        elif event.state is SocketState.OPEN and self.status.reconnects:
+            say("binstream: reconnected", {"e": "status", "status": "reconnected"})
 
     def report(self, error: dict[str, Any]) -> None:
+        """An error dict from the socket: counted, and said unless a status event did."""
         kind = str(error.get("type"))
-        if kind in (UNABLE_TO_CONNECT, "BinanceUserStreamAuthError"):
-            self.gave_up = str(error.get("m"))
+        if kind in FINAL:
+            self.gave_up = error
             return  # said once, at exit
+        if kind == CLOSED:  # said with its retry by on_status
+            if self.recorder is not None:
+                self.recorder.write_gap(str(error.get("m")))
+            return
         if kind == INVALID_MESSAGE:
             self.status.invalid += 1
-        if self.config.errors == "json":
-            self.status.notice(orjson.dumps(error).decode())
-        elif kind == CLOSED:
-            self.status.notice(f"binstream: connection lost: {error.get('m')}")
-        if kind == CLOSED and self.recorder is not None:
-            self.recorder.write_gap(str(error.get("m")))
-        else:
-            self.status.notice(f"binstream: {error.get('m')}")
+        self.notices.say(f"binstream: {error.get('m')}", error)
 
     def make_output(self, loop: asyncio.AbstractEventLoop) -> Output:
         config = self.config
@@ -236,7 +243,10 @@ class _Run:
             try:
                 batch = await recv_batch(socket, 4096)
             except ReceiveTimeoutError:
-                status.notice(f"binstream: no message within {self.config.timeout:g}s (--timeout)")
+                text = f"no message within {self.config.timeout:g}s (--timeout)"
+                self.notices.say(f"binstream: {text}",
+                                 {"e": "error", "type": "BinstreamTimeout", "m": text},
+                                 final=True)  # fmt: skip
                 return ExitCode.TIMEOUT
             except StreamClosedError:
                 return ExitCode.FAILURE if self.gave_up else ExitCode.OK
@@ -264,7 +274,7 @@ class _Run:
             await asyncio.sleep(0.25)
             self.status.draw()
             buffer = getattr(socket, "buffer", None)
-            if buffer is None or self.config.quiet or self.status.live:
+            if buffer is None or self.status.live:
                 continue
             # Without a live status line, say (at most every 5 s) that output falls behind.
             now = time.monotonic()
@@ -272,16 +282,17 @@ class _Run:
                 continue
             if buffer.dropped > reported_drops:
                 reported_drops = buffer.dropped
-                self.status.notice(
-                    f"binstream: output is behind the feed: {buffer.dropped:,} messages "
-                    "dropped so far (--overflow drop)"
-                )
+                text = (f"output is behind the feed: {buffer.dropped:,} messages dropped so far "
+                        "(--overflow drop)")  # fmt: skip
+                self.notices.say(f"binstream: {text}",
+                                 {"e": "status", "status": "behind", "m": text,
+                                  "dropped": buffer.dropped})  # fmt: skip
                 next_notice = now + 5.0
             elif buffer.overflow == "block" and len(buffer) >= buffer.maxsize:
-                self.status.notice(
-                    "binstream: output is behind the feed: reading paused until it catches "
-                    "up (--overflow block loses nothing)"
-                )
+                text = ("output is behind the feed: reading paused until it catches up "
+                        "(--overflow block loses nothing)")  # fmt: skip
+                self.notices.say(f"binstream: {text}",
+                                 {"e": "status", "status": "behind", "m": text})  # fmt: skip
                 next_notice = now + 5.0
 
     async def run(self) -> ExitCode:
@@ -340,7 +351,8 @@ class _Run:
             await output.close()
             self.status.clear()
         if self.gave_up and code is not ExitCode.OK:
-            self.status.notice(f"binstream: gave up: {self.gave_up}")
+            self.notices.say(f"binstream: gave up: {self.gave_up.get('m')}", self.gave_up,
+                             final=True)  # fmt: skip
             return ExitCode.FAILURE
         return code
 

@@ -60,7 +60,7 @@ class ConnectionClosed(WireError):
         if self.sent_code is not None and self.sent_code != 1000:
             reason = f" {self.sent_reason}" if self.sent_reason else ""
             return f"connection failed (code {self.sent_code}{reason})"
-        return "connection lost without a close frame"
+        return "connection lost (no close frame)"
 
 
 class HandshakeError(WireError):
@@ -155,11 +155,14 @@ class WireConnection:
             if self._interrupted:
                 self._interrupted = False
                 return deque()
-            self._waiter = asyncio.get_running_loop().create_future()
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
             try:
-                await self._waiter
+                await waiter
             finally:
-                self._waiter = None
+                # A cancelled reader may run its cleanup after the next reader started
+                # waiting: clear only its own waiter.
+                if self._waiter is waiter:
+                    self._waiter = None
 
     async def recv(self) -> Message:
         """The next message (for request/reply exchanges such as the user stream's)."""

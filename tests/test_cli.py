@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket as pysocket
 import sys
@@ -92,8 +93,83 @@ async def test_retry_lines_unless_quiet(exchange: LocalExchange) -> None:
     exchange.refuse(count=2)
     result = await run_cli("trade", "bnbbtc", "--endpoint", exchange.url, "-n", "2", "--json")
     assert result.code == 0
-    assert result.stderr.count("binstream: retry") == 2
-    assert "reconnected" in result.stderr
+    lines = result.stderr.splitlines()
+    assert [re.sub(r"in [0-9.]+ s$", "in D s", line) for line in lines] == [
+        "binstream: server rejected WebSocket connection: HTTP 503; retry 1/5 in D s",
+        "binstream: server rejected WebSocket connection: HTTP 503; retry 2/5 in D s",
+        "binstream: reconnected",
+    ]
+    exchange.refuse(count=2)
+    quiet = await run_cli("trade", "bnbbtc", "--endpoint", exchange.url, "-n", "2", "-q")
+    assert quiet.code == 0 and quiet.stderr == ""
+
+
+def without_delays(stderr: str) -> list[str]:
+    return [re.sub(r"in [0-9.]+ s$", "in D s", line) for line in stderr.splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("faults", "options", "expected"),
+    [
+        (
+            {"drop_after": 3, "drop_close_frame": False},
+            [],
+            ["binstream: connection lost (no close frame); retry 1/5 in D s",
+             "binstream: reconnected"],
+        ),
+        (
+            {"stall_after": 3},
+            ["--stall-timeout", "0.3"],
+            ["binstream: no data for 0.3s (stalled); retry 1/5 in D s",
+             "binstream: reconnected"],
+        ),
+        (
+            {"shutdown_after": 3, "shutdown_grace": 0.5},
+            [],
+            ["binstream: server announced shutdown; switched to a new connection"],
+        ),
+    ],
+    ids=["drop", "stall", "rotation"],
+)  # fmt: skip
+async def test_one_line_per_event(
+    exchange: LocalExchange, faults: dict[str, Any], options: list[str], expected: list[str]
+) -> None:
+    """Each event is said once, in order: a drop with its retry, then the reconnect."""
+    exchange.faults = Faults(times=1, **faults)
+    args = ["trade", "bnbbtc", "--endpoint", exchange.url, "-n", "12", "--json", *options]
+    result = await run_cli(*args)
+    assert result.code == 0, result.stderr
+    assert without_delays(result.stderr) == expected
+    if "drop_after" in faults:  # --errors json: the same events, as JSON objects only
+        exchange.faults = Faults(times=1, **faults)
+        as_json = await run_cli(*args, "--errors", "json")
+        events = [json.loads(line) for line in as_json.stderr.splitlines()]
+        assert [(e["e"], e.get("type"), e.get("status")) for e in events] == [
+            ("error", "BinanceWebsocketClosed", None),
+            ("status", None, "reconnected"),
+        ]
+        assert events[0]["m"] == "connection lost (no close frame)"
+        assert events[0]["retry"] == 1 and events[0]["retries"] == 5
+
+
+async def test_giving_up_is_one_line_in_either_format() -> None:
+    with pysocket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = ["trade", "bnbbtc", "--endpoint", f"ws://127.0.0.1:{port}", "--retries", "1"]
+    text = await run_cli(*args)
+    assert text.code == 1
+    assert without_delays(text.stderr) == [
+        "binstream: connection refused; retry 1/1 in D s",
+        "binstream: gave up: Max reconnect retries reached (connection refused)",
+    ]
+    as_json = await run_cli(*args, "--errors", "json")
+    assert as_json.code == 1
+    events = [json.loads(line) for line in as_json.stderr.splitlines()]
+    assert [e.get("status") or e["type"] for e in events] == [
+        "reconnecting",
+        "BinanceWebsocketUnableToConnect",
+    ]
 
 
 async def test_drops_are_reported_on_stderr_only(exchange: LocalExchange) -> None:
@@ -103,8 +179,9 @@ async def test_drops_are_reported_on_stderr_only(exchange: LocalExchange) -> Non
     )
     assert result.code == 0
     assert [m["e"] for m in parse(result.lines)] == ["trade"] * 8
-    errors = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
-    assert {e["type"] for e in errors} == {
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    assert {e["e"] for e in events} == {"error", "status"}, "JSON objects only"
+    assert {e["type"] for e in events if e["e"] == "error"} == {
         "BinanceWebsocketClosed",
         "BinanceWebsocketInvalidMessage",
     }

@@ -53,7 +53,7 @@ async def test_drop_reports_and_reconnects(exchange: LocalExchange, how: str) ->
         data, errors = await collect(ts, data=10, errors=1)
         assert ts.stats.invalid == 0, "a half-received frame is never delivered or reported"
     assert [e["type"] for e in errors] == [CLOSED]
-    expected = "code 1011" if how == "close frame" else "without a close frame"
+    expected = "code 1011" if how == "close frame" else "connection lost (no close frame)"
     assert expected in errors[0]["m"]
     ids = [m["t"] for m in data]
     assert ids == sorted(set(ids)), "trade ids must strictly increase across the reconnect"

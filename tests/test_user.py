@@ -157,7 +157,7 @@ async def test_reconnect_resubscribes_with_a_fresh_signature(exchange: LocalExch
             error = await us.recv()
         after = await events(us, 2)
     assert error == {"e": "error", "type": "BinanceWebsocketClosed",
-                     "m": "connection lost without a close frame"}  # fmt: skip
+                     "m": "connection lost (no close frame)"}  # fmt: skip
     assert all(m["e"] != "error" for m in after)
     assert exchange.ws_api.subscribe_count == 2
 
