@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 
 from . import streams as st
 from .errors import BinstreamError, EndpointError
@@ -29,7 +30,11 @@ app = typer.Typer(
     name="binstream",
     help="Tail Binance WebSocket streams as JSON lines or live tables.\n\n"
     "Try it with no network: [bold]binstream demo[/bold]. Point any command at another "
-    "server with --endpoint or $BINSTREAM_ENDPOINT.",
+    "server with --endpoint or $BINSTREAM_ENDPOINT.\n\n"
+    "[bold]Examples[/bold]\n\n"
+    "  binstream demo                     [dim]# the local exchange, no network[/dim]\n\n"
+    "  binstream depth bnbbtc --depth 10  [dim]# a live table on a terminal[/dim]\n\n"
+    "  binstream multiplex bnbbtc@aggTrade neobtc@ticker | jq",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -136,7 +141,7 @@ TransportOpt = Annotated[
     TransportChoice,
     typer.Option(
         "--transport",
-        help="Websocket library: auto (picows when binstream[fast] is installed), websockets "
+        help="Websocket library: auto (picows when binstream\\[fast] is installed), websockets "
         "or picows. Default: $BINSTREAM_TRANSPORT or auto.",
         show_default=False,
     ),
@@ -1037,6 +1042,21 @@ def demo(
     raise typer.Exit(_run(main()))
 
 
+class _UsageCommand(typer.core.TyperCommand):
+    """Usage lines as Click and most tools write them: ``SYMBOL...``, not ``{SYMBOL}``."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name != "argument":
+                continue
+            name = param.metavar or (param.name or "").upper()
+            if param.nargs != 1:
+                name += "..."
+            pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+
 def _app_for(argv: list[str]) -> typer.Typer:
     """``app``, trimmed to the one command ``argv`` starts with.
 
@@ -1068,6 +1088,9 @@ def main() -> None:
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
 
+
+for _info in app.registered_commands:
+    _info.cls = _UsageCommand
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .buffer import OverflowPolicy
 from .connection import ReconnectPolicy, SocketOptions, StreamSocket, retries_value
 from .endpoints import Endpoints
+from .errors import InvalidStreamError
 from .streams import (
     ALL_MARKET_MINI_TICKER_STREAM,
     KlineInterval,
@@ -30,6 +31,13 @@ if TYPE_CHECKING:
     from .signing import Credentials
 
 log = logging.getLogger("binstream")
+
+#: Why ``book_ticker_socket()`` cannot work, and what does.
+BOOK_TICKER_GONE = (
+    "Binance no longer serves the all-market !bookTicker stream on spot; use "
+    "symbol_book_ticker_socket(symbol) for one symbol, or multiplex_socket() with "
+    "'<symbol>@bookTicker' streams for several"
+)
 
 KEEPALIVE_TIMEOUT = 5 * 60
 
@@ -61,6 +69,7 @@ class BinanceSocketManager:
         client: Any = None,
         user_timeout: float | None = KEEPALIVE_TIMEOUT,
         max_queue_size: int = 1000,
+        verbose: bool = False,
         *,
         tld: str | None = None,
         testnet: bool | None = None,
@@ -80,6 +89,8 @@ class BinanceSocketManager:
         options: SocketOptions | None = None,
         transport: str | None = None,
     ) -> None:
+        if verbose:  # python-binance's switch: the library's debug log
+            log.setLevel(logging.DEBUG)
         self.tld = tld if tld is not None else getattr(client, "tld", "com")
         self.testnet = bool(testnet if testnet is not None else getattr(client, "testnet", False))
         self.endpoints = Endpoints.resolve(
@@ -211,6 +222,13 @@ class BinanceSocketManager:
     def symbol_book_ticker_socket(self, symbol: str) -> StreamSocket:
         """Best bid and ask of ``symbol`` in real time (``<symbol>@bookTicker``)."""
         return self._get_socket([book_ticker_stream(symbol)])
+
+    def book_ticker_socket(self) -> StreamSocket:
+        """python-binance's all-market ``!bookTicker``, which Binance no longer serves on spot.
+
+        Raises :class:`~binstream.InvalidStreamError` naming what to use instead.
+        """
+        raise InvalidStreamError(BOOK_TICKER_GONE)
 
     def avg_price_socket(self, symbol: str) -> StreamSocket:
         """Five-minute average price of ``symbol`` (``<symbol>@avgPrice``)."""

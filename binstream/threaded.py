@@ -34,9 +34,9 @@ from typing import Any, TypeVar
 
 from .buffer import OverflowPolicy
 from .connection import StreamSocket, recv_batch
-from .errors import ReceiveTimeoutError, StreamClosedError
+from .errors import InvalidStreamError, ReceiveTimeoutError, StreamClosedError
 from .handoff import Handoff
-from .manager import BinanceSocketManager
+from .manager import BOOK_TICKER_GONE, BinanceSocketManager
 
 log = logging.getLogger("binstream")
 
@@ -310,11 +310,12 @@ class ThreadedWebsocketManager:
             await socket.close()
         return True
 
-    def stop_socket(self, name: str) -> bool:
+    def stop_socket(self, socket_name: str) -> bool:
         """Stop one stream by the name ``start_*_socket`` returned.
 
         Returns False (and does nothing) for a name that is not running.
         """
+        name = socket_name
         if self._state != "running":
             return False
         loop = self._loop
@@ -403,6 +404,15 @@ class ThreadedWebsocketManager:
     def start_symbol_book_ticker_socket(self, callback: Callback, symbol: str) -> str:
         """Best bid/ask of ``symbol`` in real time."""
         return self._start_socket(callback, lambda: self._bsm.symbol_book_ticker_socket(symbol))
+
+    def start_book_ticker_socket(self, callback: Callback) -> str:
+        """python-binance's all-market ``!bookTicker``: gone from Binance spot.
+
+        Raises :class:`~binstream.InvalidStreamError` naming what to use instead.
+        """
+        raise InvalidStreamError(BOOK_TICKER_GONE.replace("symbol_book_ticker_socket",
+                                 "start_symbol_book_ticker_socket").replace(
+                                 "multiplex_socket", "start_multiplex_socket"))  # fmt: skip
 
     def start_avg_price_socket(self, callback: Callback, symbol: str) -> str:
         """Five-minute average price of ``symbol``."""

@@ -45,15 +45,21 @@ class ConnectionClosed(WireError):
         reason: str = "",
         sent_code: int | None = None,
         sent_reason: str = "",
+        sent_first: bool = False,
     ) -> None:
         self.code = code
         self.reason = reason
         self.sent_code = sent_code
         self.sent_reason = sent_reason
+        #: binstream's side closed first (the server's close frame, if any, echoes it).
+        self.sent_first = sent_first
         super().__init__(self.describe())
 
     def describe(self) -> str:
         """One human phrase: who closed, with which code and reason."""
+        if self.sent_first and self.sent_code is not None and self.sent_code != 1000:
+            reason = f" {self.sent_reason}" if self.sent_reason else ""
+            return f"connection failed (code {self.sent_code}{reason})"
         if self.code is not None:
             reason = f" {self.reason}" if self.reason else ""
             return f"connection closed by server (code {self.code}{reason})"

@@ -92,6 +92,12 @@ class PicowsConnection(WSListener, WireConnection):
         self._wake()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        handshake = transport.close_handshake
+        sent_first = self._sent is not None and self._rcvd is None
+        if handshake is not None and handshake.sent is not None and not handshake.recv_then_sent:
+            # picows closed first itself (a protocol error, an oversized frame)
+            self._sent = (handshake.sent.code.value, handshake.sent.reason or "")
+            sent_first = True
         rcvd, sent = self._rcvd, self._sent
         self._ended(
             ConnectionClosed(
@@ -99,6 +105,7 @@ class PicowsConnection(WSListener, WireConnection):
                 rcvd[1] if rcvd else "",
                 sent[0] if sent else None,
                 sent[1] if sent else "",
+                sent_first=sent_first,
             )
         )
 

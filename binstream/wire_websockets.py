@@ -133,6 +133,7 @@ class WebsocketsConnection(asyncio.Protocol, WireConnection):
                 rcvd.reason if rcvd else "",
                 sent.code if sent else None,
                 sent.reason if sent else "",
+                sent_first=sent is not None and protocol.close_rcvd_then_sent is not True,
             )
         )
 

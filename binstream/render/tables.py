@@ -232,7 +232,7 @@ class KlineBoard(View):
             )
         for key in sorted(self.rows):
             k = self.rows[key]
-            up = str(k.get("c", "0")) >= str(k.get("o", "0"))
+            up = _number(k.get("c")) >= _number(k.get("o"))
             table.add_row(
                 key[0],
                 key[1],
@@ -401,3 +401,11 @@ VIEWS: dict[str, type[View]] = {
     "klines": KlineBoard,
     "streams": StreamBoard,
 }
+
+
+def _number(value: Any) -> Decimal:
+    """A price as Binance sends it (a decimal string), for comparisons; 0 if missing."""
+    try:
+        return Decimal(str(value))
+    except (ArithmeticError, ValueError):
+        return Decimal(0)
