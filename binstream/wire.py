@@ -101,6 +101,9 @@ class WireConnection:
         self._end: ConnectionClosed | None = None
         self._lost: asyncio.Event = asyncio.Event()
         self._interrupted = False
+        #: A fragmented message being assembled, and whether it is text.
+        self._fragments: list[bytes] | None = None
+        self._fragment_text = True
 
     # -- the I/O side ---------------------------------------------------------------------
 
@@ -128,6 +131,33 @@ class WireConnection:
             self.close_reason = end.reason
         self._lost.set()
         self._wake()
+
+    def _message(self, text: bool, data: bytes) -> None:
+        """A whole message from frames the transport assembled: check UTF-8, deliver."""
+        if not text:
+            self._deliver(data)
+            return
+        try:
+            self._deliver(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            self._fail(1007, f"{exc.reason} at position {exc.start}")
+
+    def _fragment(self, data: bytes, fin: bool, first: bool = False, text: bool = True) -> None:
+        """One frame of a fragmented message (``first``: its opening text/binary frame)."""
+        if first:
+            self._fragments, self._fragment_text = [data], text
+        elif self._fragments is None:
+            self._fail(1002, "unexpected continuation frame")
+            return
+        else:
+            self._fragments.append(data)
+        if fin:
+            whole, self._fragments = b"".join(self._fragments), None
+            self._message(self._fragment_text, whole)
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection with ``code`` (a close frame, then the end); deliver no more."""
+        raise NotImplementedError
 
     def _pause_reading(self) -> None:
         raise NotImplementedError

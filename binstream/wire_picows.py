@@ -50,8 +50,6 @@ class PicowsConnection(WSListener, WireConnection):
         WSListener.__init__(self)
         WireConnection.__init__(self, int(min(pause_mark(max_queue), 2**31)))
         self.transport: WSTransport | None = None
-        self._fragments: list[bytes] | None = None
-        self._fragment_text = True
         self._rcvd: tuple[int, str] | None = None
         self._sent: tuple[int, str] | None = None
         self._done = False
@@ -75,10 +73,9 @@ class PicowsConnection(WSListener, WireConnection):
         elif kind is _BINARY and frame.fin:
             self._deliver(frame.get_payload_as_bytes())
         elif kind is _TEXT or kind is _BINARY:
-            self._fragments = [frame.get_payload_as_bytes()]
-            self._fragment_text = kind is _TEXT
+            self._fragment(frame.get_payload_as_bytes(), False, first=True, text=kind is _TEXT)
         elif kind is _CONT:
-            self._continuation(frame)
+            self._fragment(frame.get_payload_as_bytes(), frame.fin)
         elif kind is _CLOSE:
             code = frame.get_close_code().value
             reason = (frame.get_close_message() or b"").decode("utf-8", "replace")
@@ -108,22 +105,6 @@ class PicowsConnection(WSListener, WireConnection):
                 sent_first=sent_first,
             )
         )
-
-    def _continuation(self, frame: WSFrame) -> None:
-        if self._fragments is None:
-            self._fail(1002, "unexpected continuation frame")
-            return
-        self._fragments.append(frame.get_payload_as_bytes())
-        if not frame.fin:
-            return
-        whole, self._fragments = b"".join(self._fragments), None
-        if not self._fragment_text:
-            self._deliver(whole)
-            return
-        try:
-            self._deliver(whole.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            self._fail(1007, f"{exc.reason} at position {exc.start}")
 
     # -- writing and closing --------------------------------------------------------------
 

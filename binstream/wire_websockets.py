@@ -81,9 +81,6 @@ class WebsocketsConnection(asyncio.Protocol, WireConnection):
         self._partial = b""
         #: True: binstream parses data frames; False: websockets parses everything.
         self._bulk = False
-        #: A fragmented message websockets is delivering frame by frame.
-        self._fragments: list[bytes] | None = None
-        self._fragment_text = True
         self._pong: tuple[bytes, asyncio.Future[None]] | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self._close_timeout = close_timeout
@@ -253,25 +250,13 @@ class WebsocketsConnection(asyncio.Protocol, WireConnection):
             if fin:
                 self._message(opcode is Opcode.TEXT, bytes(data))
             else:
-                self._fragments, self._fragment_text = [bytes(data)], opcode is Opcode.TEXT
-        elif opcode is Opcode.CONT and self._fragments is not None:
-            self._fragments.append(bytes(data))
-            if fin:
-                whole, self._fragments = b"".join(self._fragments), None
-                self._message(self._fragment_text, whole)
+                self._fragment(bytes(data), fin, first=True, text=opcode is Opcode.TEXT)
+        elif opcode is Opcode.CONT:
+            self._fragment(bytes(data), fin)
         elif opcode is Opcode.PONG and self._pong is not None:
             expected, waiter = self._pong
             if bytes(data) == expected and not waiter.done():
                 waiter.set_result(None)
-
-    def _message(self, text: bool, data: bytes) -> None:
-        if not text:
-            self._deliver(data)
-            return
-        try:
-            self._deliver(data.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            self._fail(1007, f"{exc.reason} at position {exc.start}")
 
     # -- writing and closing --------------------------------------------------------------
 
