@@ -50,6 +50,7 @@ from .wire import (
     InvalidURL,
     WireConnection,
     WireError,
+    close_quietly,
     describe_exception,
 )
 
@@ -217,12 +218,6 @@ def fatal_reason(exc: BaseException) -> str | None:
     return None
 
 
-async def close_quietly(conn: WireConnection, timeout: float) -> None:
-    """Close with a close frame, aborting after ``timeout`` seconds; never raises."""
-    with contextlib.suppress(Exception):
-        await conn.close(timeout)
-
-
 class Link:
     """One reconnecting connection feeding its socket's buffer, with one failure boundary.
 
@@ -317,6 +312,7 @@ class Link:
             self.stage = "connecting"
             detail = ""
             dropped = False
+            self.socket._status(SocketState.CONNECTING)
             try:
                 conn: WireConnection | None = await self.connect()
             except (OSError, TimeoutError, WireError) as exc:
@@ -358,7 +354,6 @@ class Link:
         if wait > 0:
             log.warning("%s: pacing connection attempts, waiting %.1fs", self.socket.path, wait)
             await asyncio.sleep(wait)
-        self.socket._status(SocketState.CONNECTING)
         try:
             conn = await self.transport.connect(
                 self.plan.url,
@@ -453,7 +448,7 @@ class Link:
         last_change = time.monotonic()
         while True:
             await asyncio.sleep(min(limit / 4, 1.0))
-            count = self.socket.stats.received + self.socket.stats.invalid
+            count = self.delivered + self.socket.stats.invalid
             now = time.monotonic()
             if count != last_count:
                 last_count, last_change = count, now
@@ -472,10 +467,6 @@ class Link:
         cancelled again until it has really ended.
         """
         self._closing = True
-        closer = getattr(self.session, "close", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):
-                await closer()
         task = self.task
         if task is None:
             return
@@ -590,7 +581,8 @@ class StreamSocket:
 
     def _decoded(self, item: Any) -> Any:
         """A queued item as the consumer gets it: long frames wait as text (see
-        :data:`LAZY_DECODE_SIZE`) unless the socket delivers raw frames anyway."""
+        :data:`~binstream.marketsession.LAZY_DECODE_SIZE`) unless the socket delivers raw
+        frames anyway."""
         if type(item) is str and not self.options.raw_frames:
             return orjson.loads(item)
         return item

@@ -24,7 +24,13 @@ import orjson
 from .framecheck import check_frame, shape_of
 from .messages import SUBSCRIBE_ERROR, error_message
 from .rotation import Switch
-from .wire import ConnectionClosed, WireConnection, WireError, describe_exception
+from .wire import (
+    ConnectionClosed,
+    WireConnection,
+    WireError,
+    close_quietly,
+    describe_exception,
+)
 
 if TYPE_CHECKING:
     from .connection import Link
@@ -62,7 +68,6 @@ class MarketSession:
     """The :class:`~binstream.connection.LinkSession` of market-stream sockets."""
 
     def __init__(self) -> None:
-        self._pending_ids: set[int] = set()
         self._stream_set: frozenset[str] = frozenset()
         self._rotation: _Rotation | None = None
         #: A planned replacement asked for while the current connection is read.
@@ -169,7 +174,7 @@ class MarketSession:
                 decided = switch.from_old if side == "old" else switch.from_new
                 for out in decided(frame, item):
                     accepted += 1
-                    await self._put(buffer, out)
+                    await buffer.put(out)
                 continue
             accepted += 1
             if len(buffer) < maxsize:  # the common case, without a coroutine per message
@@ -179,16 +184,8 @@ class MarketSession:
         if accepted:
             link.count(accepted)
 
-    @staticmethod
-    async def _put(buffer: Any, item: Any) -> None:
-        if len(buffer) < buffer.maxsize:
-            buffer.append(item)
-        else:
-            await buffer.put(item)
-
     def _control_reply(self, link: Link, message: dict[str, Any]) -> None:
         request_id = message.get("id")
-        self._pending_ids.discard(request_id)  # type: ignore[arg-type]
         error = message.get("error") or (message if "code" in message else None)
         if error:
             text = f"subscribe request {request_id} failed: {error.get('msg', error)}"
@@ -198,7 +195,6 @@ class MarketSession:
     async def _subscribe(self, conn: WireConnection, streams: tuple[str, ...]) -> None:
         for start in range(0, len(streams), SUBSCRIBE_BATCH):
             request_id = next(_request_ids)
-            self._pending_ids.add(request_id)
             batch = list(streams[start : start + SUBSCRIBE_BATCH])
             message = {"method": "SUBSCRIBE", "params": batch, "id": request_id}
             await conn.send(orjson.dumps(message).decode())
@@ -261,11 +257,12 @@ class MarketSession:
                 batch = future.result()
             except (ConnectionClosed, OSError, WireError) as exc:
                 if role == "new":
+                    if switch.switched:  # adopted below; its end is read next, as a drop
+                        continue
                     return self._abandon(link, rotation, describe_exception(exc))
-                if switch.switched:
-                    continue
-                await self._old_ended(link, rotation)
-                break
+                if not switch.switched:
+                    await self._old_ended(link, rotation)
+                continue  # a batch the new connection delivered meanwhile still counts
             conn = old if role == "old" else rotation.new
             assert conn is not None
             await self._accept(link, conn, batch, switch, role)
@@ -309,7 +306,7 @@ class MarketSession:
 
     async def _release(self, link: Link, frames: list[Any]) -> None:
         for item in frames:
-            await self._put(link.socket.buffer, item)
+            await link.socket.buffer.put(item)
         if frames:
             link.count(len(frames))
 
@@ -318,17 +315,10 @@ class MarketSession:
         new = rotation.new
         assert new is not None
         self._rotation = None
-        link.spawn(_close(rotation.old, link.options.close_timeout), "closing")
+        link.spawn(close_quietly(rotation.old, link.options.close_timeout), "closing")
         link.adopt(new, rotation.why)
         self._dedupe = rotation.switch
         self._dedupe_until = time.monotonic() + ROTATION_OVERLAP_TIMEOUT
         if rotation.again is not None:
             self._wanted = rotation.again
         return new
-
-
-async def _close(conn: WireConnection, timeout: float) -> None:
-    try:
-        await conn.close(timeout)
-    except Exception:
-        conn.abort()

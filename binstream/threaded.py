@@ -59,7 +59,7 @@ class _Dispatcher(Handoff):
     ) -> None:
         self.callback = callback
         #: The socket's own rule for queued items (long frames wait as text, see
-        #: connection.LAZY_DECODE_SIZE), applied here, on the callback thread.
+        #: marketsession.LAZY_DECODE_SIZE), applied here, on the callback thread.
         self.decode = decode
         super().__init__(f"binstream-callback:{name}", self._call_each, loop, batch)
         self.stream = name

@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 
 Message = str | bytes
@@ -225,6 +226,12 @@ class WireConnection:
             return True
         except TimeoutError:
             return False
+
+
+async def close_quietly(conn: WireConnection, timeout: float) -> None:
+    """Close with a close frame, aborting after ``timeout`` seconds; never raises."""
+    with contextlib.suppress(Exception):
+        await conn.close(timeout)
 
 
 def pause_mark(max_queue: int | None) -> float:
