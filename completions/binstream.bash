@@ -20,7 +20,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --levels -l --check --snapshot-limit --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --transport --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --levels -l --check --snapshot-limit --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport" -- "$cur"))
             ;;
         book-ticker)
             case "$prev" in
@@ -30,7 +30,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --transport --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport" -- "$cur"))
             ;;
         demo)
             case "$prev" in
@@ -49,7 +49,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --depth -d --speed --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --transport --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --depth -d --speed --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport" -- "$cur"))
             ;;
         kline)
             case "$prev" in
@@ -60,7 +60,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --interval -i --tz --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --transport --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --interval -i --tz --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport" -- "$cur"))
             ;;
         multiplex)
             case "$prev" in
@@ -70,19 +70,21 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --transport --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport" -- "$cur"))
             ;;
         record)
             case "$prev" in
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
+                --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --output -o --rotate-size --rotate-every --tld --testnet --endpoint --count -n --timeout --retries --quiet -q --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --output -o --rotate-size --rotate-every --tld --testnet --endpoint --retries --count -n --timeout --quiet -q --errors --verbose -v" -- "$cur"))
             ;;
         replay)
             case "$prev" in
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
+                --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --speed --loop --format -f --json --count -n --quiet -q" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --speed --loop --count -n --format -f --json --quiet -q --errors --verbose -v" -- "$cur"))
             ;;
         serve)
             case "$prev" in
@@ -98,7 +100,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --mini --window --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --transport --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --mini --window --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport" -- "$cur"))
             ;;
         trade)
             case "$prev" in
@@ -108,7 +110,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --agg --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --overflow --stall-timeout --transport --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --agg --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport" -- "$cur"))
             ;;
         user)
             case "$prev" in
@@ -116,7 +118,7 @@ _binstream() {
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --api-key --secret-file --private-key --private-key-passphrase --logon --recv-window --tld --testnet --endpoint --format -f --json --count -n --timeout --retries --quiet -q --errors --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --api-key --secret-file --private-key --private-key-passphrase --logon --recv-window --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v" -- "$cur"))
             ;;
     esac
 }

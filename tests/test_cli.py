@@ -362,3 +362,22 @@ async def test_stdout_nobody_reads_is_reported_and_drop_keeps_the_connection(
     if overflow == "drop":
         assert "connection lost" not in "".join(lines) + rest
     assert "Traceback" not in "".join(lines) + rest
+
+
+@pytest.mark.transport_independent
+async def test_bad_input_is_one_line_or_one_json_object_with_exit_2() -> None:
+    result = await run_cli("trade", "bnb/btc")
+    assert result.code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "binstream: error: Invalid value: invalid symbol 'bnb/btc': use letters and digits "
+        "only, with no separator; did you mean 'bnbbtc'? (see 'binstream trade --help')"
+    ]
+    as_json = await run_cli("depth", "bnbbtc", "--depth", "7", "--errors", "json")
+    assert as_json.code == 2
+    (event,) = [json.loads(line) for line in as_json.stderr.splitlines()]
+    assert event["e"] == "error" and event["type"] == "UsageError"
+    assert "'7' is not one of '5', '10', '20'" in event["m"]
+    missing = await run_cli("replay", "/nonexistent.jsonl", "--errors", "json")
+    assert missing.code == 2
+    (event,) = [json.loads(line) for line in missing.stderr.splitlines()]
+    assert event["type"] == "RecordingError" and "/nonexistent.jsonl" in event["m"]

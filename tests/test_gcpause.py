@@ -16,7 +16,7 @@ def test_the_command_collects_again_once_its_event_loop_runs() -> None:
     gcpause.pause()
     try:
         assert not gc.isenabled()
-        assert cli._run(collector_on()) == 0
+        assert cli.run(collector_on()) == 0
         assert gc.isenabled()
     finally:
         gcpause.resume()

@@ -1,4 +1,4 @@
-"""Command-line plumbing for the user data stream: key loading and the demo."""
+"""Loading API keys for the command line: options first, then ``BINANCE_*`` variables."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import MissingKeysError
-from .exitcodes import ExitCode
-from .signing import (
+from ..errors import MissingKeysError
+from ..signing import (
     API_KEY_ENV,
     API_SECRET_ENV,
     PASSPHRASE_ENV,
@@ -59,26 +58,3 @@ def load_credentials(
         str(private_key) if private_key is not None else None,
         passphrase,
     )
-
-
-async def run_user_demo(*, fmt: str, count: int | None, timeout: float | None, quiet: bool) -> int:
-    """Start the local exchange and tail its demo account's user data stream."""
-    from .runner import RunConfig, run_stream
-    from .server import LocalExchange
-    from .server.wsapi import DEMO_API_KEY, DEMO_API_SECRET
-
-    async with LocalExchange(interval=0.2) as exchange:
-        config = RunConfig(
-            streams=["userData"],
-            endpoint=exchange.url,
-            format=fmt,  # type: ignore[arg-type]
-            view="account",
-            count=count,
-            timeout=timeout,
-            quiet=quiet,
-            credentials=Credentials(DEMO_API_KEY, secret=DEMO_API_SECRET),
-        )
-        return int(await run_stream(config))
-
-
-__all__ = ["ExitCode", "load_credentials", "read_secret_file", "run_user_demo"]

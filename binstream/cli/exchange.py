@@ -1,0 +1,181 @@
+"""The local exchange's commands: ``binstream serve`` and ``binstream demo``."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..exitcodes import ExitCode
+from .app import command
+from .options import DISPLAY, LIMITS, VOICE, Display, Limits, VerboseOpt, Voice, with_groups
+from .recording import checked_recording, speed_value
+from .running import finish, setup_logging
+from .streaming import config_from, prepare
+
+
+@command()
+def serve(
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="0 picks a free port.")
+    ] = 0,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback by default).")
+    ] = "127.0.0.1",
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.001, help="Market step period, seconds.")
+    ] = 0.1,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed for a repeatable market.")
+    ] = None,
+    drop_after: Annotated[
+        int | None,
+        typer.Option("--drop-after", min=1, help="Fault: close each connection after N messages."),
+    ] = None,
+    no_close_frame: Annotated[
+        bool, typer.Option("--no-close-frame", help="Fault: drop without a close frame.")
+    ] = False,
+    stall_after: Annotated[
+        int | None, typer.Option("--stall-after", min=0, help="Fault: go silent after N messages.")
+    ] = None,
+    garbage_every: Annotated[
+        int | None,
+        typer.Option("--garbage-every", min=1, help="Fault: a garbage frame every N messages."),
+    ] = None,
+    refuse: Annotated[
+        int,
+        typer.Option("--refuse", min=0, help="Fault: refuse the first N connections (HTTP 503)."),
+    ] = 0,
+    delay: Annotated[
+        float, typer.Option("--delay", min=0.0, help="Fault: sleep this long before each message.")
+    ] = 0.0,
+    shutdown_after: Annotated[
+        int | None,
+        typer.Option(
+            "--shutdown-after", min=1, help="Fault: send serverShutdown after N messages."
+        ),
+    ] = None,
+    replay_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay",
+            help="Serve this recording instead of the simulated market.",
+            show_default=False,
+        ),
+    ] = None,
+    replay_speed: Annotated[
+        str, typer.Option("--replay-speed", help="Pace of --replay: 1, 10, max.")
+    ] = "1",
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Run the local Binance-compatible exchange in the foreground.
+
+    Prints its base URL (ws://127.0.0.1:PORT) on stdout; pass it to any command as
+    --endpoint, or export BINSTREAM_ENDPOINT. Ctrl-C stops it.
+
+    [bold]Examples[/bold]
+
+      binstream serve --port 9000
+
+      binstream serve --port 9000 --drop-after 100 --garbage-every 50
+
+      binstream serve --replay session.jsonl.zst
+    """  # fmt: skip
+    from ..server import Faults, LocalExchange
+
+    setup_logging(verbose)
+    faults = Faults(
+        drop_after=drop_after,
+        drop_close_frame=not no_close_frame,
+        stall_after=stall_after,
+        garbage_every=garbage_every,
+        delay=delay,
+        shutdown_after=shutdown_after,
+    )
+    replay_source = None
+    if replay_file is not None:
+        checked_recording(replay_file)
+        replay_source = (replay_file, speed_value(replay_speed))
+
+    async def main() -> int:
+        exchange = LocalExchange(host, port, interval=interval, seed=seed, faults=faults,
+                                 replay=replay_source)  # fmt: skip
+        await exchange.start()
+        if refuse:
+            exchange.refuse(count=refuse)
+        typer.echo(exchange.url)
+        sys.stdout.flush()
+        if sys.stderr.isatty():
+            typer.echo(f"binstream: serving on {exchange.url} (REST {exchange.rest_url}); "
+                       "Ctrl-C stops", err=True)  # fmt: skip
+        await exchange.serve_forever()
+        return ExitCode.OK
+
+    finish(main())
+
+
+class DemoWhat(StrEnum):
+    """What ``binstream demo`` shows."""
+
+    market = "market"
+    user = "user"
+
+
+#: The market streams ``binstream demo`` tails.
+DEMO_STREAMS = [
+    "bnbbtc@aggTrade",
+    "bnbbtc@depth5",
+    "ethbtc@ticker",
+    "btcusdt@kline_1m",
+    "btcusdt@bookTicker",
+]
+
+
+@command()
+@with_groups
+def demo(
+    what: Annotated[
+        DemoWhat, typer.Argument(help="market streams, or the user data stream.")
+    ] = DemoWhat.market,
+    display: Display = DISPLAY,
+    limits: Limits = LIMITS,
+    voice: Voice = VOICE,
+) -> None:
+    """Start the local exchange in-process and tail a few of its streams.
+
+    Runs the real client code over a real loopback socket; no network needed.
+    `binstream demo user` shows the user data stream of a demo account.
+
+    [bold]Examples[/bold]
+
+      binstream demo
+
+      binstream demo user
+
+      binstream demo --json -n 20 | jq -c .data
+    """  # fmt: skip
+    from ..runner import run_stream
+    from ..server import LocalExchange
+
+    prepare(voice)
+
+    async def main() -> int:
+        async with LocalExchange(interval=0.2) as exchange:
+            if what is DemoWhat.user:
+                from ..server.wsapi import DEMO_API_KEY, DEMO_API_SECRET
+                from ..signing import Credentials
+
+                extra: dict[str, object] = {
+                    "streams": ["userData"], "view": "account",
+                    "credentials": Credentials(DEMO_API_KEY, secret=DEMO_API_SECRET),
+                }  # fmt: skip
+            else:
+                extra = {"streams": DEMO_STREAMS, "view": "streams", "combined": True}
+            config = config_from(display=display, limits=limits, voice=voice,
+                                 endpoint=exchange.url, **extra)  # type: ignore[arg-type]  # fmt: skip
+            return int(await run_stream(config))
+
+    finish(main())

@@ -1,0 +1,151 @@
+"""Recording commands: ``binstream record`` and ``binstream replay``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import errors
+from .app import command
+from .market import normalized_streams
+from .options import (
+    CONNECTION,
+    DISPLAY,
+    LIMITS,
+    VOICE,
+    Connection,
+    CountOpt,
+    Display,
+    Limits,
+    Voice,
+    with_groups,
+)
+from .running import finish
+from .streaming import config_from, prepare
+
+
+@command()
+@with_groups
+def record(
+    streams: Annotated[
+        list[str],
+        typer.Argument(
+            help="Raw stream names, e.g. bnbbtc@trade bnbbtc@depth@100ms.", metavar="STREAM"
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Recording file; a .zst name compresses it.")
+    ],
+    rotate_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--rotate-size",
+            min=0.001,
+            metavar="MB",
+            show_default=False,
+            help="Start a new numbered file after this many MB (before compression).",
+        ),
+    ] = None,
+    rotate_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--rotate-every",
+            min=1.0,
+            metavar="SECONDS",
+            show_default=False,
+            help="Start a new numbered file every SECONDS.",
+        ),
+    ] = None,
+    conn: Connection = CONNECTION,
+    limits: Limits = LIMITS,
+    voice: Voice = VOICE,
+) -> None:
+    """Record streams to a file: every frame as received, with its receive time.
+
+    Reconnects are recorded as gaps. Replay with `binstream replay FILE`, or serve it to
+    any client with `binstream serve --replay FILE`.
+
+    [bold]Examples[/bold]
+
+      binstream record bnbbtc@trade bnbbtc@depth@100ms -o session.jsonl.zst
+
+      binstream record btcusdt@aggTrade -o trades.jsonl -n 10000
+    """  # fmt: skip
+    from ..runner import run_stream
+
+    prepare(voice)
+    names = normalized_streams(streams)
+    if output.suffix == ".zst":
+        try:
+            import zstandard  # noqa: F401
+        except ImportError:
+            raise typer.BadParameter(
+                "zstd recordings need the zstandard package: pip install 'binstream[zstd]'",
+                param_hint="--output",
+            ) from None
+    config = config_from(
+        names, conn=conn, limits=limits, voice=voice, combined=len(names) > 1, format="json",
+        record_to=output, rotate_bytes=int(rotate_mb * 1_000_000) if rotate_mb else None,
+        rotate_seconds=rotate_seconds,
+    )  # fmt: skip
+    finish(run_stream(config))
+
+
+def speed_value(value: str) -> float | None:
+    """``--speed``: a positive factor, or ``max`` (None: as fast as possible)."""
+    if value.strip().lower() == "max":
+        return None
+    try:
+        speed = float(value)
+    except ValueError:
+        speed = -1.0
+    if speed <= 0:
+        raise typer.BadParameter(f"{value!r} is not a positive number or 'max'",
+                                 param_hint="--speed")  # fmt: skip
+    return speed
+
+
+def checked_recording(path: Path) -> None:
+    """A usage error (exit 2, one line) unless ``path`` is a readable recording."""
+    from ..recording import RecordingError, recording_header
+
+    try:
+        recording_header(path)
+    except RecordingError as exc:
+        errors.fail(exc)
+
+
+@command()
+@with_groups
+def replay(
+    recording: Annotated[
+        Path, typer.Argument(help="A file written by binstream record.", metavar="FILE")
+    ],
+    speed: Annotated[
+        str,
+        typer.Option(
+            "--speed", help="1 = as recorded, 10 = ten times faster, max.", metavar="1|10|max"
+        ),
+    ] = "1",
+    loop: Annotated[bool, typer.Option("--loop", help="Start again at the end.")] = False,
+    display: Display = DISPLAY,
+    count: CountOpt = None,
+    voice: Voice = VOICE,
+) -> None:
+    """Print a recording like a live stream (same output as the streaming commands).
+
+    [bold]Examples[/bold]
+
+      binstream replay session.jsonl.zst --speed 10 | jq .data.p
+
+      binstream replay trades.jsonl --speed max -n 100
+    """  # fmt: skip
+    from ..runner import run_replay
+
+    prepare(voice)
+    pace = speed_value(speed)
+    checked_recording(recording)
+    finish(run_replay(recording, speed=pace, loop=loop, format=display.format, view="streams",
+                      count=count, quiet=voice.quiet))  # fmt: skip
