@@ -336,7 +336,7 @@ async def test_stdout_nobody_reads_is_reported_and_drop_keeps_the_connection(
     goes on, so pings are answered and the server (pinging every 0.2 s, dropping after
     0.5 s without a pong) keeps the connection."""
     async with LocalExchange(interval=0.001, seed=5, ping_interval=0.2, ping_timeout=0.5) as ex:
-        streams = [f"{s.lower()}@depth20" for s in ex.markets]
+        streams = [f"{s.lower()}@depth20@100ms" for s in ex.markets]  # a step each
         read_end, write_end = os.pipe()
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "binstream", "multiplex", *streams, "--endpoint", ex.url,

@@ -110,7 +110,7 @@ async def test_missing_recording_is_a_clear_error(tmp_path: Path) -> None:
 
 async def test_record_rotates_by_size(exchange: LocalExchange, tmp_path: Path) -> None:
     path = tmp_path / "rot.jsonl"
-    result = await run_cli("record", "bnbbtc@depth20", "-o", str(path), "--endpoint",
+    result = await run_cli("record", "bnbbtc@depth20@100ms", "-o", str(path), "--endpoint",
                            exchange.url, "-n", "60", "-q", "--rotate-size", "0.01")  # fmt: skip
     assert result.code == 0, result.stderr
     files = sorted(tmp_path.glob("rot-*.jsonl"))

@@ -4,6 +4,7 @@ One websockets server on loopback serves every URL shape Binance uses on one por
 
     /ws/<stream>                     raw stream(s), payloads unwrapped
     /stream?streams=<a>/<b>          combined, {"stream": name, "data": payload}
+    /stream                          combined, no stream yet: SUBSCRIBE later
     /ws                              no stream yet: SUBSCRIBE later
     /ws-api/v3                       WebSocket API (user data stream)
     GET /api/v3/depth?symbol=&limit= order book snapshot (REST)
@@ -36,13 +37,34 @@ from websockets.http11 import Request, Response
 
 from . import market as m
 from .faults import Faults, Refusal
-from .feed import Renderer, is_diff_depth, is_well_formed, renderer_for
+from .feed import Feed, Tick, feed_for, is_diff_depth, is_well_formed
 
 log = logging.getLogger("binstream.server")
 
 MAX_STREAMS = 1024
 MAX_CONTROL_PER_SECOND = 5
-_ID_OK = (int, type(None))
+#: Binance's REST depth snapshot: larger limits are truncated to this.
+MAX_DEPTH_LIMIT = 5000
+#: Characters of a string request id. Binance's docs say "alphanumeric strings; max length
+#: 36"; its own SDK sends str(uuid4()) (hyphens) and Binance accepts those, so hyphens and
+#: underscores are accepted too.
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
+def valid_request_id(request_id: Any) -> bool:
+    """What Binance accepts as a control message ``id``: a 64-bit signed integer, a string
+    of up to 36 letters, digits, ``-`` and ``_``, or null."""
+    if request_id is None:
+        return True
+    if isinstance(request_id, bool):
+        return False
+    if isinstance(request_id, int):
+        return -(2**63) <= request_id < 2**63
+    return (
+        isinstance(request_id, str)
+        and 0 < len(request_id) <= 36
+        and all(ch in _ID_CHARS for ch in request_id)
+    )
 
 
 def _error(code: int, msg: str, request_id: Any) -> dict[str, Any]:
@@ -59,7 +81,10 @@ def _fragments(frame: bytes) -> list[str]:
 def json_response(status: int, body: Any) -> Response:
     """An HTTP response carrying JSON, as Binance's REST API answers."""
     payload = orjson.dumps(body)
-    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+    # The server closes the connection after a plain HTTP response: say so, so that
+    # clients that pool connections (requests, aiohttp) do not reuse a dead socket.
+    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
+                       ("Connection", "close")])  # fmt: skip
     return Response(status, HTTPStatus(status).phrase, headers, payload)
 
 
@@ -70,7 +95,7 @@ class _Client:
         self.ws = ws
         self.combined = combined
         self.faults = faults
-        self.subs: dict[str, Renderer | None] = {}
+        self.subs: dict[str, Feed | None] = {}
         self.frames: deque[bytes] = deque()
         self.ready = asyncio.Event()
         self.limit = limit
@@ -133,6 +158,9 @@ class LocalExchange:
         #: steps, by ``lastUpdateId`` (tests compare client books with the true book).
         self.book_history = book_history
         self.books: dict[str, dict[int, dict[str, Any]]] = {s: {} for s in self.markets}
+        #: Steps since start, and each symbol's latest steps (the slowest stream's span).
+        self.step_number = 0
+        self.recent: dict[str, deque[m.Step]] = {s: deque(maxlen=30) for s in self.markets}
         self.connections_total = 0
         self._client_numbers = itertools.count(1)
         self._server: Server | None = None
@@ -237,24 +265,41 @@ class LocalExchange:
             self._spawn(self._shutdown(client, grace))
 
     def step(self) -> None:
-        """Advance the market once and publish (the clock calls this every ``interval``)."""
+        """Advance the market once and publish (the clock calls this every ``interval``).
+
+        Each stream sends when its update speed comes round (see :mod:`.feed`).
+        """
         t = m.now_ms()
+        self.step_number += 1
+        number = self.step_number
         steps = {symbol: market.step(t) for symbol, market in self.markets.items()}
+        for symbol, step in steps.items():
+            self.recent[symbol].append(step)
         if self.book_history:
             for symbol, market in self.markets.items():
                 history = self.books[symbol]
                 history[market.update_id] = market.snapshot(50)
                 while len(history) > self.book_history:
                     del history[next(iter(history))]
+        windows: dict[tuple[str, int], m.Step] = {}
+
+        def window(symbol: str, every: int) -> m.Step:
+            merged = windows.get((symbol, every))
+            if merged is None:
+                recent = self.recent[symbol]
+                merged = windows[symbol, every] = m.merge_steps(list(recent)[-every:])
+            return merged
+
+        tick = Tick(self.markets, window, t)
         raw_cache: dict[str, list[bytes]] = {}
         wrapped_cache: dict[str, list[bytes]] = {}
         for client in list(self.clients):
-            for name, renderer in client.subs.items():
-                if renderer is None:
+            for name, feed in client.subs.items():
+                if feed is None or number % feed.every:
                     continue
                 frames = raw_cache.get(name)
                 if frames is None:
-                    frames = [orjson.dumps(p) for p in renderer(self.markets, steps, t)]
+                    frames = [orjson.dumps(p) for p in feed.render(tick)]
                     raw_cache[name] = frames
                 if client.combined:
                     wrapped = wrapped_cache.get(name)
@@ -296,10 +341,8 @@ class LocalExchange:
             return json_response(503, {"code": -1008, "msg": "Service unavailable (injected)."})
         if path == "/ws-api/v3" and self.ws_api is not None:
             return None
-        if path == "/stream":
+        if path == "/stream":  # with no streams= (or an empty one): SUBSCRIBE later
             streams = self._query_streams(query)
-            if streams is None:
-                return json_response(400, {"code": -1100, "msg": "Invalid request: no streams."})
         elif path == "/ws" or path.startswith("/ws/"):
             streams = [unquote(s) for s in path[4:].split("/") if s]
         else:
@@ -311,12 +354,12 @@ class LocalExchange:
         return None
 
     @staticmethod
-    def _query_streams(query: str) -> list[str] | None:
+    def _query_streams(query: str) -> list[str]:
         for part in query.split("&"):
             key, _, value = part.partition("=")
-            if key == "streams" and value:
+            if key == "streams":
                 return [unquote(s) for s in value.split("/") if s]
-        return None
+        return []
 
     def _rest(self, path: str, query: str) -> Response:
         params = {k: v[-1] for k, v in parse_qs(query).items()}
@@ -325,7 +368,7 @@ class LocalExchange:
         if path == "/api/v3/time":
             return json_response(200, {"serverTime": m.now_ms()})
         if path == "/api/v3/exchangeInfo":
-            return json_response(200, self._exchange_info())
+            return self._exchange_info(params)
         if path == "/api/v3/depth":
             symbol = params.get("symbol", "")
             if not symbol:
@@ -344,26 +387,29 @@ class LocalExchange:
                 limit = int(params.get("limit", "100"))
             except ValueError:
                 limit = -1
-            if not 1 <= limit <= 5000:
+            if limit < 1:
                 return json_response(
                     400, {"code": -1100, "msg": "Illegal characters found in parameter 'limit'."}
                 )
-            return json_response(200, market.snapshot(limit))
+            return json_response(200, market.snapshot(min(limit, MAX_DEPTH_LIMIT)))
         return json_response(404, {"code": -1, "msg": f"Not found: {path}"})
 
-    def _exchange_info(self) -> dict[str, Any]:
-        symbols = []
-        for symbol in self.markets:
-            quote = next((q for q in ("USDT", "BTC") if symbol.endswith(q)), symbol[-3:])
-            symbols.append(
-                {
-                    "symbol": symbol,
-                    "status": "TRADING",
-                    "baseAsset": symbol[: -len(quote)],
-                    "quoteAsset": quote,
-                }
-            )
-        return {"timezone": "UTC", "serverTime": m.now_ms(), "symbols": symbols}
+    def _exchange_info(self, params: dict[str, str]) -> Response:
+        from .exchangeinfo import UnknownSymbolError, exchange_info
+
+        symbols: list[str] | None = None
+        if "symbol" in params:
+            symbols = [params["symbol"]]
+        elif "symbols" in params:
+            try:
+                symbols = [str(s) for s in orjson.loads(params["symbols"])]
+            except (orjson.JSONDecodeError, TypeError):
+                return json_response(400, {"code": -1100,
+                    "msg": "Illegal characters found in parameter 'symbols'."})  # fmt: skip
+        try:
+            return json_response(200, exchange_info(self.markets, symbols))
+        except UnknownSymbolError:
+            return json_response(400, {"code": -1121, "msg": "Invalid symbol."})
 
     # -- websocket connections ------------------------------------------------------------
 
@@ -374,7 +420,7 @@ class LocalExchange:
             await self.ws_api.handle(ws)
             return
         if path == "/stream":
-            names = self._query_streams(query) or []
+            names = self._query_streams(query)
             combined = True
         else:
             names = [unquote(s) for s in path[4:].split("/") if s]
@@ -385,7 +431,7 @@ class LocalExchange:
         client = _Client(ws, combined, self.faults.claim(), self.client_queue)
         client.number = next(self._client_numbers)
         for name in names:
-            client.subs[name] = renderer_for(name, self.markets)
+            client.subs[name] = feed_for(name, self.markets)
         self.clients.add(client)
         sender = asyncio.create_task(self._send_loop(client))
         try:
@@ -419,10 +465,7 @@ class LocalExchange:
         if not isinstance(request, dict):
             return {"code": 2, "msg": "Invalid request: expected an object"}
         request_id = request.get("id")
-        if "id" not in request or not (
-            (isinstance(request_id, _ID_OK) and not isinstance(request_id, bool))
-            or (isinstance(request_id, str) and request_id.isalnum() and len(request_id) <= 36)
-        ):
+        if "id" not in request or not valid_request_id(request_id):
             return {"code": 2, "msg": "Invalid request: request ID must be an unsigned integer"}
         method = request.get("method")
         if method is None:
@@ -446,7 +489,7 @@ class LocalExchange:
                 if len(set(client.subs) | set(params)) > MAX_STREAMS:
                     return {"code": 2, "msg": "Invalid request: too many streams", "id": request_id}
                 for name in params:
-                    client.subs.setdefault(name, renderer_for(name, self.markets))
+                    client.subs.setdefault(name, feed_for(name, self.markets))
             else:
                 for name in params:
                     client.subs.pop(name, None)

@@ -9,6 +9,7 @@ trades, bookTicker and partial depth from the book, and diff-depth events whose
 
 from __future__ import annotations
 
+import heapq
 import random
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,16 @@ from ..streams import KlineInterval, TickerWindow
 
 PRICE_DECIMALS = 8
 QTY_DECIMALS = 8
+#: Levels market makers keep on each side, one per tick from the best price outwards.
 BOOK_DEPTH = 60
+#: Chance per step that the fair price moves, and by how much: about 0.002 % of the price
+#: (at least one tick), so every symbol moves alike whatever its tick size.
+MOVE_PROBABILITY = 0.2
+MOVE_SIZE = 0.00002
+#: How strongly the fair price is pulled back towards where it started: at a relative
+#: deviation d, an up-move has probability 0.5 - PULL * d (clipped to 0.1-0.9). Prices
+#: wander a few percent and never run away, however long the exchange runs.
+PULL = 4.0
 
 INTERVAL_MS = {
     "1s": 1_000,
@@ -137,6 +147,21 @@ class Step:
     closed_klines: list[Kline] = field(default_factory=list)
 
 
+def merge_steps(steps: list[Step]) -> Step:
+    """One step standing for several consecutive ones (oldest first): their fills and
+    closed klines in order, the book changes as they ended, the update ids they span."""
+    if len(steps) == 1:
+        return steps[0]
+    merged = Step(time=steps[-1].time, first_update_id=steps[0].first_update_id,
+                  last_update_id=steps[-1].last_update_id)  # fmt: skip
+    for step in steps:
+        merged.fills += step.fills
+        merged.bid_changes.update(step.bid_changes)
+        merged.ask_changes.update(step.ask_changes)
+        merged.closed_klines += step.closed_klines
+    return merged
+
+
 class SymbolMarket:
     """One symbol's book, trades and statistics."""
 
@@ -152,6 +177,12 @@ class SymbolMarket:
         self.agg_id = 10
         self.last_trade_time = now_ms()
         mid = units(spec.price, PRICE_DECIMALS) // self.tick
+        #: Where the price started and where it is now, in ticks.
+        self.start = mid
+        self.fair = mid
+        #: The fair price stays within these (in ticks): positive, within 2x of the start.
+        self.floor = max(mid // 2, BOOK_DEPTH + 2)
+        self.ceiling = max(mid * 2, self.floor + 1)
         for level in range(1, BOOK_DEPTH + 1):
             self.bids[(mid - level) * self.tick] = self._random_qty()
             self.asks[(mid + level) * self.tick] = self._random_qty()
@@ -190,18 +221,48 @@ class SymbolMarket:
     # -- evolution -----------------------------------------------------------------------
 
     def step(self, time_ms: int | None = None) -> Step:
-        """Advance the market once: move the book, maybe trade, roll klines."""
+        """Advance the market once: the price walks, makers re-quote, maybe a taker trades."""
         t = time_ms or now_ms()
         step = Step(time=t, first_update_id=self.update_id + 1)
         rng = self.rng
-        for _ in range(rng.randint(1, 4)):
-            self._touch_level(step, rng.random() < 0.5)
+        self._walk()
+        self._quote(step)
+        for _ in range(rng.randint(0, 3)):
+            self._resize_level(step, rng.random() < 0.5)
         if rng.random() < 0.7:
             step.fills.append(self._take(step, t, buy=rng.random() < 0.5))
-        self._trim(step)
         step.last_update_id = self.update_id
         self._roll_klines(step, t)
         return step
+
+    def _walk(self) -> None:
+        """Move the fair price now and then, pulled back towards the start."""
+        rng = self.rng
+        if rng.random() >= MOVE_PROBABILITY:
+            return
+        deviation = (self.fair - self.start) / self.start
+        up = min(0.9, max(0.1, 0.5 - PULL * deviation))
+        size = max(1, round(self.fair * MOVE_SIZE))
+        fair = self.fair + (size if rng.random() < up else -size)
+        self.fair = min(self.ceiling, max(self.floor, fair))
+
+    def _quote(self, step: Step) -> None:
+        """Market makers keep a level at every tick from one tick either side of the fair
+        price outwards, BOOK_DEPTH deep: what takers ate is refilled, what the price moved
+        past is withdrawn. The spread is two ticks between trades."""
+        tick = self.tick
+        top_bid, top_ask = (self.fair - 1) * tick, (self.fair + 1) * tick
+        low_bid, high_ask = top_bid - (BOOK_DEPTH - 1) * tick, top_ask + (BOOK_DEPTH - 1) * tick
+        for price in [p for p in self.bids if p > top_bid or p < low_bid]:
+            self._set(step, True, price, 0)
+        for price in [p for p in self.asks if p < top_ask or p > high_ask]:
+            self._set(step, False, price, 0)
+        for level in range(BOOK_DEPTH):
+            bid, ask = top_bid - level * tick, top_ask + level * tick
+            if bid not in self.bids:
+                self._set(step, True, bid, self._random_qty())
+            if ask not in self.asks:
+                self._set(step, False, ask, self._random_qty())
 
     def _set(self, step: Step, side_bids: bool, price: int, qty: int) -> None:
         book = self.bids if side_bids else self.asks
@@ -212,26 +273,30 @@ class SymbolMarket:
         (step.bid_changes if side_bids else step.ask_changes)[price] = qty
         self.update_id += 1
 
-    def _touch_level(self, step: Step, bids: bool) -> None:
-        best_bid, _ = self.best_bid()
-        best_ask, _ = self.best_ask()
+    def _resize_level(self, step: Step, bids: bool) -> None:
+        """A maker changes its size at one of the levels near the top."""
+        book = self.bids if bids else self.asks
+        best = max(book) if bids else min(book)
         offset = self.rng.randint(0, 12) * self.tick
-        if bids:
-            price = best_bid - offset
-            if self.rng.random() < 0.15 and best_ask - best_bid > self.tick:
-                price = best_bid + self.tick
-            qty = 0 if (self.rng.random() < 0.25 and len(self.bids) > 5) else self._random_qty()
-        else:
-            price = best_ask + offset
-            if self.rng.random() < 0.15 and best_ask - best_bid > self.tick:
-                price = best_ask - self.tick
-            qty = 0 if (self.rng.random() < 0.25 and len(self.asks) > 5) else self._random_qty()
-        if price > 0:
-            self._set(step, bids, price, qty)
+        price = best - offset if bids else best + offset
+        if price in book:
+            self._set(step, bids, price, self._random_qty())
+
+    def check(self) -> None:
+        """Raise AssertionError unless the book looks like a market (for tests)."""
+        best_bid, best_ask = max(self.bids), min(self.asks)
+        assert min(self.bids) > 0, "bids must be positive"
+        assert best_bid < best_ask, "the book is crossed"
+        assert best_ask - best_bid <= 4 * self.tick, "the spread is wider than a few ticks"
+        assert len(self.bids) >= BOOK_DEPTH // 2 and len(self.asks) >= BOOK_DEPTH // 2
+        assert self.floor * self.tick <= best_bid + self.tick
+        assert best_ask <= (self.ceiling + 1) * self.tick
 
     def _take(self, step: Step, t: int, buy: bool) -> list[Fill]:
         book = self.asks if buy else self.bids
-        wanted = self._random_qty() * self.rng.randint(1, 3)
+        # At most the two best levels: the spread stays a few ticks wide until makers refill.
+        best_two = heapq.nsmallest(2, book) if buy else heapq.nlargest(2, book)
+        wanted = min(self._random_qty() * self.rng.randint(1, 3), sum(book[p] for p in best_two))
         fills: list[Fill] = []
         while wanted > 0 and len(book) > 3:
             price = min(book) if buy else max(book)
@@ -243,26 +308,6 @@ class SymbolMarket:
             self._set(step, not buy, price, book[price] - qty)
         self._record(fills, t)
         return fills
-
-    def _trim(self, step: Step) -> None:
-        """Keep a bounded, uncrossed book around the mid."""
-        while len(self.bids) > BOOK_DEPTH:
-            self._set(step, True, min(self.bids), 0)
-        while len(self.asks) > BOOK_DEPTH:
-            self._set(step, False, max(self.asks), 0)
-        best_bid, best_ask = max(self.bids), min(self.asks)
-        if best_ask - best_bid > 2 * self.tick:  # market makers close a wide spread
-            if self.rng.random() < 0.5:
-                best_bid += self.tick
-                self._set(step, True, best_bid, self._random_qty())
-            else:
-                best_ask -= self.tick
-                self._set(step, False, best_ask, self._random_qty())
-        while len(self.bids) < BOOK_DEPTH // 2:
-            self._set(step, True, min(self.bids) - self.tick, self._random_qty())
-        while len(self.asks) < BOOK_DEPTH // 2:
-            self._set(step, False, max(self.asks) + self.tick, self._random_qty())
-        assert best_bid < best_ask
 
     def _record(self, fills: list[Fill], t: int) -> None:
         stats = self.stats
