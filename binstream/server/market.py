@@ -190,6 +190,8 @@ class SymbolMarket:
         started = now_ms()
         self.stats = Stats(open_time=started, open=price, high=price, low=price, last=price)
         self.klines: dict[str, Kline] = {}
+        #: What outside orders changed since the last step (see :meth:`take`).
+        self._pending: Step | None = None
         self.prices: list[tuple[int, int, int]] = []  # (time, price, qty) for avgPrice
 
     def _random_qty(self) -> int:
@@ -223,7 +225,8 @@ class SymbolMarket:
     def step(self, time_ms: int | None = None) -> Step:
         """Advance the market once: the price walks, makers re-quote, maybe a taker trades."""
         t = time_ms or now_ms()
-        step = Step(time=t, first_update_id=self.update_id + 1)
+        step = self._pending or Step(time=t, first_update_id=self.update_id + 1)
+        step.time, self._pending = t, None
         rng = self.rng
         self._walk()
         self._quote(step)
@@ -297,9 +300,17 @@ class SymbolMarket:
         # At most the two best levels: the spread stays a few ticks wide until makers refill.
         best_two = heapq.nsmallest(2, book) if buy else heapq.nlargest(2, book)
         wanted = min(self._random_qty() * self.rng.randint(1, 3), sum(book[p] for p in best_two))
+        return self._sweep(step, t, buy, wanted, None)
+
+    def _sweep(self, step: Step, t: int, buy: bool, wanted: int, limit: int | None) -> list[Fill]:
+        """Fill a taker order of ``wanted`` lots against the book, best price first, up to
+        ``limit`` (None: any price); the book keeps a few levels whatever happens."""
+        book = self.asks if buy else self.bids
         fills: list[Fill] = []
         while wanted > 0 and len(book) > 3:
             price = min(book) if buy else max(book)
+            if limit is not None and (price > limit if buy else price < limit):
+                break
             qty = min(wanted, book[price])
             self.trade_id += 1
             self.agg_id += 1
@@ -307,6 +318,20 @@ class SymbolMarket:
             wanted -= qty
             self._set(step, not buy, price, book[price] - qty)
         self._record(fills, t)
+        return fills
+
+    def take(self, buy: bool, qty: int, limit: int | None, t: int | None = None) -> list[Fill]:
+        """An order from outside the simulation (the WS-API's) taking liquidity now.
+
+        It fills against the book at once; its trades and book changes are published with
+        the next step, so the streams and the REST snapshot stay consistent.
+        """
+        t = t or now_ms()
+        if self._pending is None:
+            self._pending = Step(time=t, first_update_id=self.update_id + 1)
+        fills = self._sweep(self._pending, t, buy, qty, limit)
+        if fills:
+            self._pending.fills.append(fills)
         return fills
 
     def _record(self, fills: list[Fill], t: int) -> None:

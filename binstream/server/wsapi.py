@@ -31,6 +31,10 @@ from websockets.exceptions import ConnectionClosed
 
 from ..signing import signature_payload
 from . import market as m
+from .trading import OrderError
+
+#: Methods that count against the ORDERS rate limits.
+ORDER_METHODS = frozenset(("order.place", "order.test", "order.cancel"))
 
 log = logging.getLogger("binstream.server")
 
@@ -49,6 +53,7 @@ class Account:
     secret: str | None = None
     public_key: Any = None  # cryptography Ed25519/RSA public key
     can_read: bool = True
+    can_trade: bool = True
     ip_allowed: bool = True
     balances: dict[str, list[int]] = field(
         default_factory=lambda: {
@@ -59,6 +64,8 @@ class Account:
     )
     order_id: int = 1000
     trade_id: int = 5000
+    #: A client placed orders with it: the server's own demo activity leaves it alone.
+    trades_itself: bool = False
 
     def verify(self, payload: str, signature: str) -> bool:
         data = payload.encode("utf-8")
@@ -108,6 +115,9 @@ def _missing(name: str) -> _ApiError:
 @dataclass(eq=False)
 class _Session:
     ws: ServerConnection
+    return_rate_limits: bool = True
+    requests: int = 0
+    orders: int = 0
     logged_in: Account | None = None
     subscriptions: dict[int, Account] = field(default_factory=dict)
     next_id: itertools.count[int] = field(default_factory=itertools.count)
@@ -127,6 +137,9 @@ class UserDataService:
         self.event_probability = 0.3
         self.rng = random.Random(4242)
         self.subscribe_count = 0
+        from .trading import Trading
+
+        self.trading = Trading(exchange.markets, self.now)
 
     def add_account(self, account: Account) -> Account:
         self.accounts[account.api_key] = account
@@ -165,7 +178,9 @@ class UserDataService:
     # -- connection handling --------------------------------------------------------------
 
     async def handle(self, ws: ServerConnection) -> None:
-        session = _Session(ws)
+        assert ws.request is not None
+        query = ws.request.path.partition("?")[2]
+        session = _Session(ws, return_rate_limits="returnratelimits=false" not in query.lower())
         self.sessions.add(session)
         try:
             async for frame in ws:
@@ -192,11 +207,37 @@ class UserDataService:
         if not isinstance(request, dict):
             return self._error(None, _ApiError(400, -1100, "Request must be a JSON object."))
         request_id = request.get("id")
+        params = request.get("params") or {}
+        method = str(request.get("method"))
+        session.requests += 1
+        if method in ORDER_METHODS:
+            session.orders += 1
         try:
-            result = self._call(session, str(request.get("method")), request.get("params") or {})
+            result = self._call(session, method, params)
         except _ApiError as error:
-            return self._error(request_id, error)
-        return {"id": request_id, "status": 200, "result": result, "rateLimits": []}
+            reply = self._error(request_id, error)
+        except OrderError as error:
+            reply = self._error(request_id, _ApiError(error.status, error.code, error.msg))
+        else:
+            reply = {"id": request_id, "status": 200, "result": result}
+        wanted = params.get("returnRateLimits") if isinstance(params, dict) else None
+        if wanted is not False and (wanted is True or session.return_rate_limits):
+            reply["rateLimits"] = self._rate_limits(session, method)
+        return reply
+
+    @staticmethod
+    def _rate_limits(session: _Session, method: str) -> list[dict[str, Any]]:
+        """Binance's usage counters: request weight per minute, and orders for trading."""
+        limits = [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                   "limit": 6000, "count": session.requests * 2}]  # fmt: skip
+        if method in ORDER_METHODS:
+            limits += [
+                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
+                 "limit": 100, "count": session.orders},
+                {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1,
+                 "limit": 200000, "count": session.orders},
+            ]  # fmt: skip
+        return limits
 
     @staticmethod
     def _error(request_id: Any, error: _ApiError) -> dict[str, Any]:
@@ -241,7 +282,90 @@ class UserDataService:
             return {}
         if method == "session.subscriptions":
             return [{"subscriptionId": s} for s in session.subscriptions]
+        if method == "depth":
+            return self._depth(params)
+        if method == "exchangeInfo":
+            return self._exchange_info(params)
+        if method in ("order.place", "order.test"):
+            account = self._trader(session, params)
+            account.trades_itself = True
+            order, events = self.trading.place(account, params, test=method == "order.test")
+            self._deliver(events)
+            if order is None:
+                return {}
+            return order.result(str(params.get("newOrderRespType") or "FULL"))
+        if method == "order.cancel":
+            order, events = self.trading.cancel(self._trader(session, params), params)
+            self._deliver(events)
+            return {"origClientOrderId": order.client_id, **order.summary(),
+                    "transactTime": order.update_time}  # fmt: skip
+        if method == "openOrders.status":
+            account = self._trader(session, params)
+            symbol = params.get("symbol")
+            if symbol is not None and symbol not in self.exchange.markets:
+                raise _ApiError(400, -1121, "Invalid symbol.")
+            return self.trading.open_orders(account, symbol)
+        if method == "account.status":
+            return self._account_status(self._trader(session, params))
         raise _ApiError(400, -1100, f"Unknown method: {method}.")
+
+    def _trader(self, session: _Session, params: dict[str, Any]) -> Account:
+        """The account of a signed request, or of the session's ``session.logon``."""
+        if "signature" not in params and session.logged_in is not None:
+            return session.logged_in
+        account = self._authenticate(params)
+        if not account.can_trade:
+            raise _ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        return account
+
+    def _depth(self, params: dict[str, Any]) -> dict[str, Any]:
+        symbol = params.get("symbol")
+        if not symbol:
+            raise _missing("symbol")
+        market = self.exchange.markets.get(symbol)
+        if market is None:
+            raise _ApiError(400, -1121, "Invalid symbol.")
+        try:
+            limit = int(params.get("limit", 100))
+        except (TypeError, ValueError):
+            raise _ApiError(400, -1100, "Illegal characters found in parameter 'limit'.") from None
+        if limit < 1:
+            raise _ApiError(400, -1100, "Illegal characters found in parameter 'limit'.")
+        return market.snapshot(min(limit, 5000))
+
+    def _exchange_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        from .exchangeinfo import UnknownSymbolError, exchange_info
+
+        symbols = params.get("symbols") or ([params["symbol"]] if "symbol" in params else None)
+        try:
+            info = exchange_info(self.exchange.markets, symbols)
+        except UnknownSymbolError:
+            raise _ApiError(400, -1121, "Invalid symbol.") from None
+        info["serverTime"] = self.now()
+        return info
+
+    def _account_status(self, account: Account) -> dict[str, Any]:
+        now = self.now()
+        return {
+            "makerCommission": 0, "takerCommission": 0, "buyerCommission": 0,
+            "sellerCommission": 0, "canTrade": account.can_trade, "canWithdraw": False,
+            "canDeposit": False,
+            "commissionRates": {"maker": "0.00000000", "taker": "0.00000000",
+                                "buyer": "0.00000000", "seller": "0.00000000"},
+            "brokered": False, "requireSelfTradePrevention": False, "preventSor": False,
+            "updateTime": now, "accountType": "SPOT",
+            "balances": [{"asset": asset, "free": m.fmt(free), "locked": m.fmt(locked)}
+                         for asset, (free, locked) in sorted(account.balances.items())],
+            "permissions": ["SPOT"], "uid": abs(hash(account.api_key)) % 10**9,
+        }  # fmt: skip
+
+    def _deliver(self, events: list[tuple[Account, dict[str, Any]]]) -> None:
+        """User data events to every subscription of their account."""
+        for account, event in events:
+            for session in list(self.sessions):
+                for sub_id, subscribed in session.subscriptions.items():
+                    if subscribed is account:
+                        self._send(session, {"subscriptionId": sub_id, "event": event})
 
     def _authenticate(self, params: dict[str, Any]) -> Account:
         for name in ("apiKey", "timestamp", "signature"):
@@ -283,9 +407,13 @@ class UserDataService:
     # -- account activity -------------------------------------------------------------------
 
     def on_step(self, steps: dict[str, m.Step]) -> None:
-        """Maybe let each subscribed account trade at the market's current prices."""
+        """Fill resting orders the market moved through; let each subscribed account that
+        no client trades with show some demo activity."""
+        self._deliver(self.trading.on_step())
         for session in list(self.sessions):
             for sub_id, account in list(session.subscriptions.items()):
+                if account.trades_itself:
+                    continue
                 if self.rng.random() < self.event_probability:
                     for event in self._activity(account):
                         self._send(session, {"subscriptionId": sub_id, "event": event})
