@@ -60,6 +60,26 @@ def _version(command: list[str]) -> str | None:
     return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
 
 
+def python_env(name: str, packages: list[str], probe: str, install: bool) -> Peer:
+    """A Python in ``bench/.peers/NAME`` where ``probe`` (code printing a version) runs,
+    made with ``packages`` on first use; a virtual environment of its own, so their pins
+    never touch binstream's environment."""
+    venv = PEERS_DIR / name
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    version = _version([str(python), "-c", probe]) if python.exists() else None
+    if version is None:
+        if not install:
+            return Peer(None, f"{name} not set up (--no-install)")
+        _say(f"installing {' '.join(packages)} into {venv} (once)…")
+        failure = _run([sys.executable, "-m", "venv", str(venv)]) or _run(
+            [str(python), "-m", "pip", "install", "--quiet", *packages]
+        )
+        version = None if failure else _version([str(python), "-c", probe])
+        if version is None:
+            return Peer(None, f"{name} not installable ({failure or 'import failed'})")
+    return Peer(str(python), version)
+
+
 def python_binance(explicit: str | None, install: bool) -> Peer:
     """A Python that can ``import binance``: ``explicit``, or the bench's own environment."""
     probe = "import importlib.metadata as m; print(m.version('python-binance'))"
@@ -68,20 +88,10 @@ def python_binance(explicit: str | None, install: bool) -> Peer:
         if version is None:
             return Peer(None, f"{explicit} cannot import python-binance")
         return Peer(explicit, f"python-binance {version}")
-    venv = PEERS_DIR / "python-binance"
-    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    version = _version([str(python), "-c", probe]) if python.exists() else None
-    if version is None:
-        if not install:
-            return Peer(None, "python-binance not set up (--no-install)")
-        _say(f"installing python-binance into {venv} (once)…")
-        failure = _run([sys.executable, "-m", "venv", str(venv)]) or _run(
-            [str(python), "-m", "pip", "install", "--quiet", "python-binance", "orjson"]
-        )
-        version = None if failure else _version([str(python), "-c", probe])
-        if version is None:
-            return Peer(None, f"python-binance not installable ({failure or 'import failed'})")
-    return Peer(str(python), f"python-binance {version}")
+    peer = python_env("python-binance", ["python-binance", "orjson"], probe, install)
+    if peer.path is None:
+        return peer
+    return Peer(peer.path, f"python-binance {peer.note}")
 
 
 def wscat(explicit: str | None, install: bool) -> Peer:

@@ -126,7 +126,7 @@ complete -c binstream -n 'not __fish_seen_subcommand_from book book-ticker demo 
 complete -c binstream -n '__fish_seen_subcommand_from serve' -l help -s h -d 'Show help and exit.'
 complete -c binstream -n '__fish_seen_subcommand_from serve' -l port -s p -r -d '0 picks a free port.'
 complete -c binstream -n '__fish_seen_subcommand_from serve' -l host -r -d 'Address to bind (loopback by default).'
-complete -c binstream -n '__fish_seen_subcommand_from serve' -l interval -r -d 'Market step period, seconds.'
+complete -c binstream -n '__fish_seen_subcommand_from serve' -l interval -r -d 'Seconds one 100 ms market step takes: 0.1 is real time, less is faster.'
 complete -c binstream -n '__fish_seen_subcommand_from serve' -l seed -r -d 'Random seed for a repeatable market.'
 complete -c binstream -n '__fish_seen_subcommand_from serve' -l drop-after -r -d 'Fault: close each connection after N messages.'
 complete -c binstream -n '__fish_seen_subcommand_from serve' -l no-close-frame -d 'Fault: drop without a close frame.'

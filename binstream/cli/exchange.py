@@ -26,7 +26,12 @@ def serve(
         str, typer.Option("--host", help="Address to bind (loopback by default).")
     ] = "127.0.0.1",
     interval: Annotated[
-        float, typer.Option("--interval", min=0.001, help="Market step period, seconds.")
+        float,
+        typer.Option(
+            "--interval",
+            min=0.001,
+            help="Seconds one 100 ms market step takes: 0.1 is real time, less is faster.",
+        ),
     ] = 0.1,
     seed: Annotated[
         int | None, typer.Option("--seed", help="Random seed for a repeatable market.")

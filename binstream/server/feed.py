@@ -145,13 +145,18 @@ def _array_feed(name: str) -> Feed | None:
     if every not in (10, 30):
         return None
     if base == "!miniTicker":
-        return Feed(lambda tick: [[m.mini_ticker_payload(x, tick.time)
-                                   for x in _changed(tick, every)]], every)  # fmt: skip
+        return Feed(lambda tick: _array([m.mini_ticker_payload(x, tick.time)
+                                         for x in _changed(tick, every)]), every)  # fmt: skip
     window = base.removeprefix("!ticker_")
     if base.startswith("!ticker_") and window in m.TICKER_WINDOWS:
-        return Feed(lambda tick: [[m.window_ticker_payload(x, window, tick.time)
-                                   for x in _changed(tick, every)]], every)  # fmt: skip
+        return Feed(lambda tick: _array([m.window_ticker_payload(x, window, tick.time)
+                                         for x in _changed(tick, every)]), every)  # fmt: skip
     return None
+
+
+def _array(tickers: list[Any]) -> list[Any]:
+    """One array message, or none when no symbol changed."""
+    return [tickers] if tickers else []
 
 
 def feed_for(name: str, markets: Mapping[str, m.SymbolMarket]) -> Feed | None:
