@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import market as m
+from .apierror import ApiError, missing
 from .exchangeinfo import split_symbol
 
 if TYPE_CHECKING:
@@ -22,21 +23,6 @@ if TYPE_CHECKING:
 
 Events = list[tuple["Account", dict[str, Any]]]
 ZERO = "0.00000000"
-
-
-class OrderError(Exception):
-    """A refused request: Binance's HTTP-like ``status``, error ``code`` and message."""
-
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(msg)
-        self.status, self.code, self.msg = status, code, msg
-
-
-def missing(name: str) -> OrderError:
-    """Binance's error for a mandatory parameter left out."""
-    return OrderError(
-        400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-    )
 
 
 @dataclass(eq=False)
@@ -136,7 +122,7 @@ def _number(params: dict[str, Any], name: str) -> int:
     try:
         return m.units(str(value), m.PRICE_DECIMALS)
     except ValueError:
-        raise OrderError(400, -1100, f"Illegal characters found in parameter '{name}'.") from None
+        raise ApiError(400, -1100, f"Illegal characters found in parameter '{name}'.") from None
 
 
 class Trading:
@@ -158,13 +144,13 @@ class Trading:
             raise missing("symbol")
         market = self.markets.get(symbol)
         if market is None:
-            raise OrderError(400, -1121, "Invalid symbol.")
+            raise ApiError(400, -1121, "Invalid symbol.")
         side = str(params.get("side") or "")
         if side not in ("BUY", "SELL"):
-            raise missing("side") if not side else OrderError(400, -1117, "Invalid side.")
+            raise missing("side") if not side else ApiError(400, -1117, "Invalid side.")
         kind = str(params.get("type") or "")
         if kind not in ("LIMIT", "MARKET", "LIMIT_MAKER"):
-            raise missing("type") if not kind else OrderError(400, -1116, "Invalid orderType.")
+            raise missing("type") if not kind else ApiError(400, -1116, "Invalid orderType.")
         qty = _number(params, "quantity")
         if kind == "MARKET":
             price, tif = 0, "GTC"
@@ -174,26 +160,26 @@ class Trading:
             if not tif:
                 raise missing("timeInForce")
             if tif not in ("GTC", "IOC", "FOK"):
-                raise OrderError(400, -1115, "Invalid timeInForce.")
+                raise ApiError(400, -1115, "Invalid timeInForce.")
             if price <= 0 or price % market.tick:
-                raise OrderError(400, -1013, "Filter failure: PRICE_FILTER")
+                raise ApiError(400, -1013, "Filter failure: PRICE_FILTER")
         if qty <= 0 or qty % market.lot:
-            raise OrderError(400, -1013, "Filter failure: LOT_SIZE")
+            raise ApiError(400, -1013, "Filter failure: LOT_SIZE")
         reference = price or (market.best_ask()[0] if side == "BUY" else market.best_bid()[0])
         notional = reference * qty // 10**m.QTY_DECIMALS
         if kind == "MARKET" and side == "BUY":  # room for sweeping a few levels up
             notional = notional * 105 // 100
         if notional < market.tick:
-            raise OrderError(400, -1013, "Filter failure: NOTIONAL")
+            raise ApiError(400, -1013, "Filter failure: NOTIONAL")
         crosses = (price >= market.best_ask()[0]) if side == "BUY" else (
             price <= market.best_bid()[0])  # fmt: skip
         if kind == "LIMIT_MAKER" and crosses:
-            raise OrderError(400, -2010, "Order would immediately match and take.")
+            raise ApiError(400, -2010, "Order would immediately match and take.")
         base, quote = split_symbol(symbol)
         lock_asset, lock_amount = (quote, notional) if side == "BUY" else (base, qty)
         balance = account.balances.setdefault(lock_asset, [0, 0])
         if balance[0] < lock_amount:
-            raise OrderError(400, -2010, "Account has insufficient balance for requested action.")
+            raise ApiError(400, -2010, "Account has insufficient balance for requested action.")
         if test:
             return None, []
         now = self.now()
@@ -233,7 +219,7 @@ class Trading:
                 self._end(order, "CANCELED", events)
                 events.append((account, self._position(account, split_symbol(symbol))))
                 return order, events
-        raise OrderError(400, -2011, "Unknown order sent.")
+        raise ApiError(400, -2011, "Unknown order sent.")
 
     def open_orders(self, account: Account, symbol: str | None) -> list[dict[str, Any]]:
         """``openOrders.status``: the account's open orders, of one symbol or all."""

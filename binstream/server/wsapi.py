@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ..signing import signature_payload
 from . import market as m
-from .trading import OrderError
+from .apierror import ApiError, missing
 
 #: Methods that count against the ORDERS rate limits.
 ORDER_METHODS = frozenset(("order.place", "order.test", "order.cancel"))
@@ -98,18 +98,6 @@ class Account:
         from cryptography.hazmat.primitives.asymmetric import ed25519
 
         return isinstance(self.public_key, ed25519.Ed25519PublicKey)
-
-
-class _ApiError(Exception):
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(msg)
-        self.status, self.code, self.msg = status, code, msg
-
-
-def _missing(name: str) -> _ApiError:
-    return _ApiError(
-        400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-    )
 
 
 @dataclass(eq=False)
@@ -202,10 +190,10 @@ class UserDataService:
         try:
             request = orjson.loads(frame)
         except orjson.JSONDecodeError:
-            error = _ApiError(400, -1100, "Illegal characters found in a parameter.")
+            error = ApiError(400, -1100, "Illegal characters found in a parameter.")
             return self._error(None, error)
         if not isinstance(request, dict):
-            return self._error(None, _ApiError(400, -1100, "Request must be a JSON object."))
+            return self._error(None, ApiError(400, -1100, "Request must be a JSON object."))
         request_id = request.get("id")
         params = request.get("params") or {}
         method = str(request.get("method"))
@@ -214,10 +202,8 @@ class UserDataService:
             session.orders += 1
         try:
             result = self._call(session, method, params)
-        except _ApiError as error:
+        except ApiError as error:
             reply = self._error(request_id, error)
-        except OrderError as error:
-            reply = self._error(request_id, _ApiError(error.status, error.code, error.msg))
         else:
             reply = {"id": request_id, "status": 200, "result": result}
         wanted = params.get("returnRateLimits") if isinstance(params, dict) else None
@@ -240,7 +226,7 @@ class UserDataService:
         return limits
 
     @staticmethod
-    def _error(request_id: Any, error: _ApiError) -> dict[str, Any]:
+    def _error(request_id: Any, error: ApiError) -> dict[str, Any]:
         return {
             "id": request_id,
             "status": error.status,
@@ -258,7 +244,7 @@ class UserDataService:
         if method == "session.logon":
             account = self._authenticate(params)
             if not account.is_ed25519:
-                raise _ApiError(400, -4056, "HMAC_SHA256 API key is not supported.")
+                raise ApiError(400, -4056, "HMAC_SHA256 API key is not supported.")
             session.logged_in = account
             now = self.now()
             return {
@@ -271,7 +257,7 @@ class UserDataService:
             }
         if method == "userDataStream.subscribe":
             if session.logged_in is None:
-                raise _ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+                raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
             return {"subscriptionId": self._subscribe(session, session.logged_in)}
         if method == "userDataStream.unsubscribe":
             sub_id = params.get("subscriptionId")
@@ -303,11 +289,11 @@ class UserDataService:
             account = self._trader(session, params)
             symbol = params.get("symbol")
             if symbol is not None and symbol not in self.exchange.markets:
-                raise _ApiError(400, -1121, "Invalid symbol.")
+                raise ApiError(400, -1121, "Invalid symbol.")
             return self.trading.open_orders(account, symbol)
         if method == "account.status":
             return self._account_status(self._trader(session, params))
-        raise _ApiError(400, -1100, f"Unknown method: {method}.")
+        raise ApiError(400, -1100, f"Unknown method: {method}.")
 
     def _trader(self, session: _Session, params: dict[str, Any]) -> Account:
         """The account of a signed request, or of the session's ``session.logon``."""
@@ -315,22 +301,22 @@ class UserDataService:
             return session.logged_in
         account = self._authenticate(params)
         if not account.can_trade:
-            raise _ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+            raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
         return account
 
     def _depth(self, params: dict[str, Any]) -> dict[str, Any]:
         symbol = params.get("symbol")
         if not symbol:
-            raise _missing("symbol")
+            raise missing("symbol")
         market = self.exchange.markets.get(symbol)
         if market is None:
-            raise _ApiError(400, -1121, "Invalid symbol.")
+            raise ApiError(400, -1121, "Invalid symbol.")
         try:
             limit = int(params.get("limit", 100))
         except (TypeError, ValueError):
-            raise _ApiError(400, -1100, "Illegal characters found in parameter 'limit'.") from None
+            raise ApiError(400, -1100, "Illegal characters found in parameter 'limit'.") from None
         if limit < 1:
-            raise _ApiError(400, -1100, "Illegal characters found in parameter 'limit'.")
+            raise ApiError(400, -1100, "Illegal characters found in parameter 'limit'.")
         return market.snapshot(min(limit, 5000))
 
     def _exchange_info(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -340,7 +326,7 @@ class UserDataService:
         try:
             info = exchange_info(self.exchange.markets, symbols)
         except UnknownSymbolError:
-            raise _ApiError(400, -1121, "Invalid symbol.") from None
+            raise ApiError(400, -1121, "Invalid symbol.") from None
         info["serverTime"] = self.now()
         return info
 
@@ -370,29 +356,29 @@ class UserDataService:
     def _authenticate(self, params: dict[str, Any]) -> Account:
         for name in ("apiKey", "timestamp", "signature"):
             if not params.get(name):
-                raise _missing(name)
+                raise missing(name)
         api_key = str(params["apiKey"])
         if not api_key.isalnum() or len(api_key) > 100:
-            raise _ApiError(401, -2014, "API-key format invalid.")
+            raise ApiError(401, -2014, "API-key format invalid.")
         account = self.accounts.get(api_key)
         if account is None or not account.ip_allowed or not account.can_read:
-            raise _ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+            raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
         try:
             timestamp = int(params["timestamp"])
             recv_window = int(params.get("recvWindow", 5000))
         except (TypeError, ValueError):
-            raise _missing("timestamp") from None
+            raise missing("timestamp") from None
         if not 0 < recv_window <= 60000:
-            raise _ApiError(400, -1131, "recvWindow must be less than 60000")
+            raise ApiError(400, -1131, "recvWindow must be less than 60000")
         now = self.now()
         if timestamp > now + MAX_FUTURE_MS:
-            raise _ApiError(
+            raise ApiError(
                 400, -1021, "Timestamp for this request was 1000ms ahead of the server's time."
             )
         if now - timestamp > recv_window:
-            raise _ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+            raise ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
         if not account.verify(signature_payload(params), str(params["signature"])):
-            raise _ApiError(400, -1022, "Signature for this request is not valid.")
+            raise ApiError(400, -1022, "Signature for this request is not valid.")
         return account
 
     def _subscribe(self, session: _Session, account: Account) -> int:
