@@ -23,6 +23,7 @@ from .errors import (
     ReceiveTimeoutError,
     RestError,
     StreamClosedError,
+    StreamError,
 )
 from .streams import (
     KLINE_INTERVAL_1DAY,
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     )
     from .endpoints import Endpoints
     from .manager import BinanceSocketManager
+    from .subscriptions import SubscriptionError
     from .threaded import ThreadedWebsocketManager
 
 # Networking modules load on first use, so `binstream --help` does not pay for asyncio.
@@ -76,6 +78,7 @@ _LAZY = {
     "StatusEvent": "connection",
     "StreamSocket": "connection",
     "is_error": "connection",
+    "SubscriptionError": "subscriptions",
     "Endpoints": "endpoints",
     "BinanceSocketManager": "manager",
     "ThreadedWebsocketManager": "threaded",
@@ -130,7 +133,9 @@ __all__ = [
     "SocketState",
     "StatusEvent",
     "StreamClosedError",
+    "StreamError",
     "StreamSocket",
+    "SubscriptionError",
     "ThreadedWebsocketManager",
     "TickerWindow",
     "UpdateSpeed",

@@ -42,6 +42,8 @@ class MessageBuffer:
         self._writable = asyncio.Event()
         self._writable.set()
         self._ended = False
+        #: Room beyond ``maxsize`` granted for a while (see :meth:`widen`).
+        self.extra = 0
 
     def __len__(self) -> int:
         return len(self._items)
@@ -59,7 +61,7 @@ class MessageBuffer:
         items = self._items
         if self._ended and len(items) >= self.maxsize:
             return
-        while len(items) >= self.maxsize and not self._ended:
+        while len(items) >= self.maxsize + self.extra and not self._ended:
             if self.overflow == "drop_oldest":
                 items.popleft()
                 self.dropped += 1
@@ -68,6 +70,13 @@ class MessageBuffer:
             await self._writable.wait()
         items.append(item)
         self._readable.set()
+
+    def widen(self, extra: int) -> None:
+        """Allow ``extra`` items beyond ``maxsize`` until widened back to 0 (a reader that
+        must reach a control reply behind unread data); a waiting writer wakes up."""
+        self.extra = extra
+        if extra:
+            self._writable.set()
 
     def append(self, item: Any) -> None:
         """Queue ``item`` now, ignoring the bound: for a caller that checked there is room."""

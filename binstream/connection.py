@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 import orjson
 
 from .buffer import MessageBuffer, OverflowPolicy
-from .endpoints import ConnectionPlan
-from .errors import ReceiveTimeoutError, StreamClosedError
+from .endpoints import MAX_STREAMS_PER_CONNECTION, ConnectionPlan
+from .errors import ReceiveTimeoutError, StreamClosedError, StreamError
 from .messages import (
     CLOSED,
     INVALID_MESSAGE,
@@ -43,6 +43,8 @@ from .messages import (
     error_message,
     is_error,
 )
+from .streams import normalize_streams
+from .subscriptions import SubscriptionError, Subscriptions
 from .transport import resolve
 from .wire import (
     ConnectionClosed,
@@ -57,6 +59,9 @@ from .wire import (
 __all__ = ["CLOSED", "INVALID_MESSAGE", "UNABLE_TO_CONNECT", "error_message", "is_error"]
 
 log = logging.getLogger("binstream")
+
+#: How long subscribe(), unsubscribe() and list_subscriptions() wait for Binance's reply.
+CONTROL_TIMEOUT = 30.0
 
 
 class AttemptPacer:
@@ -204,6 +209,9 @@ class LinkSession(Protocol):
 
     def on_age_limit(self, link: Link, conn: WireConnection) -> None:
         """``conn`` reached ``max_age``: replace it (make-before-break where possible)."""
+
+    def url(self, link: Link) -> str:
+        """The URL to open now (a session may carry a changing set of streams)."""
 
 
 def fatal_reason(exc: BaseException) -> str | None:
@@ -356,7 +364,7 @@ class Link:
             await asyncio.sleep(wait)
         try:
             conn = await self.transport.connect(
-                self.plan.url,
+                self.session.url(self),
                 open_timeout=opts.open_timeout,
                 ping_interval=opts.ping_interval,
                 ping_timeout=opts.ping_timeout,
@@ -513,7 +521,6 @@ class StreamSocket:
         self.path = path
         self._session_factory = session_factory or _market_session
         self.options = options
-        self.streams: tuple[str, ...] = tuple(s for p in plans for s in p.streams)
         self.buffer = MessageBuffer(options.max_queue_size, options.overflow)
         self.stats = SocketStats()
         self.state = SocketState.CONNECTING
@@ -537,6 +544,110 @@ class StreamSocket:
     def urls(self) -> list[str]:
         """The URL of each underlying connection."""
         return [plan.url for plan in self._plans]
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """The streams in force (or asked for and awaiting confirmation), in order."""
+        if not self._links:
+            return tuple(s for p in self._plans for s in p.streams)
+        return tuple(s for link in self._links for s in self._subs(link).streams)
+
+    # -- live subscriptions ---------------------------------------------------------------
+
+    def _subs(self, link: Link) -> Subscriptions:
+        subscriptions = getattr(link.session, "subscriptions", None)
+        if subscriptions is None:
+            raise StreamError(f"socket {self.path} carries no market streams to change")
+        return subscriptions(link)  # type: ignore[no-any-return]
+
+    def _check_live(self) -> None:
+        if self._closed or self.state is SocketState.FAILED:
+            raise StreamClosedError(f"socket {self.path} is closed")
+        if not self._plans[0].combined:
+            raise StreamError(
+                f"socket {self.path} is a single raw stream; subscribe on a combined socket "
+                "(multiplex_socket, or socket() with a list of streams)"
+            )
+        if not self._started:
+            self.start()
+
+    async def subscribe(self, *streams: str) -> None:
+        """Carry ``streams`` too, on the open socket; returns once Binance confirmed.
+
+        Names are checked first (:class:`~binstream.InvalidStreamError` before anything is
+        sent). Past a connection's limit (1024 streams) another connection is opened under
+        this socket. Requests are paced under Binance's 5 messages per second. Raises
+        :class:`~binstream.SubscriptionError` on a refusal or when no confirmation comes
+        within ``CONTROL_TIMEOUT`` seconds (the streams then stay wanted: the next
+        connection carries them).
+        """
+        names = [n for n in normalize_streams(streams) if n not in set(self.streams)]
+        self._check_live()
+        waits = []
+        for link, batch in self._place(names):
+            waits.append(self._subs(link).add(batch))
+        await self._confirmed(waits, "subscribe")
+
+    async def unsubscribe(self, *streams: str) -> None:
+        """Stop carrying ``streams``; returns once Binance confirmed. A connection this
+        socket opened beyond its first is closed when its last stream goes."""
+        names = set(normalize_streams(streams))
+        self._check_live()
+        waits, emptied = [], []
+        for link in self._links:
+            subs = self._subs(link)
+            mine = [n for n in subs.streams if n in names]
+            if mine:
+                waits.append(subs.remove(mine))
+                if not subs.streams and link is not self._links[0]:
+                    emptied.append(link)
+        await self._confirmed(waits, "unsubscribe")
+        for link in emptied:
+            if not self._subs(link).streams and link in self._links:
+                self._links.remove(link)
+                self._live_links -= 1
+                await link.close()
+
+    async def list_subscriptions(self) -> list[str]:
+        """What the server says this socket's connections carry (``LIST_SUBSCRIPTIONS``)."""
+        self._check_live()
+        lists = [self._subs(link).list() for link in self._links]
+        results = await self._confirmed(lists, "list")
+        return [name for result in results for name in result]
+
+    async def _confirmed(self, waits: list[Any], what: str) -> list[Any]:
+        if not waits:
+            return []
+        try:
+            async with asyncio.timeout(CONTROL_TIMEOUT):
+                return await asyncio.gather(*waits)
+        except TimeoutError:
+            raise SubscriptionError(
+                f"{what} not confirmed within {CONTROL_TIMEOUT:g}s on {self.path}"
+            ) from None
+
+    def _place(self, names: list[str]) -> list[tuple[Link, list[str]]]:
+        """Which connection carries each new stream: the first with room, else a new one."""
+        placed: dict[Link, list[str]] = {}
+        room = {link: MAX_STREAMS_PER_CONNECTION - len(self._subs(link).streams)
+                for link in self._links}  # fmt: skip
+        for name in names:
+            link = next((link for link, free in room.items() if free > 0), None)
+            if link is None:
+                link = self._add_link()
+                room[link] = MAX_STREAMS_PER_CONNECTION
+            room[link] -= 1
+            placed.setdefault(link, []).append(name)
+        return list(placed.items())
+
+    def _add_link(self) -> Link:
+        base = self._plans[0].url.split("/stream", 1)[0]
+        plan = ConnectionPlan(f"{base}/stream", (), (), combined=True)
+        link = Link(self, plan, self._session_factory())
+        self._links.append(link)
+        self._live_links += 1
+        link.start()
+        return link
 
     async def __aenter__(self) -> StreamSocket:
         self.start()

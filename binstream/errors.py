@@ -6,6 +6,7 @@
     ├── InvalidStreamError (also ValueError)
     │   └── InvalidSymbolError
     ├── EndpointError (also ValueError)
+    ├── StreamError
     ├── StreamClosedError
     ├── ReceiveTimeoutError (also TimeoutError)
     ├── RestError
@@ -40,6 +41,10 @@ class EndpointError(BinstreamError, ValueError):
 
 class TransportUnavailableError(BinstreamError, ValueError):
     """The websocket transport asked for is unknown or not installed."""
+
+
+class StreamError(BinstreamError):
+    """The socket cannot do what was asked (e.g. subscribe on a single raw stream)."""
 
 
 class StreamClosedError(BinstreamError):

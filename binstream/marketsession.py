@@ -14,16 +14,17 @@ old connection goes on until it ends, and then the link reconnects as after any 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .endpoints import quote_stream, split_for_url
 from .framecheck import check_frame, shape_of
 from .messages import SUBSCRIBE_ERROR, error_message
 from .rotation import Switch
+from .subscriptions import Subscriptions
 from .wire import (
     ConnectionClosed,
     WireConnection,
@@ -39,15 +40,12 @@ log = logging.getLogger("binstream")
 
 #: Binance allows 5 incoming messages per second per connection; stay under it.
 SUBSCRIBE_INTERVAL = 0.25
-SUBSCRIBE_BATCH = 200
 #: How long a rotation reads both connections looking for their overlap.
 ROTATION_OVERLAP_TIMEOUT = 10.0
 #: Frames longer than this wait in the queue as text and are decoded when read. A decoded
 #: depth20 message is ~40 containers the garbage collector keeps scanning while it waits
 #: (measured: half of BinanceSocketManager's time on depth20) and ~8x the memory.
 LAZY_DECODE_SIZE = 512
-
-_request_ids = itertools.count(1)
 
 
 class _Rotation:
@@ -68,7 +66,12 @@ class MarketSession:
     """The :class:`~binstream.connection.LinkSession` of market-stream sockets."""
 
     def __init__(self) -> None:
-        self._stream_set: frozenset[str] = frozenset()
+        #: The streams this link carries (created from the plan on first use).
+        self.subs: Subscriptions | None = None
+        #: The streams the URL of the connection being opened carries.
+        self._in_url: list[str] = []
+        self._next_in_url: list[str] = []
+        self._sender: asyncio.Task[None] | None = None
         self._rotation: _Rotation | None = None
         #: A planned replacement asked for while the current connection is read.
         self._wanted: str | None = None
@@ -78,11 +81,53 @@ class MarketSession:
 
     # -- LinkSession ----------------------------------------------------------------------
 
+    def subscriptions(self, link: Link) -> Subscriptions:
+        """The streams ``link`` carries, and the requests that change them."""
+        if self.subs is None:
+            self.subs = Subscriptions(link.plan.streams)
+            self.subs.on_error = lambda text: self._refused(link, text)
+        return self.subs
+
+    def url(self, link: Link) -> str:
+        """A combined link's URL carries the streams wanted now (as many as fit)."""
+        if not link.plan.combined:
+            self._in_url = list(link.plan.streams)
+            return link.plan.url
+        base = link.plan.url.split("/stream", 1)[0]
+        self._in_url, _ = split_for_url(list(self.subscriptions(link).streams))
+        if not self._in_url:
+            return f"{base}/stream"
+        return f"{base}/stream?streams={'/'.join(quote_stream(s) for s in self._in_url)}"
+
     async def on_open(self, link: Link, conn: WireConnection) -> None:
-        """Subscribe to the streams that did not fit the URL, paced, beside reading."""
-        self._stream_set = frozenset(link.plan.streams)
-        if link.plan.subscribe:
-            link.spawn(self._subscribe(conn, link.plan.subscribe), "subscribing")
+        """Subscribe to the wanted streams the URL did not carry, paced, beside reading."""
+        self._start_sender(link, conn, self._in_url)
+
+    def _start_sender(self, link: Link, conn: WireConnection, in_url: list[str]) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
+        self.subscriptions(link).opened(in_url)
+        self._sender = link.spawn(self._send_requests(link, conn), "subscribing")
+
+    async def _send_requests(self, link: Link, conn: WireConnection) -> None:
+        """Send the control requests the subscriptions ask for, paced under Binance's limit."""
+        subs = self.subs
+        assert subs is not None
+        try:
+            while True:
+                await subs.pending.wait()
+                request = subs.next_request()
+                if request is None:
+                    continue
+                await conn.send(orjson.dumps(request).decode())
+                # The reply must not wait behind data the consumer has not read yet (a
+                # subscribe() awaited without reading would never return): read on, up to
+                # twice the queue's bound, until it came.
+                buffer = link.socket.buffer
+                buffer.widen(buffer.maxsize)
+                await asyncio.sleep(SUBSCRIBE_INTERVAL)
+        except (ConnectionClosed, WireError, OSError):
+            return  # the connection ended: the reader sees it and reconnects
 
     def on_age_limit(self, link: Link, conn: WireConnection) -> None:
         """Rotate before Binance's 24 h limit."""
@@ -110,6 +155,9 @@ class MarketSession:
                     self._dedupe = dedupe = None
                 await self._accept(link, current, batch, dedupe, "new")
         finally:
+            if self.subs is not None:
+                self.subs.lost()
+                link.socket.buffer.widen(0)
             await self.close()
 
     async def close(self) -> None:
@@ -133,7 +181,9 @@ class MarketSession:
         socket = link.socket
         buffer = socket.buffer
         combined = link.plan.combined
-        stream_set = self._stream_set
+        subs = self.subscriptions(link)
+        stream_set = subs.streams
+        leaving = subs.leaving
         raw = link.options.raw_frames
         loads = orjson.loads
         maxsize = buffer.maxsize
@@ -164,7 +214,8 @@ class MarketSession:
                     self._announced(link, conn, "server announced shutdown")
                     continue
                 if combined and stream not in stream_set:
-                    link.invalid(frame, "combined message for a stream not asked for")
+                    if stream not in leaving:
+                        link.invalid(frame, "combined message for a stream not asked for")
                     continue
             elif kind != "array":
                 link.invalid(frame, "JSON that is not an object")
@@ -185,20 +236,17 @@ class MarketSession:
             link.count(accepted)
 
     def _control_reply(self, link: Link, message: dict[str, Any]) -> None:
-        request_id = message.get("id")
-        error = message.get("error") or (message if "code" in message else None)
-        if error:
-            text = f"subscribe request {request_id} failed: {error.get('msg', error)}"
-            log.warning("%s: %s", link.socket.path, text)
-            link.socket.buffer.put_control(error_message(SUBSCRIBE_ERROR, text))
+        subs = self.subscriptions(link)
+        if not subs.reply(message):
+            log.debug("%s: reply to no request of ours: %r", link.socket.path, message)
+        if not subs.awaiting_reply:
+            link.socket.buffer.widen(0)
 
-    async def _subscribe(self, conn: WireConnection, streams: tuple[str, ...]) -> None:
-        for start in range(0, len(streams), SUBSCRIBE_BATCH):
-            request_id = next(_request_ids)
-            batch = list(streams[start : start + SUBSCRIBE_BATCH])
-            message = {"method": "SUBSCRIBE", "params": batch, "id": request_id}
-            await conn.send(orjson.dumps(message).decode())
-            await asyncio.sleep(SUBSCRIBE_INTERVAL)
+    @staticmethod
+    def _refused(link: Link, text: str) -> None:
+        """A refusal no caller waits for (streams subscribed on reconnect): say so in line."""
+        log.warning("%s: %s", link.socket.path, text)
+        link.socket.buffer.put_control(error_message(SUBSCRIBE_ERROR, text))
 
     # -- rotation -------------------------------------------------------------------------
 
@@ -217,9 +265,17 @@ class MarketSession:
         rotation.opener = asyncio.create_task(self._open_next(link))
 
     async def _open_next(self, link: Link) -> WireConnection:
+        """The replacement, carrying what the link carries now (subscribed beyond its URL
+        directly: control requests stay with the current connection until the switch)."""
         conn = await link.connect()
+        in_url, self._next_in_url = self._in_url, list(self.subscriptions(link).streams)
         try:
-            await self.on_open(link, conn)
+            extra = [s for s in self._next_in_url if s not in set(in_url)]
+            for start in range(0, len(extra), 200):
+                request = {"method": "SUBSCRIBE", "params": extra[start : start + 200],
+                           "id": f"rotation-{start}"}  # fmt: skip
+                await conn.send(orjson.dumps(request).decode())
+                await asyncio.sleep(SUBSCRIBE_INTERVAL)
         except BaseException:
             conn.abort()
             raise
@@ -237,11 +293,28 @@ class MarketSession:
             waits[asyncio.ensure_future(rotation.new.recv_batch())] = "new"
             timeout = max(0.0, rotation.deadline - time.monotonic())
         try:
-            done, _ = await asyncio.wait(waits, timeout=timeout, return_when="FIRST_COMPLETED")
+            return await self._rotate_batches(link, rotation, waits, timeout)
         finally:
             for future, role in waits.items():
-                if role != "opener" and not future.done():
+                if role == "opener":
+                    continue
+                if not future.done():
                     future.cancel()
+                elif not future.cancelled():
+                    future.exception()  # seen (or not wanted any more: the link is closing)
+
+    async def _rotate_batches(
+        self,
+        link: Link,
+        rotation: _Rotation,
+        waits: dict[asyncio.Future[Any], str],
+        timeout: float | None,
+    ) -> WireConnection:
+        old = rotation.old
+        done, _ = await asyncio.wait(waits, timeout=timeout, return_when="FIRST_COMPLETED")
+        for future, role in waits.items():
+            if role != "opener" and not future.done():
+                future.cancel()
         switch = rotation.switch
         if not done:  # no common frame in time: switch anyway
             log.info("%s: no overlap seen; switching anyway", link.socket.path)
@@ -317,6 +390,7 @@ class MarketSession:
         self._rotation = None
         link.spawn(close_quietly(rotation.old, link.options.close_timeout), "closing")
         link.adopt(new, rotation.why)
+        self._start_sender(link, new, self._next_in_url)
         self._dedupe = rotation.switch
         self._dedupe_until = time.monotonic() + ROTATION_OVERLAP_TIMEOUT
         if rotation.again is not None:

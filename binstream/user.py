@@ -162,6 +162,10 @@ class UserStreamSession:
         self._backlog = []
         self._subscription = await self._subscribe_user(link, conn)
 
+    def url(self, link: Link) -> str:
+        """The WebSocket API's URL."""
+        return link.plan.url
+
     def on_age_limit(self, link: Link, conn: WireConnection) -> None:
         """Reconnect (and subscribe again) before Binance's 24 h limit."""
         link.expect_close(f"connection is {link.options.max_age:.0f}s old")

@@ -94,6 +94,7 @@ def test_every_symbol_stays_a_market_for_half_an_hour(index: int) -> None:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(900)
 def test_every_symbol_stays_a_market_for_a_simulated_day() -> None:
     for index in range(len(DEFAULT_SYMBOLS)):
         market = run_market(index, 864_000)
