@@ -310,6 +310,39 @@ class ThreadedWebsocketManager:
             await socket.close()
         return True
 
+    def subscribe(self, name: str, streams: Iterable[str]) -> None:
+        """Add ``streams`` to the running combined socket ``name`` (what
+        ``start_multiplex_socket`` returned); returns once Binance confirmed them.
+
+        Callable from any thread, a callback's included (not from the manager's own event
+        loop, where waiting would deadlock). Raises what ``StreamSocket.subscribe`` raises,
+        and ``KeyError`` for a name that is not running.
+        """
+        self._control(name, "subscribe", list(streams))
+
+    def unsubscribe(self, name: str, streams: Iterable[str]) -> None:
+        """Remove ``streams`` from the running combined socket ``name``; returns once
+        Binance confirmed. Same rules as :meth:`subscribe`."""
+        self._control(name, "unsubscribe", list(streams))
+
+    def _control(self, name: str, action: str, streams: list[str]) -> None:
+        if self._state != "running":
+            raise RuntimeError("ThreadedWebsocketManager is not running")
+        if threading.current_thread() is self._thread:
+            raise RuntimeError(f"{action}() waits for Binance: call it from another thread")
+        loop = self._loop
+        assert loop is not None
+
+        async def run() -> None:
+            socket = self._bsm.sockets.get(name)
+            if socket is None or name not in self._consumers:
+                raise KeyError(f"no running socket named {name!r}")
+            await getattr(socket, action)(*streams)
+
+        from .connection import CONTROL_TIMEOUT
+
+        asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=CONTROL_TIMEOUT + 5)
+
     def stop_socket(self, socket_name: str) -> bool:
         """Stop one stream by the name ``start_*_socket`` returned.
 

@@ -251,3 +251,37 @@ def test_ctrl_c_during_join_stops_promptly(
     out, err = proc.communicate(timeout=10)
     assert time.monotonic() - started < 3
     assert out.strip() == "stopped" and proc.returncode == 130, err
+
+
+def test_subscribe_and_unsubscribe_from_a_callback(
+    exchange_thread: tuple[ExchangeThread, LocalExchange],
+) -> None:
+    """The threaded manager changes a running socket from any thread, a callback's too."""
+    twm = twm_for(exchange_thread[1])
+    twm.start()
+    try:
+        inbox = Inbox()
+        done = threading.Event()
+        errors: list[BaseException] = []
+
+        def callback(message: Any) -> None:
+            inbox(message)
+            if len(inbox.messages) == 1:  # the first message: change the set from here
+                try:
+                    twm.subscribe(name, ["ethbtc@trade"])
+                    twm.unsubscribe(name, ["bnbbtc@trade"])
+                except BaseException as exc:  # reported to the test thread
+                    errors.append(exc)
+                done.set()
+
+        name = twm.start_multiplex_socket(callback=callback, streams=["bnbbtc@trade"])
+        assert done.wait(15) and errors == []
+        # What was queued before the unsubscribe still arrives; then only ethbtc.
+        with inbox.cond:
+            assert inbox.cond.wait_for(
+                lambda: [m["stream"] for m in inbox.messages[-30:]] == ["ethbtc@trade"] * 30, 15
+            ), "bnbbtc@trade messages kept coming after the unsubscribe"
+        with pytest.raises(KeyError):
+            twm.subscribe("streams=nosuch@trade", ["ethbtc@trade"])
+    finally:
+        twm.stop()
