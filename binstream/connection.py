@@ -36,6 +36,7 @@ import orjson
 from .buffer import MessageBuffer, OverflowPolicy
 from .endpoints import MAX_STREAMS_PER_CONNECTION, ConnectionPlan
 from .errors import ReceiveTimeoutError, StreamClosedError, StreamError
+from .events import EventKind, SocketEvent, mask_url
 from .messages import (
     CLOSED,
     INVALID_MESSAGE,
@@ -254,6 +255,8 @@ class Link:
         self._failure: tuple[str, BaseException] | None = None
         self._helpers: set[asyncio.Task[Any]] = set()
         self._age_timer: asyncio.TimerHandle | None = None
+        #: The URL of the connection being opened or read (as the session chose it).
+        self.url = plan.url
         # The local exchange on loopback is not Binance: its attempts are not rationed.
         host = urlsplit(plan.url).hostname or ""
         self._paced = not (host == "localhost" or host.startswith("127.") or host == "::1")
@@ -320,9 +323,10 @@ class Link:
             self.stage = "connecting"
             detail = ""
             dropped = False
-            self.socket._status(SocketState.CONNECTING)
+            self.url = self.session.url(self)
+            self.socket._status(SocketState.CONNECTING, url=self.url)
             try:
-                conn: WireConnection | None = await self.connect()
+                conn: WireConnection | None = await self.connect(self.url)
             except (OSError, TimeoutError, WireError) as exc:
                 conn = None
                 detail = describe_exception(exc)
@@ -351,8 +355,8 @@ class Link:
             )
             await asyncio.sleep(delay)
 
-    async def connect(self) -> WireConnection:
-        """Open one connection to the plan's URL (paced, classified); for sessions too.
+    async def connect(self, url: str) -> WireConnection:
+        """Open one connection to ``url`` (paced, classified); for sessions too.
 
         Raises :class:`LinkFatal` for failures retrying cannot fix, else what the
         transport raises (:class:`OSError`, :class:`TimeoutError`, a ``WireError``).
@@ -364,7 +368,7 @@ class Link:
             await asyncio.sleep(wait)
         try:
             conn = await self.transport.connect(
-                self.session.url(self),
+                url,
                 open_timeout=opts.open_timeout,
                 ping_interval=opts.ping_interval,
                 ping_timeout=opts.ping_timeout,
@@ -394,7 +398,7 @@ class Link:
             self.stage = "handshake"
             await self.session.on_open(self, conn)
             self.socket.stats.connected_at = time.monotonic()
-            self.socket._status(SocketState.OPEN)
+            self.socket._status(SocketState.OPEN, url=self.url)
             if opts.stall_timeout:
                 self.spawn(self._watchdog(opts.stall_timeout), "stall watchdog")
             self._arm_age_limit(conn)
@@ -418,6 +422,8 @@ class Link:
 
     def count(self, n: int = 1) -> None:
         """Record ``n`` messages delivered (for the retry budget, watchdog and stats)."""
+        if not self.delivered and n:
+            self.socket.emit(EventKind.FIRST_MESSAGE, url=self.url)
         self.delivered += n
         self.socket.stats.received += n
 
@@ -435,12 +441,13 @@ class Link:
         """The current connection's end is planned: reconnect at once, report no drop."""
         self._planned = why
 
-    def adopt(self, conn: WireConnection, why: str) -> None:
-        """A session switched to ``conn`` (a rotation): read it from now on."""
+    def adopt(self, conn: WireConnection, url: str, why: str) -> None:
+        """A session switched to ``conn`` (a rotation, to ``url``): read it from now on."""
         self.conn = conn
+        self.url = url
         self.delivered = 0
         self._arm_age_limit(conn)
-        self.socket._status(SocketState.OPEN, f"rotated: {why}", kind="rotated")
+        self.socket._status(SocketState.OPEN, f"rotated: {why}", kind="rotated", url=self.url)
 
     def _arm_age_limit(self, conn: WireConnection) -> None:
         if self._age_timer is not None:
@@ -531,6 +538,8 @@ class StreamSocket:
         self._started = False
         self._closed = False
         self._live_links = 0
+        self._event_queues: list[asyncio.Queue[SocketEvent | None]] = []
+        self._event_callbacks: list[Callable[[SocketEvent], None]] = []
 
     def __repr__(self) -> str:
         return f"<StreamSocket {self.path!r} {self.state.value}>"
@@ -721,6 +730,7 @@ class StreamSocket:
         self.buffer.end()
         await asyncio.gather(*(link.close() for link in self._links), return_exceptions=True)
         self.buffer.clear()
+        self._end_events()
         if self._on_close is not None:
             self._on_close(self)
 
@@ -736,18 +746,79 @@ class StreamSocket:
         attempt: int = 0,
         delay: float = 0.0,
         kind: str = "",
+        url: str = "",
     ) -> None:
         if self._closed:
             return
         self.state = state
         if state is SocketState.RECONNECTING:
             self.stats.reconnects += 1
+            if kind == "dropped":
+                self.emit(EventKind.DISCONNECTED, detail=detail)
+            self.emit(EventKind.RECONNECTING, detail=detail, attempt=attempt, delay=delay)
+        elif state is SocketState.CONNECTING:
+            self.emit(EventKind.CONNECTING, url=url)
+        elif kind == "rotated":
+            self.emit(EventKind.ROTATED, url=url, detail=detail.removeprefix("rotated: "))
+        elif state is SocketState.OPEN:
+            self.emit(EventKind.CONNECTED, url=url)
+        elif state is SocketState.FAILED:
+            self.emit(EventKind.GAVE_UP, detail=detail)
         callback = self.options.on_status
         if callback is not None:
             try:
                 callback(StatusEvent(self.path, state, detail, attempt, delay, kind))
             except Exception:  # a status hook must never break the stream
                 log.exception("status callback failed")
+
+    # -- lifecycle events -----------------------------------------------------------------
+
+    def events(self) -> AsyncIterator[SocketEvent]:
+        """Lifecycle events from now on (see :mod:`binstream.events`), until the socket
+        ends. Each iterator keeps at most 1,000 unread events (the oldest go first)."""
+        queue: asyncio.Queue[SocketEvent | None] = asyncio.Queue()
+        self._event_queues.append(queue)
+
+        async def iterate() -> AsyncIterator[SocketEvent]:
+            try:
+                while True:
+                    event = await queue.get()
+                    if event is None:
+                        return
+                    yield event
+            finally:
+                if queue in self._event_queues:
+                    self._event_queues.remove(queue)
+
+        if self.closed:
+            queue.put_nowait(None)
+        return iterate()
+
+    def add_event_callback(self, callback: Callable[[SocketEvent], None]) -> None:
+        """Call ``callback(event)`` for each lifecycle event, on the event loop: it must be
+        quick (the threaded manager runs callers' ``on_event`` on a thread of its own)."""
+        self._event_callbacks.append(callback)
+
+    def emit(self, kind: EventKind, **fields: Any) -> None:
+        """Publish a lifecycle event to ``events()`` iterators and event callbacks."""
+        if not self._event_queues and not self._event_callbacks:
+            return
+        if "url" in fields:
+            fields["url"] = mask_url(fields["url"])
+        event = SocketEvent(kind, self.path, **fields)
+        for queue in self._event_queues:
+            if queue.qsize() >= 1000:
+                queue.get_nowait()
+            queue.put_nowait(event)
+        for callback in self._event_callbacks:
+            try:
+                callback(event)
+            except Exception:  # an event hook must never break the stream
+                log.exception("event callback failed")
+
+    def _end_events(self) -> None:
+        for queue in self._event_queues:
+            queue.put_nowait(None)
 
     def _report_drop(self, detail: str) -> None:
         if self._closed:
@@ -766,6 +837,7 @@ class StreamSocket:
             self.state = SocketState.FAILED
             self.buffer.end()
             self._status(SocketState.FAILED, reason, attempts)
+            self._end_events()
             if self._on_close is not None:
                 self._on_close(self)
 

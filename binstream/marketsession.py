@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .endpoints import quote_stream, split_for_url
+from .events import EventKind
 from .framecheck import check_frame, shape_of
 from .messages import SUBSCRIBE_ERROR, error_message
 from .rotation import Switch
@@ -71,6 +72,7 @@ class MarketSession:
         #: The streams the URL of the connection being opened carries.
         self._in_url: list[str] = []
         self._next_in_url: list[str] = []
+        self._next_url = ""
         self._sender: asyncio.Task[None] | None = None
         self._rotation: _Rotation | None = None
         #: A planned replacement asked for while the current connection is read.
@@ -86,6 +88,9 @@ class MarketSession:
         if self.subs is None:
             self.subs = Subscriptions(link.plan.streams)
             self.subs.on_error = lambda text: self._refused(link, text)
+            self.subs.on_change = lambda kind, streams: link.socket.emit(
+                EventKind(kind), streams=tuple(streams)
+            )
         return self.subs
 
     def url(self, link: Link) -> str:
@@ -267,7 +272,8 @@ class MarketSession:
     async def _open_next(self, link: Link) -> WireConnection:
         """The replacement, carrying what the link carries now (subscribed beyond its URL
         directly: control requests stay with the current connection until the switch)."""
-        conn = await link.connect()
+        self._next_url = self.url(link)
+        conn = await link.connect(self._next_url)
         in_url, self._next_in_url = self._in_url, list(self.subscriptions(link).streams)
         try:
             extra = [s for s in self._next_in_url if s not in set(in_url)]
@@ -389,7 +395,7 @@ class MarketSession:
         assert new is not None
         self._rotation = None
         link.spawn(close_quietly(rotation.old, link.options.close_timeout), "closing")
-        link.adopt(new, rotation.why)
+        link.adopt(new, self._next_url, rotation.why)
         self._start_sender(link, new, self._next_in_url)
         self._dedupe = rotation.switch
         self._dedupe_until = time.monotonic() + ROTATION_OVERLAP_TIMEOUT

@@ -236,7 +236,7 @@ class Subscriptions:
                 self._waiters.remove(waiter)
                 if not waiter.future.done():
                     waiter.future.set_result(None)
-        if sent is not None and self.on_change is not None:
+        if sent is not None and sent.params and self.on_change is not None:
             kind = "subscribed" if sent.method == "SUBSCRIBE" else "unsubscribed"
             self.on_change(kind, sent.params)
 

@@ -41,6 +41,9 @@ from .manager import BOOK_TICKER_GONE, BinanceSocketManager
 log = logging.getLogger("binstream")
 
 Callback = Callable[[Any], Any]
+#: ``on_event``: called with each :class:`~binstream.events.SocketEvent`, in order, on a
+#: thread of the manager's own.
+EventCallback = Callable[[Any], Any]
 T = TypeVar("T")
 
 STOP_TIMEOUT = 2.0
@@ -142,6 +145,7 @@ class ThreadedWebsocketManager:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._consumers: dict[str, tuple[asyncio.Task[None], _Dispatcher]] = {}
+        self._event_thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._state = "new"
@@ -224,6 +228,8 @@ class ThreadedWebsocketManager:
             except (concurrent.futures.TimeoutError, RuntimeError):
                 log.warning("sockets did not close within %.1fs; leaving them", STOP_TIMEOUT)
             thread.join(timeout=0.5)
+        if self._event_thread is not None:  # events already queued are still delivered
+            self._event_thread.shutdown(wait=threading.current_thread() is not thread)
         self._stopped.set()
 
     async def _shutdown(self) -> None:
@@ -264,12 +270,23 @@ class ThreadedWebsocketManager:
 
         return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=STOP_TIMEOUT)
 
-    def _start_socket(self, callback: Callback, open_socket: Callable[[], Any]) -> str:
+    def _start_socket(
+        self,
+        callback: Callback,
+        open_socket: Callable[[], Any],
+        on_event: EventCallback | None = None,
+    ) -> str:
         if not callable(callback):
             raise TypeError("callback must be callable, e.g. callback=print")
+        if on_event is not None and not callable(on_event):
+            raise TypeError("on_event must be callable, e.g. on_event=print")
 
         def start() -> str:
             socket = open_socket()
+            if on_event is not None:
+                # A book socket's events are those of the depth stream under it.
+                target = getattr(socket, "socket", socket)
+                target.add_event_callback(self._relay(on_event))
             if socket.path in self._consumers:
                 log.warning("stream %s is already running; keeping its first callback", socket.path)
                 return socket.path
@@ -281,6 +298,25 @@ class ThreadedWebsocketManager:
             return socket.path
 
         return self._call(start)
+
+    def _relay(self, on_event: EventCallback) -> Callable[[Any], None]:
+        """``on_event`` run in order on a thread of the manager's own, never on its loop."""
+        if self._event_thread is None:
+            self._event_thread = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="binstream-events"
+            )
+        executor = self._event_thread
+
+        def call(event: Any) -> None:
+            try:
+                on_event(event)
+            except Exception:
+                log.exception("on_event callback failed")
+
+        def relay(event: Any) -> None:
+            executor.submit(call, event)
+
+        return relay
 
     async def _consume(self, socket: Any, dispatcher: _Dispatcher) -> None:
         async with socket:
@@ -378,26 +414,42 @@ class ThreadedWebsocketManager:
 
     # -- python-binance's start_* methods ------------------------------------------------
 
-    def start_socket(self, callback: Callback, streams: str | Iterable[str]) -> str:
+    def start_socket(
+        self,
+        callback: Callback,
+        streams: str | Iterable[str],
+        *,
+        on_event: EventCallback | None = None,
+    ) -> str:
         """Any stream name(s), as :meth:`BinanceSocketManager.socket` takes them."""
         names = [streams] if isinstance(streams, str) else list(streams)
-        return self._start_socket(callback, lambda: self._bsm.socket(names))
+        return self._start_socket(callback, lambda: self._bsm.socket(names), on_event)
 
-    def start_trade_socket(self, callback: Callback, symbol: str) -> str:
+    def start_trade_socket(
+        self, callback: Callback, symbol: str, *, on_event: EventCallback | None = None
+    ) -> str:
         """Every trade of ``symbol``."""
-        return self._start_socket(callback, lambda: self._bsm.trade_socket(symbol))
+        return self._start_socket(callback, lambda: self._bsm.trade_socket(symbol), on_event)
 
-    def start_aggtrade_socket(self, callback: Callback, symbol: str) -> str:
+    def start_aggtrade_socket(
+        self, callback: Callback, symbol: str, *, on_event: EventCallback | None = None
+    ) -> str:
         """Aggregated trades of ``symbol``."""
-        return self._start_socket(callback, lambda: self._bsm.aggtrade_socket(symbol))
+        return self._start_socket(callback, lambda: self._bsm.aggtrade_socket(symbol), on_event)
 
     def start_kline_socket(
-        self, callback: Callback, symbol: str, interval: object = "1m", **kwargs: Any
+        self,
+        callback: Callback,
+        symbol: str,
+        interval: object = "1m",
+        *,
+        on_event: EventCallback | None = None,
+        **kwargs: Any,
     ) -> str:
         """Candlesticks of ``symbol`` (``interval`` defaults to 1 minute)."""
         timezone = kwargs.get("timezone")
         return self._start_socket(
-            callback, lambda: self._bsm.kline_socket(symbol, interval, timezone=timezone)
+            callback, lambda: self._bsm.kline_socket(symbol, interval, timezone=timezone), on_event
         )
 
     def start_depth_socket(
@@ -406,39 +458,70 @@ class ThreadedWebsocketManager:
         symbol: str,
         depth: object | None = None,
         interval: object | None = None,
+        *,
+        on_event: EventCallback | None = None,
     ) -> str:
         """Diff book, or partial book of 5/10/20 levels; ``interval`` 100 for 100 ms."""
-        return self._start_socket(callback, lambda: self._bsm.depth_socket(symbol, depth, interval))
+        return self._start_socket(
+            callback, lambda: self._bsm.depth_socket(symbol, depth, interval), on_event
+        )
 
-    def start_symbol_ticker_socket(self, callback: Callback, symbol: str) -> str:
+    def start_symbol_ticker_socket(
+        self, callback: Callback, symbol: str, *, on_event: EventCallback | None = None
+    ) -> str:
         """24 h ticker of ``symbol``."""
-        return self._start_socket(callback, lambda: self._bsm.symbol_ticker_socket(symbol))
+        return self._start_socket(
+            callback, lambda: self._bsm.symbol_ticker_socket(symbol), on_event
+        )
 
     def start_symbol_rolling_window_ticker_socket(
-        self, callback: Callback, symbol: str, window: object
+        self,
+        callback: Callback,
+        symbol: str,
+        window: object,
+        *,
+        on_event: EventCallback | None = None,
     ) -> str:
         """Rolling-window (1h, 4h, 1d) ticker of ``symbol``."""
         return self._start_socket(
-            callback, lambda: self._bsm.symbol_rolling_window_ticker_socket(symbol, window)
+            callback,
+            lambda: self._bsm.symbol_rolling_window_ticker_socket(symbol, window),
+            on_event,
         )
 
-    def start_ticker_socket(self, callback: Callback) -> str:
+    def start_ticker_socket(
+        self, callback: Callback, *, on_event: EventCallback | None = None
+    ) -> str:
         """All-market tickers (``!ticker_1d@arr``: Binance retired ``!ticker@arr``)."""
-        return self._start_socket(callback, self._bsm.ticker_socket)
+        return self._start_socket(callback, self._bsm.ticker_socket, on_event)
 
-    def start_miniticker_socket(self, callback: Callback, update_time: int = 1000) -> str:
+    def start_miniticker_socket(
+        self, callback: Callback, update_time: int = 1000, *, on_event: EventCallback | None = None
+    ) -> str:
         """All-market mini tickers."""
-        return self._start_socket(callback, lambda: self._bsm.miniticker_socket(update_time))
+        return self._start_socket(
+            callback, lambda: self._bsm.miniticker_socket(update_time), on_event
+        )
 
-    def start_symbol_miniticker_socket(self, callback: Callback, symbol: str) -> str:
+    def start_symbol_miniticker_socket(
+        self, callback: Callback, symbol: str, *, on_event: EventCallback | None = None
+    ) -> str:
         """Mini ticker of ``symbol``."""
-        return self._start_socket(callback, lambda: self._bsm.symbol_miniticker_socket(symbol))
+        return self._start_socket(
+            callback, lambda: self._bsm.symbol_miniticker_socket(symbol), on_event
+        )
 
-    def start_symbol_book_ticker_socket(self, callback: Callback, symbol: str) -> str:
+    def start_symbol_book_ticker_socket(
+        self, callback: Callback, symbol: str, *, on_event: EventCallback | None = None
+    ) -> str:
         """Best bid/ask of ``symbol`` in real time."""
-        return self._start_socket(callback, lambda: self._bsm.symbol_book_ticker_socket(symbol))
+        return self._start_socket(
+            callback, lambda: self._bsm.symbol_book_ticker_socket(symbol), on_event
+        )
 
-    def start_book_ticker_socket(self, callback: Callback) -> str:
+    def start_book_ticker_socket(
+        self, callback: Callback, *, on_event: EventCallback | None = None
+    ) -> str:
         """python-binance's all-market ``!bookTicker``: gone from Binance spot.
 
         Raises :class:`~binstream.InvalidStreamError` naming what to use instead.
@@ -447,27 +530,42 @@ class ThreadedWebsocketManager:
                                  "start_symbol_book_ticker_socket").replace(
                                  "multiplex_socket", "start_multiplex_socket"))  # fmt: skip
 
-    def start_avg_price_socket(self, callback: Callback, symbol: str) -> str:
+    def start_avg_price_socket(
+        self, callback: Callback, symbol: str, *, on_event: EventCallback | None = None
+    ) -> str:
         """Five-minute average price of ``symbol``."""
-        return self._start_socket(callback, lambda: self._bsm.avg_price_socket(symbol))
+        return self._start_socket(callback, lambda: self._bsm.avg_price_socket(symbol), on_event)
 
     def start_book_socket(
-        self, callback: Callback, symbol: str, levels: int = 20, **options: Any
+        self,
+        callback: Callback,
+        symbol: str,
+        levels: int = 20,
+        *,
+        on_event: EventCallback | None = None,
+        **options: Any,
     ) -> str:
         """A local order book; the callback gets the top ``levels`` after every update."""
         return self._start_socket(
-            callback, lambda: self._bsm.book_socket(symbol, levels, **options)
+            callback, lambda: self._bsm.book_socket(symbol, levels, **options), on_event
         )
 
     def start_user_socket(
-        self, callback: Callback, *, logon: bool = False, recv_window: int | None = None
+        self,
+        callback: Callback,
+        *,
+        logon: bool = False,
+        recv_window: int | None = None,
+        on_event: EventCallback | None = None,
     ) -> str:
         """Account events over the WebSocket API, with the keys given to the constructor."""
         return self._start_socket(
-            callback, lambda: self._bsm.user_socket(logon=logon, recv_window=recv_window)
+            callback, lambda: self._bsm.user_socket(logon=logon, recv_window=recv_window), on_event
         )
 
-    def start_multiplex_socket(self, callback: Callback, streams: Iterable[str]) -> str:
+    def start_multiplex_socket(
+        self, callback: Callback, streams: Iterable[str], *, on_event: EventCallback | None = None
+    ) -> str:
         """One combined socket for raw stream names; messages carry ``stream`` and ``data``."""
         names = list(streams)
-        return self._start_socket(callback, lambda: self._bsm.multiplex_socket(names))
+        return self._start_socket(callback, lambda: self._bsm.multiplex_socket(names), on_event)

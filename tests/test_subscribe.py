@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -120,3 +121,35 @@ async def test_streams_in_force_survive_a_rotation(exchange: LocalExchange) -> N
         exchange.announce_shutdown(grace=0.5)
         await streams_seen(ms, {"ethbtc@trade", "bnbbtc@trade"}, count=30)
         assert sorted(await ms.list_subscriptions()) == ["bnbbtc@trade", "ethbtc@trade"]
+
+
+async def test_lifecycle_events_say_what_the_socket_does(exchange: LocalExchange) -> None:
+    from binstream.events import EventKind
+
+    async with manager(exchange.url).multiplex_socket(["bnbbtc@trade"]) as ms:
+        events = ms.events()
+        kinds: list[EventKind] = []
+
+        async def until(kind: EventKind) -> Any:
+            async with asyncio.timeout(10):
+                async for event in events:
+                    kinds.append(event.kind)
+                    if event.kind is kind:
+                        return event
+
+        opened = await until(EventKind.CONNECTED)
+        assert opened.url.startswith(exchange.url + "/stream?streams=bnbbtc@trade")
+        await until(EventKind.FIRST_MESSAGE)
+        await ms.subscribe("ethbtc@trade")
+        assert (await until(EventKind.SUBSCRIBED)).streams == ("ethbtc@trade",)
+        exchange.drop_all(close_frame=False)
+        dropped = await until(EventKind.DISCONNECTED)
+        assert dropped.detail == "connection lost (no close frame)"
+        retry = await until(EventKind.RECONNECTING)
+        assert retry.attempt == 1 and retry.delay > 0
+        await until(EventKind.CONNECTED)
+        exchange.announce_shutdown(grace=0.5)
+        rotated = await until(EventKind.ROTATED)
+        assert rotated.detail == "server announced shutdown"
+        assert rotated.as_dict()["event"] == "rotated"
+    assert kinds[0] is EventKind.CONNECTING

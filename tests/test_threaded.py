@@ -285,3 +285,31 @@ def test_subscribe_and_unsubscribe_from_a_callback(
             twm.subscribe("streams=nosuch@trade", ["ethbtc@trade"])
     finally:
         twm.stop()
+
+
+def test_on_event_reports_the_sockets_life_on_a_thread_of_its_own(
+    exchange_thread: tuple[ExchangeThread, LocalExchange],
+) -> None:
+    from binstream.events import EventKind
+
+    holder, exchange = exchange_thread
+    twm = twm_for(exchange)
+    twm.start()
+    events = Inbox()
+    threads: set[str] = set()
+
+    def on_event(event: Any) -> None:
+        threads.add(threading.current_thread().name)
+        events(event)
+
+    try:
+        twm.start_trade_socket(Inbox(), "bnbbtc", on_event=on_event)
+        events.wait_for(lambda e: e.kind is EventKind.FIRST_MESSAGE)
+        holder.call(exchange.drop_all, False)
+        events.wait_for(lambda e: e.kind is EventKind.RECONNECTING)
+        kinds = [e.kind for e in events.messages]
+        assert kinds[:3] == [EventKind.CONNECTING, EventKind.CONNECTED, EventKind.FIRST_MESSAGE]
+        assert EventKind.DISCONNECTED in kinds
+        assert threads == {"binstream-events_0"}
+    finally:
+        twm.stop()
