@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import orjson
+
 from .connection import (
     ReconnectPolicy,
     SocketOptions,
@@ -56,6 +58,8 @@ class RunConfig:
     record_to: Any = None  # a Path: write a recording instead of printing
     rotate_bytes: int | None = None
     rotate_seconds: float | None = None
+    events: bool = False  # lifecycle events as JSON lines on stderr
+    control: bool = False  # read +STREAM / -STREAM / ? commands from stdin
     credentials: Any = None  # set for the user data stream
     logon: bool = False
     recv_window: int | None = None
@@ -330,9 +334,21 @@ class _Run:
         if isinstance(output, _RecordOutput):
             self.recorder = output.writer
         ticker = asyncio.create_task(self.ticker(socket))
+        if config.events:
+            socket.add_event_callback(
+                lambda event: self.status.notice(orjson.dumps(event.as_dict()).decode())
+            )
+        helpers = [ticker]
         code = ExitCode.FAILURE
         try:
             async with socket:
+                if config.control:
+                    from .control import run_control
+
+                    def say(text: str, event: dict[str, Any], final: bool) -> None:
+                        self.notices.say(text, event, final=final)
+
+                    helpers.append(asyncio.create_task(run_control(socket, say)))
                 consumer = asyncio.create_task(self.consume(socket, output))
                 stopper = asyncio.create_task(self.stop.wait())
                 try:
@@ -347,7 +363,8 @@ class _Run:
                         await consumer
                     code = ExitCode.OK  # the reader closed the pipe: a normal end
         finally:
-            ticker.cancel()
+            for helper in helpers:
+                helper.cancel()
             await output.close()
             self.status.clear()
         if self.gave_up and code is not ExitCode.OK:

@@ -381,3 +381,49 @@ async def test_bad_input_is_one_line_or_one_json_object_with_exit_2() -> None:
     assert missing.code == 2
     (event,) = [json.loads(line) for line in missing.stderr.splitlines()]
     assert event["type"] == "RecordingError" and "/nonexistent.jsonl" in event["m"]
+
+
+async def test_control_steers_a_running_multiplex(exchange: LocalExchange) -> None:
+    """A script on stdin subscribes, lists, unsubscribes; a bad line is one error line."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "binstream", "multiplex", "bnbbtc@trade", "--control", "--json",
+        "--endpoint", exchange.url, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(),
+    )  # fmt: skip
+    assert proc.stdin and proc.stdout and proc.stderr
+
+    async def stderr_line() -> str:
+        return (await asyncio.wait_for(proc.stderr.readline(), 15)).decode().rstrip("\n")
+
+    async def until_stream(name: str) -> None:
+        async with asyncio.timeout(15):
+            while json.loads(await proc.stdout.readline())["stream"] != name:
+                pass
+
+    try:
+        proc.stdin.write(b"+ethbtc@trade\n")
+        assert await stderr_line() == "binstream: subscribed ethbtc@trade"
+        await until_stream("ethbtc@trade")
+        proc.stdin.write(b"?\n")
+        assert await stderr_line() == "binstream: streams: bnbbtc@trade, ethbtc@trade"
+        proc.stdin.write(b"nonsense\n-bnbbtc@trade\n")
+        assert await stderr_line() == (
+            "binstream: error: unknown command 'nonsense': use +STREAM, -STREAM or ?"
+        )
+        assert await stderr_line() == "binstream: unsubscribed bnbbtc@trade"
+        proc.stdin.write(b"+bnb/btc@trade\n")
+        assert (await stderr_line()).startswith("binstream: error: invalid stream 'bnb/btc@trade'")
+        lines = [json.loads(await proc.stdout.readline()) for _ in range(400)]
+        assert {m["stream"] for m in lines[-100:]} == {"ethbtc@trade"}
+    finally:
+        proc.kill()
+        await proc.wait()
+
+
+async def test_events_are_json_lines_on_stderr(exchange: LocalExchange) -> None:
+    result = await run_cli("trade", "bnbbtc", "--endpoint", exchange.url, "-n", "5", "--json",
+                           "--events")  # fmt: skip
+    assert result.code == 0 and len(result.lines) == 5
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [e["event"] for e in events[:3]] == ["connecting", "connected", "first_message"]
+    assert events[1]["url"] == f"{exchange.url}/ws/bnbbtc@trade"

@@ -200,18 +200,29 @@ def multiplex(
             help="Raw stream names, e.g. bnbbtc@aggTrade neobtc@ticker.", metavar="STREAM"
         ),
     ],
+    control: Annotated[
+        bool,
+        typer.Option(
+            "--control",
+            help="Read commands from stdin while streaming: +STREAM subscribes, -STREAM "
+            "unsubscribes, ? lists the streams in force (on stderr).",
+        ),
+    ] = False,
     opts: Streaming = STREAMING,
 ) -> None:
     """Any Binance streams on one combined connection, as {"stream", "data"}.
 
     Names are validated; a well-formed stream type binstream does not know yet
     passes through with a warning. Past 1024 streams, several connections are used.
+    With --control, a script can steer the running tail through stdin.
 
     [bold]Examples[/bold]
 
       binstream multiplex bnbbtc@aggTrade neobtc@ticker | jq .data
 
       binstream multiplex 'btcusdt@kline_1m@+08:00' btcusdt@depth5@100ms
+
+      (echo +ethbtc@trade; sleep 60) | binstream multiplex bnbbtc@trade --control
     """
     names = normalized_streams(streams)
     for raw in names:
@@ -219,7 +230,7 @@ def multiplex(
         if kind and not _known_type(kind):
             typer.echo(f"binstream: warning: stream type {kind!r} is not known to binstream; "
                        "passing it through", err=True)  # fmt: skip
-    stream(names, opts, view="streams", combined=True)
+    stream(names, opts, view="streams", combined=True, control=control)
 
 
 def normalized_streams(names: list[str]) -> list[str]:

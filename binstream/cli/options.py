@@ -214,6 +214,12 @@ class Streaming:
     limits: Limits = dataclasses.field(default_factory=Limits)
     voice: Voice = dataclasses.field(default_factory=Voice)
     resilience: Resilience = dataclasses.field(default_factory=Resilience)
+    events: Annotated[
+        bool,
+        typer.Option(
+            "--events", help="Lifecycle events (connected, reconnecting, ...) as JSON on stderr."
+        ),
+    ] = False
 
 
 CONNECTION, DISPLAY, LIMITS, VOICE = Connection(), Display(), Limits(), Voice()

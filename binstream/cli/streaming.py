@@ -71,6 +71,7 @@ def stream(streams: list[str], opts: Streaming, *, view: str, **extra: Any) -> N
         voice=opts.voice,
         resilience=opts.resilience,
         view=view,
+        events=opts.events,
         **extra,
     )
     finish(run_stream(config))
