@@ -85,7 +85,7 @@ class Subscriptions:
 
     def add(self, names: Iterable[str]) -> asyncio.Future[None]:
         """Carry ``names`` too; the future resolves once the server carries them all."""
-        new = [n for n in names if n not in self.streams or n in self.leaving]
+        new = [n for n in dict.fromkeys(names) if n not in self.streams or n in self.leaving]
         for name in new:
             self.streams[name] = None
             if name in self._to_unsubscribe:  # not sent yet: nothing to undo on the server
@@ -98,14 +98,14 @@ class Subscriptions:
 
     def remove(self, names: Iterable[str]) -> asyncio.Future[None]:
         """Stop carrying ``names``; the future resolves once the server stopped."""
-        gone = [n for n in names if n in self.streams]
+        gone = [n for n in dict.fromkeys(names) if n in self.streams]
         waiting = set()
         for name in gone:
             del self.streams[name]
             if name in self._to_subscribe:  # never sent: nothing to undo on the server
                 del self._to_subscribe[name]
                 self._resolve_streams({name})
-            elif name in self._confirmed:
+            else:  # carried, or its SUBSCRIBE is in flight: undo it on the server
                 self._confirmed.discard(name)
                 self.leaving.add(name)
                 self._to_unsubscribe[name] = None

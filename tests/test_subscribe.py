@@ -153,3 +153,60 @@ async def test_lifecycle_events_say_what_the_socket_does(exchange: LocalExchange
         assert rotated.detail == "server announced shutdown"
         assert rotated.as_dict()["event"] == "rotated"
     assert kinds[0] is EventKind.CONNECTING
+
+
+@pytest.mark.transport_independent
+def test_the_subscription_state_machine_over_any_sequence() -> None:
+    """Pure: whatever callers ask and however the server answers in order, the streams
+    wanted are what the server carries once every request was answered."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from binstream.subscriptions import Subscriptions
+
+    names = st.sampled_from(["a@trade", "b@trade", "c@trade", "d@trade"])
+    step = st.one_of(
+        st.tuples(st.just("add"), st.lists(names, min_size=1, max_size=3)),
+        st.tuples(st.just("remove"), st.lists(names, min_size=1, max_size=3)),
+        st.tuples(st.just("answer"), st.just([])),
+        st.tuples(st.just("reconnect"), st.just([])),
+    )
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(step, max_size=25))
+    def check(steps: list[tuple[str, list[str]]]) -> None:
+        async def run() -> None:
+            subs = Subscriptions(["a@trade"])
+            server: set[str] = {"a@trade"}
+            subs.opened(["a@trade"])
+            waiters = []
+
+            def answer_all() -> None:
+                while (request := subs.next_request()) is not None:
+                    params = request.get("params", [])
+                    if request["method"] == "SUBSCRIBE":
+                        server.update(params)
+                    elif request["method"] == "UNSUBSCRIBE":
+                        server.difference_update(params)
+                    subs.reply({"result": None, "id": request["id"]})
+
+            for action, args in steps:
+                if action == "add":
+                    waiters.append(subs.add(args))
+                elif action == "remove":
+                    waiters.append(subs.remove(args))
+                elif action == "answer":
+                    answer_all()
+                else:  # the connection drops; the next one carries what is wanted
+                    subs.lost()
+                    server.clear()
+                    server.update(subs.streams)
+                    subs.opened(list(subs.streams))
+            answer_all()
+            assert server == set(subs.streams)
+            assert not subs.leaving
+            assert all(w.done() and w.exception() is None for w in waiters)
+
+        asyncio.run(run())
+
+    check()
