@@ -94,6 +94,7 @@ class Subscriptions:
                 self._confirmed.add(name)
             elif name not in self._confirmed:
                 self._to_subscribe[name] = None
+        self._settle()  # an unsubscribe this add undid before it was sent is settled too
         return self._wait("subscribe", {n for n in new if n not in self._confirmed})
 
     def remove(self, names: Iterable[str]) -> asyncio.Future[None]:

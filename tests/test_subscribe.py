@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import pytest
@@ -172,7 +173,7 @@ def test_the_subscription_state_machine_over_any_sequence() -> None:
         st.tuples(st.just("reconnect"), st.just([])),
     )
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=int(os.environ.get("SUBS_EXAMPLES", "300")), deadline=None)
     @given(st.lists(step, max_size=25))
     def check(steps: list[tuple[str, list[str]]]) -> None:
         async def run() -> None:
