@@ -213,7 +213,7 @@ def run_client(
 #: The CLI writing into a pipe that this process reads, timed to its last line, like wscat.
 READER = "cli into a reader"
 #: Every client on the single-stream workloads; a subset on the combined ones.
-THROUGHPUT_CLIENTS = ["floor", "floor-output", "cli", "cli-ws", "cli-plain", "bsm",
+THROUGHPUT_CLIENTS = ["ceiling", "floor", "floor-output", "cli", "cli-ws", "cli-plain", "bsm",
                       "bsm-ws", "twm", "twm-ws", "pb-bsm", "pb-twm", "wscat", READER]  # fmt: skip
 COMBINED_CLIENTS = ["floor-output", "cli", "cli-ws", "bsm", "bsm-ws", "twm", "twm-ws", "pb-bsm",
                     READER]  # fmt: skip
@@ -489,9 +489,14 @@ def main() -> None:
         for row in rows:
             row["vs_floor"] = ratio(rows, row["client"], "floor")
             row["vs_floor_output"] = ratio(rows, row["client"], base)
+            row["vs_ceiling"] = ratio(rows, row["client"], "ceiling")
+            if row.get("ok") and isinstance(row.get("cpu_s"), float | int):
+                sent = min(count, PEER_COUNT) if row["client"].startswith("pb-") else count
+                row["cpu_us_per_msg"] = round(row["cpu_s"] * 1e6 / sent, 2)
         report[f"throughput_{workload}"] = rows
         sections.append(table(f"Throughput, {workload}, {count:,} messages", rows,
-                              ["client", "msgs_per_s", "vs_floor", "vs_floor_output", "cpu_s",
+                              ["client", "msgs_per_s", "vs_ceiling", "vs_floor",
+                               "vs_floor_output", "cpu_us_per_msg", "cpu_s",
                                "rss_mb"]))  # fmt: skip
         lap(f"throughput {workload}")
     lat = latency(4_000 // scale, 2000, 1 if args.quick else 2)
@@ -549,6 +554,13 @@ def main() -> None:
         "peak RSS < 80 MB with a 10x slower reader (MB)": slow[0]["rss_mb"],
         "start-up cli <= 1.5x floor": ratio(start, "cli", "floor", "first_message_s"),
         "idle CPU < 1 % (%)": idle["cpu_percent"],
+        # The fast path (#22, not yet met): fractions of the ceiling, picows counting frames.
+        "[fast] cli >= 0.35x ceiling (aggTrade)": ratio(agg, "cli", "ceiling"),
+        "[fast] cli >= 0.25x ceiling (depth20)": ratio(depth, "cli", "ceiling"),
+        "[fast] cli >= 1.3x cli-plain (aggTrade)": ratio(agg, "cli", "cli-plain"),
+        "[fast] cli >= 1.3x cli-plain (depth20)": ratio(depth, "cli", "cli-plain"),
+        "twm callbacks >= 0.2x ceiling (aggTrade)": ratio(agg, "twm", "ceiling"),
+        "bsm recv() >= 0.25x ceiling (aggTrade)": ratio(agg, "bsm", "ceiling"),
     }  # fmt: skip
     report["targets"] = targets
     report["seconds"] = round(time.time() - started, 1)

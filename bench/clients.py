@@ -57,6 +57,27 @@ async def floor(url: str, count: int, output: bool, latency: bool) -> None:
         report_latency(samples)
 
 
+async def ceiling(url: str, count: int) -> None:
+    """What a Python process can reach here: picows counting text frames, nothing else."""
+    import picows
+
+    done = asyncio.Event()
+    seen = 0
+    text = picows.WSMsgType.TEXT
+
+    class Counter(picows.WSListener):  # type: ignore[misc]
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            nonlocal seen
+            if frame.msg_type == text:
+                seen += 1
+                if seen == count:
+                    done.set()
+
+    transport, _ = await picows.ws_connect(Counter, url, max_frame_size=2**24)
+    await done.wait()
+    transport.disconnect()
+
+
 def split_url(url: str) -> tuple[str, list[str]]:
     """``ws://host:port/ws/a`` or ``.../stream?streams=a/b`` → (base, [streams])."""
     if "/stream?streams=" in url:
@@ -182,6 +203,8 @@ def main() -> None:
     transport = "websockets" if kind.endswith("-ws") else "auto"
     if kind.startswith("floor"):
         asyncio.run(floor(url, count, "output" in kind, "latency" in kind))
+    elif kind == "ceiling":
+        asyncio.run(ceiling(url, count))
     elif kind.startswith("bsm"):
         asyncio.run(bsm(url, count, "latency" in kind, transport))
     elif kind.startswith("twm"):

@@ -15,7 +15,7 @@ from bench import peers  # noqa: E402
 from bench.__main__ import CLI_VARIANTS, one_run, ratio, spawn  # noqa: E402
 
 
-@pytest.mark.parametrize("kind", ["floor-output", "cli-plain", "bsm-ws", "twm-ws"])
+@pytest.mark.parametrize("kind", ["ceiling", "floor-output", "cli-plain", "bsm-ws", "twm-ws"])
 def test_each_client_reads_every_blasted_message(kind: str) -> None:
     row = one_run(kind, "aggTrade", 2_000, None, None)
     assert row["ok"], row.get("error")
