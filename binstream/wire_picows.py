@@ -174,6 +174,7 @@ async def connect(
     """
     del close_timeout  # closing waits are passed to close()
     try:
+        proxy = _proxy_for(url)
         async with asyncio.timeout(open_timeout):
             _, listener = await ws_connect(
                 lambda: PicowsConnection(max_queue),
@@ -185,6 +186,7 @@ async def connect(
                 auto_ping_reply_timeout=min(ping_timeout or 20.0, ping_interval or 20.0),
                 max_frame_size=max_size or 2**31 - 1,
                 extra_headers={"User-Agent": user_agent},
+                proxy=proxy,
             )
     except WSInvalidURL as exc:
         raise InvalidURL(str(exc)) from None
@@ -195,3 +197,16 @@ async def connect(
         raise HandshakeError(str(exc)) from None
     assert isinstance(listener, PicowsConnection)
     return listener
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``https_proxy``, ``no_proxy``, ...),
+    chosen as websockets' own client chooses it."""
+    from websockets.exceptions import InvalidURI
+    from websockets.proxy import get_proxy
+    from websockets.uri import parse_uri
+
+    try:
+        return get_proxy(parse_uri(url))
+    except InvalidURI:
+        return None  # picows says what is wrong with the URL

@@ -26,16 +26,19 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import socket
 import ssl
 from typing import Any
 
 from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidStatus, InvalidURI
+from websockets.exceptions import InvalidProxy, InvalidStatus, InvalidURI
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import OPEN
-from websockets.uri import parse_uri
+from websockets.proxy import get_proxy, parse_proxy
+from websockets.uri import WebSocketURI, parse_uri
 
 from .wire import (
     ConnectionClosed,
@@ -382,9 +385,16 @@ async def connect(
 
     try:
         async with asyncio.timeout(open_timeout):
-            await loop.create_connection(
-                factory, uri.host, uri.port, ssl=tls, server_hostname=uri.host if tls else None
-            )
+            proxy = get_proxy(uri)
+            if proxy is None:
+                await loop.create_connection(
+                    factory, uri.host, uri.port, ssl=tls, server_hostname=uri.host if tls else None
+                )
+            else:
+                tunnel = await _tunnel(proxy, uri, user_agent)
+                await loop.create_connection(
+                    factory, sock=tunnel, ssl=tls, server_hostname=uri.host if tls else None
+                )
             assert connection is not None
             await connection.opened
     except BaseException:
@@ -392,3 +402,44 @@ async def connect(
             connection.abort()
         raise
     return connection
+
+
+async def _tunnel(proxy_url: str, uri: WebSocketURI, user_agent: str) -> socket.socket:
+    """A socket through an HTTP proxy to ``uri``'s host (``CONNECT``), from the proxy
+    variables websockets' own client honours (``https_proxy``, ``no_proxy``, ...)."""
+    try:
+        proxy = parse_proxy(proxy_url)
+    except InvalidProxy as exc:
+        raise HandshakeError(f"invalid proxy: {exc}") from None
+    if proxy.scheme != "http":
+        raise HandshakeError(
+            f"{proxy.scheme} proxies are not supported by the websockets transport; "
+            "use an http:// proxy, or --transport picows"
+        )
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(proxy.host, proxy.port, type=socket.SOCK_STREAM)
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, address)
+        target = f"[{uri.host}]:{uri.port}" if ":" in uri.host else f"{uri.host}:{uri.port}"
+        lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}", f"User-Agent: {user_agent}"]
+        if proxy.user_info is not None:
+            token = base64.b64encode(":".join(proxy.user_info).encode()).decode()
+            lines.append(f"Proxy-Authorization: Basic {token}")
+        await loop.sock_sendall(sock, ("\r\n".join(lines) + "\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = await loop.sock_recv(sock, 4096)
+            if not chunk or len(head) > 65536:
+                raise HandshakeError("the proxy closed the connection during CONNECT")
+            head += chunk
+        status = head.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = status.split()
+        if len(parts) < 2 or parts[1] != "200":
+            raise HandshakeError(f"the proxy refused the tunnel: {status}")
+        return sock
+    except BaseException:
+        sock.close()
+        raise
