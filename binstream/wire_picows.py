@@ -203,10 +203,11 @@ def _proxy_for(url: str) -> str | None:
     """The proxy the environment names for ``url`` (``https_proxy``, ``no_proxy``, ...),
     chosen as websockets' own client chooses it."""
     from websockets.exceptions import InvalidURI
-    from websockets.proxy import get_proxy
     from websockets.uri import parse_uri
 
+    from .wire_websockets import proxy_for
+
     try:
-        return get_proxy(parse_uri(url))
+        return proxy_for(parse_uri(url))
     except InvalidURI:
         return None  # picows says what is wrong with the URL

@@ -33,11 +33,10 @@ import ssl
 from typing import Any
 
 from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidProxy, InvalidStatus, InvalidURI
+from websockets.exceptions import InvalidStatus, InvalidURI
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import OPEN
-from websockets.proxy import get_proxy, parse_proxy
 from websockets.uri import WebSocketURI, parse_uri
 
 from .wire import (
@@ -385,7 +384,7 @@ async def connect(
 
     try:
         async with asyncio.timeout(open_timeout):
-            proxy = get_proxy(uri)
+            proxy = proxy_for(uri)
             if proxy is None:
                 await loop.create_connection(
                     factory, uri.host, uri.port, ssl=tls, server_hostname=uri.host if tls else None
@@ -404,9 +403,21 @@ async def connect(
     return connection
 
 
+def proxy_for(uri: WebSocketURI) -> str | None:
+    """The proxy the environment names for ``uri`` (``https_proxy``, ``no_proxy``, ...), as
+    websockets' own client chooses it; None on websockets 15, which had no proxy support."""
+    try:
+        from websockets.proxy import get_proxy
+    except ImportError:
+        return None
+    return get_proxy(uri)
+
+
 async def _tunnel(proxy_url: str, uri: WebSocketURI, user_agent: str) -> socket.socket:
-    """A socket through an HTTP proxy to ``uri``'s host (``CONNECT``), from the proxy
-    variables websockets' own client honours (``https_proxy``, ``no_proxy``, ...)."""
+    """A socket through an HTTP proxy to ``uri``'s host (``CONNECT``)."""
+    from websockets.exceptions import InvalidProxy
+    from websockets.proxy import parse_proxy
+
     try:
         proxy = parse_proxy(proxy_url)
     except InvalidProxy as exc:
