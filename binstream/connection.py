@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 import orjson
 
 from .buffer import MessageBuffer, OverflowPolicy
-from .endpoints import MAX_STREAMS_PER_CONNECTION, ConnectionPlan
+from .derivstreams import normalize_market_streams
+from .endpoints import ConnectionPlan
 from .errors import ReceiveTimeoutError, StreamClosedError, StreamError
 from .events import EventKind, SocketEvent, mask_url
 from .messages import (
@@ -44,9 +45,9 @@ from .messages import (
     error_message,
     is_error,
 )
-from .streams import normalize_streams
 from .subscriptions import SubscriptionError, Subscriptions
 from .transport import resolve
+from .venues import Route
 from .wire import (
     ConnectionClosed,
     HandshakeStatusError,
@@ -584,13 +585,15 @@ class StreamSocket:
         """Carry ``streams`` too, on the open socket; returns once Binance confirmed.
 
         Names are checked first (:class:`~binstream.InvalidStreamError` before anything is
-        sent). Past a connection's limit (1024 streams) another connection is opened under
+        sent). Past a connection's limit (1024 streams on spot, 200 on derivatives) or on
+        another route of a routed host, another connection is opened under
         this socket. Requests are paced under Binance's 5 messages per second. Raises
         :class:`~binstream.SubscriptionError` on a refusal or when no confirmation comes
         within ``CONTROL_TIMEOUT`` seconds (the streams then stay wanted: the next
         connection carries them).
         """
-        names = [n for n in normalize_streams(streams) if n not in set(self.streams)]
+        market = self._plans[0].venue.market
+        names = [n for n in normalize_market_streams(streams, market) if n not in set(self.streams)]
         self._check_live()
         waits = []
         for link, batch in self._place(names):
@@ -600,7 +603,7 @@ class StreamSocket:
     async def unsubscribe(self, *streams: str) -> None:
         """Stop carrying ``streams``; returns once Binance confirmed. A connection this
         socket opened beyond its first is closed when its last stream goes."""
-        names = set(normalize_streams(streams))
+        names = set(normalize_market_streams(streams, self._plans[0].venue.market))
         self._check_live()
         waits, emptied = [], []
         for link in self._links:
@@ -636,23 +639,24 @@ class StreamSocket:
             ) from None
 
     def _place(self, names: list[str]) -> list[tuple[Link, list[str]]]:
-        """Which connection carries each new stream: the first with room, else a new one."""
+        """Which connection carries each new stream: the first on the stream's route with
+        room under the venue's limit, else a new one on that route."""
+        venue = self._plans[0].venue
         placed: dict[Link, list[str]] = {}
-        room = {link: MAX_STREAMS_PER_CONNECTION - len(self._subs(link).streams)
-                for link in self._links}  # fmt: skip
+        room = {link: venue.max_streams - len(self._subs(link).streams) for link in self._links}
         for name in names:
-            link = next((link for link, free in room.items() if free > 0), None)
+            route = venue.route_of(name)
+            link = next((lk for lk, free in room.items()
+                         if free > 0 and lk.plan.route is route), None)  # fmt: skip
             if link is None:
-                link = self._add_link()
-                room[link] = MAX_STREAMS_PER_CONNECTION
+                link = self._add_link(route)
+                room[link] = venue.max_streams
             room[link] -= 1
             placed.setdefault(link, []).append(name)
         return list(placed.items())
 
-    def _add_link(self) -> Link:
-        base = self._plans[0].url.split("/stream", 1)[0]
-        plan = ConnectionPlan(f"{base}/stream", (), (), combined=True)
-        link = Link(self, plan, self._session_factory())
+    def _add_link(self, route: Route) -> Link:
+        link = Link(self, self._plans[0].sibling(route), self._session_factory())
         self._links.append(link)
         self._live_links += 1
         link.start()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from .errors import EndpointError
+from .venues import VENUES, Market, Route, Venue, market_value
 
 #: Binance accepts at most this many streams on one connection.
 MAX_STREAMS_PER_CONNECTION = 1024
@@ -27,17 +28,63 @@ MAX_URL_LENGTH = 4000
 ENDPOINT_ENV = "BINSTREAM_ENDPOINT"
 REST_ENDPOINT_ENV = "BINSTREAM_REST_ENDPOINT"
 
+
+def market_endpoint_env(market: Market) -> str:
+    """``$BINSTREAM_USDM_ENDPOINT`` and the like: one market's base URL."""
+    return f"BINSTREAM_{market.value.upper()}_ENDPOINT"
+
+
+#: (stream, REST, WebSocket API) of each derivatives venue, live and testnet.
+_DERIVATIVES = {
+    Market.USDM: (
+        ("wss://fstream.binance.com", "https://fapi.binance.com",
+         "wss://ws-fapi.binance.com/ws-fapi/v1"),
+        ("wss://fstream.binancefuture.com", "https://testnet.binancefuture.com",
+         "wss://testnet.binancefuture.com/ws-fapi/v1"),
+    ),
+    Market.COINM: (
+        ("wss://dstream.binance.com", "https://dapi.binance.com",
+         "wss://ws-dapi.binance.com/ws-dapi/v1"),
+        ("wss://dstream.binancefuture.com", "https://testnet.binancefuture.com",
+         "wss://testnet.binancefuture.com/ws-dapi/v1"),
+    ),
+    Market.OPTIONS: (
+        ("wss://fstream.binance.com", "https://eapi.binance.com",
+         "wss://ws-fapi.binance.com/ws-fapi/v1"),
+        ("wss://fstream.binancefuture.com", "https://testnet.binancefuture.com",
+         "wss://testnet.binancefuture.com/ws-fapi/v1"),
+    ),
+}  # fmt: skip
+#: The path of each market on binstream's local exchange (``binstream serve``).
+LOCAL_PATHS = {Market.SPOT: "", Market.USDM: "/usdm", Market.COINM: "/coinm",
+               Market.OPTIONS: "/options"}  # fmt: skip
+
 _TLD_RE = re.compile(r"^[a-z]{2,6}(\.[a-z]{2,6})?$")
 _SAFE_IN_NAME = "@!_:+-"
 
 
 @dataclass(frozen=True)
 class Endpoints:
-    """The three base URLs a client needs: market streams, REST and the WebSocket API."""
+    """The three base URLs a client needs: market streams, REST and the WebSocket API,
+    for one market (spot unless told otherwise)."""
 
     stream: str
     rest: str
     ws_api: str
+    market: Market = Market.SPOT
+
+    @property
+    def venue(self) -> Venue:
+        """Limits and routing of this market."""
+        return VENUES[self.market]
+
+    def route_base(self, route: Route) -> str:
+        """``<stream>/public``, ``<stream>/market``, or the base itself when not routed."""
+        return f"{self.stream}/{route.value}" if route is not Route.NONE else self.stream
+
+    def rest_url(self, path: str) -> str:
+        """The URL of a REST path of this market: ``depth`` → ``<rest>/fapi/v1/depth``."""
+        return f"{self.rest}{self.venue.rest_prefix}/{path.lstrip('/')}"
 
     @classmethod
     def resolve(
@@ -49,21 +96,39 @@ class Endpoints:
         endpoint: str | None = None,
         rest_endpoint: str | None = None,
         use_env: bool = True,
+        market: object = Market.SPOT,
     ) -> Endpoints:
         """Pick base URLs from the options, most specific first.
 
-        ``endpoint`` (or ``$BINSTREAM_ENDPOINT``) overrides everything: one ``ws://host:port``
-        locates streams, REST (``http://host:port``) and the WS-API (``/ws-api/v3``).
+        ``endpoint`` overrides everything: the market's stream base, which may carry a
+        path (``ws://127.0.0.1:9000/usdm``); REST is the same host and path over http, the
+        WS-API below it. Without it, ``$BINSTREAM_<MARKET>_ENDPOINT`` names a derivatives
+        market's base, and ``$BINSTREAM_ENDPOINT`` a whole local exchange: spot at its
+        root, the other markets under ``/usdm``, ``/coinm`` and ``/options``.
         """
+        chosen = market_value(market)
         if endpoint is None and use_env:
-            endpoint = os.environ.get(ENDPOINT_ENV) or None
+            if chosen is not Market.SPOT:
+                endpoint = os.environ.get(market_endpoint_env(chosen)) or None
+            if endpoint is None and os.environ.get(ENDPOINT_ENV):
+                endpoint = os.environ[ENDPOINT_ENV].strip().rstrip("/") + LOCAL_PATHS[chosen]
         if rest_endpoint is None and use_env:
             rest_endpoint = os.environ.get(REST_ENDPOINT_ENV) or None
         if endpoint:
             base = check_ws_url(endpoint)
             scheme = "https" if base.startswith("wss://") else "http"
             rest = rest_endpoint or f"{scheme}://{base.split('://', 1)[1]}"
-            return cls(stream=base, rest=check_http_url(rest), ws_api=f"{base}/ws-api/v3")
+            ws_api = {Market.SPOT: "/ws-api/v3", Market.COINM: "/ws-dapi/v1"}.get(
+                chosen, "/ws-fapi/v1"
+            )
+            return cls(base, check_http_url(rest), f"{base}{ws_api}", chosen)
+        if chosen is not Market.SPOT:
+            if (tld or "com").lower() != "com":
+                raise EndpointError(
+                    f"Binance serves {chosen.value} on binance.com only; drop --tld {tld}"
+                )
+            stream, rest, ws_api = _DERIVATIVES[chosen][1 if testnet else 0]
+            return cls(stream, rest_endpoint or rest, ws_api, chosen)
         if testnet:
             return cls(
                 stream="wss://stream.testnet.binance.vision",
@@ -86,12 +151,19 @@ class Endpoints:
         )
 
     def raw_url(self, stream: str) -> str:
-        """``<base>/ws/<stream>``: payloads arrive unwrapped."""
-        return f"{self.stream}/ws/{quote_stream(stream)}"
+        """``<base>[/<route>]/ws/<stream>``: payloads arrive unwrapped."""
+        base = self.route_base(self.venue.route_of(stream))
+        return f"{base}/ws/{quote_stream(stream)}"
 
-    def combined_url(self, streams: Sequence[str]) -> str:
-        """``<base>/stream?streams=a/b``: payloads arrive as ``{"stream", "data"}``."""
-        return f"{self.stream}/stream?streams={'/'.join(quote_stream(s) for s in streams)}"
+    def combined_url(self, streams: Sequence[str], route: Route | None = None) -> str:
+        """``<base>[/<route>]/stream?streams=a/b``: payloads arrive as ``{"stream", "data"}``.
+
+        ``route`` defaults to the first stream's; :meth:`plan` never mixes routes.
+        """
+        if route is None:
+            route = self.venue.route_of(streams[0]) if streams else Route.NONE
+        names = "/".join(quote_stream(s) for s in streams)
+        return f"{self.route_base(route)}/stream?streams={names}"
 
     def stream_urls(self, streams: Sequence[str]) -> list[str]:
         """The URL of each connection :meth:`plan` opens for ``streams``."""
@@ -101,28 +173,47 @@ class Endpoints:
         """How to carry ``streams``: one raw connection for one stream, else combined ones.
 
         ``combined=True`` asks for the ``{"stream", "data"}`` wrapper even for one stream.
-        Each combined connection carries at most 1024 streams; those that do not fit in a
-        URL of reasonable length are added with ``SUBSCRIBE`` once connected.
+        On a routed host (USD-M, options) each route gets its own connections. Each
+        combined connection carries at most the venue's limit (1024 streams on spot, 200
+        on derivatives); those that do not fit in a URL of reasonable length are added
+        with ``SUBSCRIBE`` once connected.
         """
+        venue = self.venue
         if len(streams) == 1 and not combined:
-            return [ConnectionPlan(self.raw_url(streams[0]), tuple(streams), (), combined=False)]
+            route = venue.route_of(streams[0])
+            return [ConnectionPlan(self.raw_url(streams[0]), tuple(streams), (), False,
+                                   route, self.stream, venue)]  # fmt: skip
+        by_route: dict[Route, list[str]] = {}
+        for name in streams:
+            by_route.setdefault(venue.route_of(name), []).append(name)
         plans = []
-        for chunk in shard(streams):
-            in_url, later = split_for_url(chunk)
-            plans.append(
-                ConnectionPlan(self.combined_url(in_url), tuple(chunk), tuple(later), combined=True)
-            )
+        for route, names in by_route.items():
+            for chunk in shard(names, venue.max_streams):
+                in_url, later = split_for_url(chunk)
+                url = self.combined_url(in_url, route)
+                plans.append(ConnectionPlan(url, tuple(chunk), tuple(later), True, route,
+                                            self.stream, venue))  # fmt: skip
         return plans
 
 
 @dataclass(frozen=True)
 class ConnectionPlan:
-    """One connection to open: its URL, every stream it carries and those to subscribe to."""
+    """One connection to open: its URL, every stream it carries and those to subscribe to,
+    the route it is on, its market's base URL and the market's limits."""
 
     url: str
     streams: tuple[str, ...]
     subscribe: tuple[str, ...]
     combined: bool
+    route: Route = Route.NONE
+    base: str = ""
+    venue: Venue = VENUES[Market.SPOT]
+
+    def sibling(self, route: Route) -> ConnectionPlan:
+        """An empty combined connection on ``route`` of the same host, to SUBSCRIBE on."""
+        base = self.base or self.url.split("/stream", 1)[0].split("/ws", 1)[0]
+        path = f"/{route.value}" if route is not Route.NONE else ""
+        return ConnectionPlan(f"{base}{path}/stream", (), (), True, route, base, self.venue)
 
 
 def shard(streams: Sequence[str], size: int = MAX_STREAMS_PER_CONNECTION) -> list[list[str]]:

@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("binstream")
 
-#: Binance allows 5 incoming messages per second per connection; stay under it.
-SUBSCRIBE_INTERVAL = 0.25
 #: How long a rotation reads both connections looking for their overlap.
 ROTATION_OVERLAP_TIMEOUT = 10.0
 #: Frames longer than this wait in the queue as text and are decoded when read. A decoded
@@ -130,7 +128,7 @@ class MarketSession:
                 # twice the queue's bound, until it came.
                 buffer = link.socket.buffer
                 buffer.widen(buffer.maxsize)
-                await asyncio.sleep(SUBSCRIBE_INTERVAL)
+                await asyncio.sleep(link.plan.venue.subscribe_interval)
         except (ConnectionClosed, WireError, OSError):
             return  # the connection ended: the reader sees it and reconnects
 
@@ -281,7 +279,7 @@ class MarketSession:
                 request = {"method": "SUBSCRIBE", "params": extra[start : start + 200],
                            "id": f"rotation-{start}"}  # fmt: skip
                 await conn.send(orjson.dumps(request).decode())
-                await asyncio.sleep(SUBSCRIBE_INTERVAL)
+                await asyncio.sleep(link.plan.venue.subscribe_interval)
         except BaseException:
             conn.abort()
             raise
