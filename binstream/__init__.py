@@ -50,6 +50,7 @@ from .streams import (
     TickerWindow,
     UpdateSpeed,
 )
+from .venues import ContractType, FuturesType, Market
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -117,12 +118,15 @@ __all__ = [
     "AuthError",
     "BinanceSocketManager",
     "BinstreamError",
+    "ContractType",
     "DepthLevel",
     "EndpointError",
     "Endpoints",
+    "FuturesType",
     "InvalidStreamError",
     "InvalidSymbolError",
     "KlineInterval",
+    "Market",
     "MissingKeysError",
     "OverflowPolicy",
     "ReceiveTimeoutError",

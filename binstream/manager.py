@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from .buffer import OverflowPolicy
 from .connection import ReconnectPolicy, SocketOptions, StreamSocket, retries_value
+from .derivsockets import DerivativesSockets
+from .derivstreams import normalize_market_streams
 from .endpoints import Endpoints
 from .errors import InvalidStreamError
 from .streams import (
@@ -25,6 +27,7 @@ from .streams import (
     trade_stream,
 )
 from .transport import resolve as resolve_transport
+from .venues import Market, market_value
 
 if TYPE_CHECKING:
     from .booksocket import BookSocket
@@ -42,15 +45,17 @@ BOOK_TICKER_GONE = (
 KEEPALIVE_TIMEOUT = 5 * 60
 
 
-class BinanceSocketManager:
-    """Open Binance spot streams from asyncio code.
+class BinanceSocketManager(DerivativesSockets):
+    """Open Binance streams (spot, USD-M and COIN-M futures, options) from asyncio code.
 
     ``client`` may be a python-binance ``AsyncClient`` or any object with ``tld``,
     ``testnet``, ``API_KEY`` and ``API_SECRET`` attributes; keyword options override it.
     ``endpoint`` (or ``$BINSTREAM_ENDPOINT``) points everything at another server, such as
-    binstream's local exchange. ``transport`` picks the websocket library: ``"auto"``
-    (picows when ``binstream[fast]`` is installed, else websockets), ``"websockets"`` or
-    ``"picows"``; both behave the same (see :mod:`binstream.transport`).
+    binstream's local exchange: spot at its root, the derivatives markets under ``/usdm``,
+    ``/coinm`` and ``/options`` as ``binstream serve`` lays them out; ``endpoints`` maps a
+    market (``"usdm"``) to its own base URL instead. ``transport`` picks the websocket
+    library: ``"auto"`` (picows when ``binstream[fast]`` is installed, else websockets),
+    ``"websockets"`` or ``"picows"``; both behave the same (see :mod:`binstream.transport`).
 
     One socket per stream path: asking for a path that is already open returns the same
     socket object, as python-binance does; once closed, the next call opens a fresh one.
@@ -88,18 +93,24 @@ class BinanceSocketManager:
         private_key_pass: str | None = None,
         options: SocketOptions | None = None,
         transport: str | None = None,
+        endpoints: dict[str, str] | None = None,
     ) -> None:
         if verbose:  # python-binance's switch: the library's debug log
             log.setLevel(logging.DEBUG)
         self.tld = tld if tld is not None else getattr(client, "tld", "com")
         self.testnet = bool(testnet if testnet is not None else getattr(client, "testnet", False))
+        self._endpoint = endpoint
+        self._endpoint_overrides = {market_value(k): v for k, v in (endpoints or {}).items()}
         self.endpoints = Endpoints.resolve(
             tld=self.tld,
             testnet=self.testnet,
             market_data_only=market_data_only,
-            endpoint=endpoint,
+            endpoint=self._endpoint_overrides.get(Market.SPOT, endpoint),
             rest_endpoint=rest_endpoint,
         )
+        self._market_endpoints: dict[Market, Endpoints] = {Market.SPOT: self.endpoints}
+        for market in self._endpoint_overrides:
+            self.endpoints_for(market)  # a bad URL fails here, not on first use
         self._api_key = api_key if api_key is not None else getattr(client, "API_KEY", None)
         self._api_secret = (
             api_secret if api_secret is not None else getattr(client, "API_SECRET", None)
@@ -125,6 +136,22 @@ class BinanceSocketManager:
         self.options = replace(self.options, transport=self.transport.name)
         self._sockets: dict[str, StreamSocket] = {}
 
+    def endpoints_for(self, market: object) -> Endpoints:
+        """The base URLs of ``market`` (``"spot"``, ``"usdm"``, ``"coinm"``, ``"options"``)."""
+        chosen = market_value(market)
+        found = self._market_endpoints.get(chosen)
+        if found is None:
+            from .endpoints import LOCAL_PATHS
+
+            endpoint = self._endpoint_overrides.get(chosen)
+            if endpoint is None and self._endpoint:
+                endpoint = self._endpoint.rstrip("/") + LOCAL_PATHS[chosen]
+            found = Endpoints.resolve(
+                tld=self.tld, testnet=self.testnet, endpoint=endpoint, market=chosen
+            )
+            self._market_endpoints[chosen] = found
+        return found
+
     def __repr__(self) -> str:
         return f"<BinanceSocketManager {self.endpoints.stream} sockets={len(self._sockets)}>"
 
@@ -147,19 +174,30 @@ class BinanceSocketManager:
 
     # -- the generic factory -------------------------------------------------------------
 
-    def socket(self, streams: str | Iterable[str]) -> StreamSocket:
-        """A socket for one stream name or several (validated, deduplicated, sharded)."""
-        names = normalize_streams([streams] if isinstance(streams, str) else streams)
-        return self._get_socket(names)
+    def socket(self, streams: str | Iterable[str], market: object = Market.SPOT) -> StreamSocket:
+        """A socket for one stream name or several (validated, deduplicated, sharded and,
+        on USD-M and options, routed) of ``market``."""
+        chosen = market_value(market)
+        names = normalize_market_streams([streams] if isinstance(streams, str) else streams,
+                                         chosen)  # fmt: skip
+        return self._venue_socket(names, chosen)
 
     def _get_socket(self, names: list[str], combined: bool = False) -> StreamSocket:
+        return self._venue_socket(names, Market.SPOT, combined)
+
+    def _venue_socket(
+        self, names: list[str], market: Market, combined: bool = False
+    ) -> StreamSocket:
         combined = combined or len(names) > 1
-        # python-binance's stream names: the stream itself, or "streams=a/b" when combined.
+        # python-binance's stream names: the stream itself, or "streams=a/b" when combined;
+        # other markets' are prefixed, "usdm:btcusdt@aggTrade", so they never collide.
         path = "streams=" + "/".join(names) if combined else names[0]
+        if market is not Market.SPOT:
+            path = f"{market.value}:{path}"
         existing = self._sockets.get(path)
         if existing is not None and not existing.closed:
             return existing
-        plans = self.endpoints.plan(names, combined=combined)
+        plans = self.endpoints_for(market).plan(names, combined=combined)
         socket = StreamSocket(path, plans, self.options, on_close=self._forget)
         self._sockets[path] = socket
         return socket
@@ -240,16 +278,25 @@ class BinanceSocketManager:
         levels: int = 20,
         *,
         speed: str = "100ms",
-        snapshot_limit: int = 5000,
+        snapshot_limit: int | None = None,
         check_interval: float | None = None,
+        futures_type: object | None = None,
+        market: object | None = None,
     ) -> BookSocket:
         """A local order book for ``symbol``, kept correct from diff events and snapshots.
 
-        Yields ``{"e": "book", "s", "E", "lastUpdateId", "bids", "asks"}`` with the best
+        Spot by default; ``futures_type=FuturesType.USD_M`` (or ``market="usdm"``,
+        ``"coinm"``) keeps a futures contract's book by Binance's futures procedure
+        (``pu`` chaining, ``/fapi/v1/depth`` snapshots of at most 1000 levels). Yields
+        ``{"e": "book", "s", "E", "lastUpdateId", "bids", "asks"}`` with the best
         ``levels`` per side (decimal strings, best first) after every update.
         """
         from .booksocket import BookSocket
+        from .venues import futures_market
 
+        chosen = market if market is not None else (
+            futures_market(futures_type) if futures_type is not None else Market.SPOT
+        )  # fmt: skip
         return BookSocket(
             self,
             symbol,
@@ -257,6 +304,7 @@ class BinanceSocketManager:
             speed=speed,
             snapshot_limit=snapshot_limit,
             check_interval=check_interval,
+            market=chosen,
         )
 
     def user_socket(

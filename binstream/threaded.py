@@ -37,6 +37,7 @@ from .connection import StreamSocket, recv_batch
 from .errors import InvalidStreamError, ReceiveTimeoutError, StreamClosedError
 from .handoff import Handoff
 from .manager import BOOK_TICKER_GONE, BinanceSocketManager
+from .threaded_derivatives import ThreadedDerivatives
 
 log = logging.getLogger("binstream")
 
@@ -79,7 +80,7 @@ class _Dispatcher(Handoff):
                 log.exception("callback for stream %s raised; the stream goes on", self.stream)
 
 
-class ThreadedWebsocketManager:
+class ThreadedWebsocketManager(ThreadedDerivatives):
     """python-binance's ``ThreadedWebsocketManager``, with clean stop and bounded memory.
 
     Call :meth:`start` first, then ``start_*_socket(callback, ...)``; each returns the
@@ -117,6 +118,7 @@ class ThreadedWebsocketManager:
         private_key: Any = None,
         private_key_pass: str | None = None,
         transport: str | None = None,
+        endpoints: dict[str, str] | None = None,
         **ignored: Any,
     ) -> None:
         if ignored:
@@ -138,6 +140,7 @@ class ThreadedWebsocketManager:
             private_key=private_key,
             private_key_pass=private_key_pass,
             transport=transport,
+            endpoints=endpoints,
         )
         # Resolve endpoints now so a bad URL fails in the constructor, not in the thread.
         self._bsm: BinanceSocketManager = BinanceSocketManager(**manager_args)
@@ -419,11 +422,12 @@ class ThreadedWebsocketManager:
         callback: Callback,
         streams: str | Iterable[str],
         *,
+        market: str = "spot",
         on_event: EventCallback | None = None,
     ) -> str:
-        """Any stream name(s), as :meth:`BinanceSocketManager.socket` takes them."""
+        """Any stream name(s) of ``market``, as :meth:`BinanceSocketManager.socket` takes them."""
         names = [streams] if isinstance(streams, str) else list(streams)
-        return self._start_socket(callback, lambda: self._bsm.socket(names), on_event)
+        return self._start_socket(callback, lambda: self._bsm.socket(names, market), on_event)
 
     def start_trade_socket(
         self, callback: Callback, symbol: str, *, on_event: EventCallback | None = None
