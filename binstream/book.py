@@ -166,6 +166,86 @@ class OrderBook:
         return key, Decimal(qty)
 
 
+class FuturesOrderBook(OrderBook):
+    """The local book of a futures contract, kept by Binance's futures procedure.
+
+    Futures update ids skip, so events chain through ``pu`` (the previous event's ``u``)
+    rather than ``U``; the steps (Binance USD-M docs, "How to manage a local order book
+    correctly"): buffer events; take a snapshot (``/fapi/v1/depth``); drop events with
+    ``u < lastUpdateId``; the first applied event has ``U <= lastUpdateId <= u``; every
+    later event's ``pu`` equals the previous event's ``u``, else start again::
+
+        >>> book = FuturesOrderBook()
+        >>> book.feed({"U": 5, "u": 9, "pu": 3, "b": [["1.0", "5"]], "a": []})
+        <Action.NEED_SNAPSHOT: 'need_snapshot'>
+        >>> book.apply_snapshot({"lastUpdateId": 7, "bids": [], "asks": [["1.1", "2"]]})
+        <Action.LIVE: 'live'>
+        >>> book.feed({"U": 12, "u": 14, "pu": 9, "b": [], "a": []})
+        <Action.APPLIED: 'applied'>
+        >>> book.feed({"U": 20, "u": 22, "pu": 17, "b": [], "a": []})
+        <Action.RESYNC: 'resync'>
+    """
+
+    def __init__(self, max_buffer: int = 10_000) -> None:
+        super().__init__(max_buffer)
+        #: ``u`` of the last applied event; None right after a snapshot.
+        self.previous_u: int | None = None
+
+    def reset(self) -> None:
+        super().reset()
+        self.previous_u = None
+
+    def feed(self, event: Mapping[str, Any]) -> Action:
+        """Process one diff-depth event (``{"U", "u", "pu", "b", "a", ...}``)."""
+        try:
+            first, last = int(event["U"]), int(event["u"])
+            previous = int(event["pu"])
+        except (KeyError, TypeError, ValueError):
+            raise BookError("futures diff event without integer U, u and pu") from None
+        if self.last_update_id is None:
+            if len(self.buffer) >= self.max_buffer:
+                self.buffer.pop(0)
+            self.buffer.append(event)
+            return Action.NEED_SNAPSHOT if len(self.buffer) == 1 else Action.BUFFERED
+        if self.previous_u is None:  # the first event after the snapshot
+            if last < self.last_update_id:
+                return Action.IGNORED
+            if not (first <= self.last_update_id or previous == self.last_update_id):
+                self._gap(event)
+                return Action.RESYNC
+        elif previous != self.previous_u:
+            if last <= self.previous_u:
+                return Action.IGNORED  # a repeat of what was applied
+            self._gap(event)
+            return Action.RESYNC
+        self._apply(event)
+        self.last_update_id = self.previous_u = last
+        return Action.APPLIED
+
+    def apply_snapshot(self, snapshot: Mapping[str, Any]) -> Action:
+        """Start from a REST snapshot; NEED_SNAPSHOT when it is older than what is buffered."""
+        try:
+            snapshot_id = int(snapshot["lastUpdateId"])
+        except (KeyError, TypeError, ValueError):
+            raise BookError("snapshot without an integer lastUpdateId") from None
+        pending = [e for e in self.buffer if int(e["u"]) >= snapshot_id]
+        if pending:
+            head = pending[0]
+            if int(head["U"]) > snapshot_id and int(head["pu"]) != snapshot_id:
+                self.buffer = pending
+                return Action.NEED_SNAPSHOT  # events between the snapshot and them are lost
+        self.bids.clear()
+        self.asks.clear()
+        self._update(self.bids, _levels(snapshot.get("bids", ()), "bid"))
+        self._update(self.asks, _levels(snapshot.get("asks", ()), "ask"))
+        self.last_update_id, self.previous_u = snapshot_id, None
+        self.buffer = []
+        for event in pending:
+            if self.feed(event) is Action.RESYNC:
+                return Action.NEED_SNAPSHOT
+        return Action.LIVE
+
+
 def compare(
     local: Mapping[str, Sequence[Sequence[str]]], reference: Mapping[str, Sequence[Sequence[str]]]
 ) -> list[str]:

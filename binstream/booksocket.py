@@ -1,6 +1,8 @@
 """BookSocket: the async driver that feeds :class:`~binstream.book.OrderBook`.
 
-It reads ``<symbol>@depth@100ms``, fetches REST snapshots when the book needs one (at
+It reads ``<symbol>@depth@100ms`` (spot, or a futures contract with ``market="usdm"`` /
+``"coinm"``: Binance's futures procedure, see :class:`~binstream.book.FuturesOrderBook`),
+fetches REST snapshots when the book needs one (at
 start, after a gap, after a dropped connection) and yields a view of the top ``levels``
 after every applied event::
 
@@ -19,11 +21,13 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from .book import Action, BookError, OrderBook, compare
+from .book import Action, BookError, FuturesOrderBook, OrderBook, compare
 from .connection import CLOSED, UNABLE_TO_CONNECT, SocketState, error_message, is_error
-from .errors import RestError, StreamClosedError
+from .derivstreams import normalize_venue_symbol
+from .errors import InvalidStreamError, RestError, StreamClosedError
 from .rest import depth_snapshot
 from .streams import normalize_symbol
+from .venues import VENUES, Market, market_value
 
 if TYPE_CHECKING:
     from .manager import BinanceSocketManager
@@ -44,21 +48,37 @@ class BookSocket:
         levels: int = 20,
         *,
         speed: str = "100ms",
-        snapshot_limit: int = 5000,
+        snapshot_limit: int | None = None,
         check_interval: float | None = None,
         rest_timeout: float = 10.0,
         snapshot_retries: int = 5,
+        market: object = Market.SPOT,
     ) -> None:
-        self.symbol = normalize_symbol(symbol).upper()
+        chosen = market_value(market)
+        if chosen is Market.OPTIONS:
+            raise InvalidStreamError(
+                "options have no diff-depth procedure to keep a local book; use "
+                "options_depth_socket() for the top 5, 10 or 20 levels"
+            )
+        venue = VENUES[chosen]
+        endpoints = manager.endpoints_for(chosen)
+        if chosen is Market.SPOT:
+            self.symbol = normalize_symbol(symbol).upper()
+            self.socket = manager.depth_socket(symbol, None, speed)
+            self.book: OrderBook = OrderBook()
+        else:
+            self.symbol = normalize_venue_symbol(symbol, venue).upper()
+            self.socket = manager.futures_depth_socket(symbol, None, chosen, speed=speed)
+            self.book = FuturesOrderBook()
+        self.market = chosen
         self.levels = levels
-        self.socket = manager.depth_socket(symbol, None, speed)
         self.path = f"book:{self.socket.path}"
-        self.rest = manager.endpoints.rest
-        self.snapshot_limit = snapshot_limit
+        self.rest = endpoints.rest
+        self.rest_prefix = venue.rest_prefix
+        self.snapshot_limit = min(snapshot_limit or venue.snapshot_limit, venue.snapshot_limit)
         self.rest_timeout = rest_timeout
         self.snapshot_retries = snapshot_retries
         self.check_interval = check_interval
-        self.book = OrderBook()
         self.checks = 0
         self.divergences = 0
         self._notices: list[dict[str, Any]] = []
@@ -149,7 +169,9 @@ class BookSocket:
         return {"e": "book", "s": self.symbol, "E": event.get("E"), **view}
 
     async def _fetch(self) -> Any:
-        return await depth_snapshot(self.rest, self.symbol, self.snapshot_limit, self.rest_timeout)
+        return await depth_snapshot(
+            self.rest, self.symbol, self.snapshot_limit, self.rest_timeout, self.rest_prefix
+        )
 
     async def _fetch_or_fail(self) -> Any:
         """A snapshot, retried with backoff; None (and the socket failed) if it cannot be had."""

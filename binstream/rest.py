@@ -39,7 +39,10 @@ def get_json(base: str, path: str, params: dict[str, Any], timeout: float = 10.0
         raise RestError(f"{path} did not answer with JSON") from None
 
 
-async def depth_snapshot(base: str, symbol: str, limit: int, timeout: float = 10.0) -> Any:
-    """``GET /api/v3/depth``: ``{"lastUpdateId", "bids", "asks"}`` for ``symbol``."""
+async def depth_snapshot(
+    base: str, symbol: str, limit: int, timeout: float = 10.0, prefix: str = "/api/v3"
+) -> Any:
+    """``GET <prefix>/depth`` (``/api/v3``, ``/fapi/v1``, ``/dapi/v1``):
+    ``{"lastUpdateId", "bids", "asks"}`` for ``symbol``."""
     params = {"symbol": symbol.upper(), "limit": limit}
-    return await asyncio.to_thread(get_json, base, "/api/v3/depth", params, timeout)
+    return await asyncio.to_thread(get_json, base, f"{prefix}/depth", params, timeout)
