@@ -9,6 +9,7 @@ One websockets server on loopback serves every URL shape Binance uses on one por
     /ws-api/v3                       WebSocket API (user data stream)
     GET /api/v3/depth?symbol=&limit= order book snapshot (REST)
     GET /api/v3/exchangeInfo, /api/v3/ping, /api/v3/time
+    /usdm/..., /coinm/..., /options/...  the derivatives venues (see :mod:`.venues`)
 
 Example::
 
@@ -35,14 +36,14 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ..venues import VENUES, Market, Route
 from . import market as m
 from .faults import Faults, Refusal
 from .feed import Feed, Tick, feed_for, is_diff_depth, is_well_formed
+from .venues import DerivativesVenue, split_path
 
 log = logging.getLogger("binstream.server")
 
-MAX_STREAMS = 1024
-MAX_CONTROL_PER_SECOND = 5
 #: Binance's REST depth snapshot: larger limits are truncated to this.
 MAX_DEPTH_LIMIT = 5000
 #: Characters of a string request id. Binance's docs say "alphanumeric strings; max length
@@ -91,9 +92,19 @@ def json_response(status: int, body: Any) -> Response:
 class _Client:
     """One market-stream connection on the server side."""
 
-    def __init__(self, ws: ServerConnection, combined: bool, faults: Faults, limit: int) -> None:
+    def __init__(
+        self,
+        ws: ServerConnection,
+        combined: bool,
+        faults: Faults,
+        limit: int,
+        market: Market = Market.SPOT,
+        route: Route = Route.NONE,
+    ) -> None:
         self.ws = ws
         self.combined = combined
+        self.market = market
+        self.route = route
         self.faults = faults
         self.subs: dict[str, Feed | None] = {}
         self.frames: deque[bytes] = deque()
@@ -136,6 +147,7 @@ class LocalExchange:
         replay: tuple[Any, float | None] | None = None,
         ping_interval: float = 20.0,
         ping_timeout: float = 60.0,
+        derivatives: bool = True,
     ) -> None:
         self.host = host
         #: Binance pings every 20 s and drops a client that has not answered within a minute.
@@ -154,6 +166,11 @@ class LocalExchange:
             market = m.SymbolMarket(spec, None if seed is None else seed + index)
             self.markets[market.symbol] = market
         self.clients: set[_Client] = set()
+        #: The USD-M, COIN-M and options venues, served under /usdm, /coinm and /options.
+        self.venues: dict[Market, DerivativesVenue] = {}
+        if derivatives:
+            for kind in (Market.USDM, Market.COINM, Market.OPTIONS):
+                self.venues[kind] = DerivativesVenue(kind, seed=seed, book_history=book_history)
         #: With ``book_history=N``: per symbol, the top 50 levels after each of the last N
         #: steps, by ``lastUpdateId`` (tests compare client books with the true book).
         self.book_history = book_history
@@ -186,6 +203,13 @@ class LocalExchange:
     def rest_url(self) -> str:
         """Base REST URL on the same port."""
         return f"http://{self.host}:{self.port}"
+
+    def market_url(self, market: object) -> str:
+        """Base websocket URL of one market: ``ws://127.0.0.1:PORT/usdm`` for USD-M."""
+        from ..endpoints import LOCAL_PATHS
+        from ..venues import market_value
+
+        return self.url + LOCAL_PATHS[market_value(market)]
 
     async def start(self) -> LocalExchange:
         """Bind, start serving and start the market clock."""
@@ -290,23 +314,28 @@ class LocalExchange:
                 merged = windows[symbol, every] = m.merge_steps(list(recent)[-every:])
             return merged
 
-        tick = Tick(self.markets, window, t)
-        raw_cache: dict[str, list[bytes]] = {}
-        wrapped_cache: dict[str, list[bytes]] = {}
+        ticks = {Market.SPOT: Tick(self.markets, window, t, number)}
+        for kind, venue in self.venues.items():
+            if venue.active:
+                ticks[kind] = venue.step(number, t)
+        raw_cache: dict[tuple[Market, str], list[bytes]] = {}
+        wrapped_cache: dict[tuple[Market, str], list[bytes]] = {}
         for client in list(self.clients):
+            tick = ticks[client.market]
             for name, feed in client.subs.items():
-                if feed is None or number % feed.every:
+                if feed is None or not feed.due(number):
                     continue
-                frames = raw_cache.get(name)
+                key = (client.market, name)
+                frames = raw_cache.get(key)
                 if frames is None:
                     frames = [orjson.dumps(p) for p in feed.render(tick)]
-                    raw_cache[name] = frames
+                    raw_cache[key] = frames
                 if client.combined:
-                    wrapped = wrapped_cache.get(name)
+                    wrapped = wrapped_cache.get(key)
                     if wrapped is None:
                         head = b'{"stream":' + orjson.dumps(name) + b',"data":'
                         wrapped = [head + f + b"}" for f in frames]
-                        wrapped_cache[name] = wrapped
+                        wrapped_cache[key] = wrapped
                     frames = wrapped
                 if client.faults.gap_every and frames and is_diff_depth(name):
                     client.depth_events += 1
@@ -331,26 +360,38 @@ class LocalExchange:
     # -- HTTP: REST and the handshake gate ------------------------------------------------
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        path, _, query = request.path.partition("?")
-        if path.startswith("/api/"):
+        full, _, query = request.path.partition("?")
+        market, route, path = split_path(full)
+        venue = self.venues.get(market)
+        if market is not Market.SPOT and venue is None:
+            return json_response(404, {"code": -1, "msg": f"Not found: {full}"})
+        if venue is not None:
+            venue.active = True
+        if venue is not None and path.startswith(venue.venue.rest_prefix + "/"):
+            answer = venue.rest(path, {k: v[-1] for k, v in parse_qs(query).items()})
+            if answer is None:
+                return json_response(404, {"code": -1, "msg": f"Not found: {full}"})
+            return json_response(*answer)
+        if path.startswith("/api/") and venue is None:
             return self._rest(path, query)
         if "websocket" not in request.headers.get("Upgrade", "").lower():
-            return json_response(404, {"code": -1, "msg": f"Not found: {path}"})
+            return json_response(404, {"code": -1, "msg": f"Not found: {full}"})
+        if venue is not None and not venue.accepts_route(route):
+            return json_response(404, {"code": -1, "msg": f"Not found: {full}"})
         self.connections_total += 1
         if self.refusal.take():
             return json_response(503, {"code": -1008, "msg": "Service unavailable (injected)."})
-        if path == "/ws-api/v3" and self.ws_api is not None:
+        if path == "/ws-api/v3" and self.ws_api is not None and venue is None:
             return None
         if path == "/stream":  # with no streams= (or an empty one): SUBSCRIBE later
             streams = self._query_streams(query)
         elif path == "/ws" or path.startswith("/ws/"):
             streams = [unquote(s) for s in path[4:].split("/") if s]
         else:
-            return json_response(404, {"code": -1, "msg": f"Not found: {path}"})
-        if len(streams) > MAX_STREAMS:
-            return json_response(
-                400, {"code": -1100, "msg": f"Too many streams: at most {MAX_STREAMS}."}
-            )
+            return json_response(404, {"code": -1, "msg": f"Not found: {full}"})
+        limit = VENUES[market].max_streams
+        if len(streams) > limit:
+            return json_response(400, {"code": -1100, "msg": f"Too many streams: at most {limit}."})
         return None
 
     @staticmethod
@@ -415,8 +456,9 @@ class LocalExchange:
 
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
-        path, _, query = ws.request.path.partition("?")
-        if path == "/ws-api/v3" and self.ws_api is not None:
+        full, _, query = ws.request.path.partition("?")
+        market, route, path = split_path(full)
+        if path == "/ws-api/v3" and self.ws_api is not None and market is Market.SPOT:
             await self.ws_api.handle(ws)
             return
         if path == "/stream":
@@ -428,10 +470,10 @@ class LocalExchange:
         if self.replay is not None:
             await self._replay_to(ws, names, combined)
             return
-        client = _Client(ws, combined, self.faults.claim(), self.client_queue)
+        client = _Client(ws, combined, self.faults.claim(), self.client_queue, market, route)
         client.number = next(self._client_numbers)
         for name in names:
-            client.subs[name] = feed_for(name, self.markets)
+            client.subs[name] = self._feed(client, name)
         self.clients.add(client)
         sender = asyncio.create_task(self._send_loop(client))
         try:
@@ -447,6 +489,13 @@ class LocalExchange:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
 
+    def _feed(self, client: _Client, name: str) -> Feed | None:
+        """What ``name`` sends on ``client``'s connection (None: acknowledged, silent)."""
+        venue = self.venues.get(client.market)
+        if venue is None:
+            return feed_for(name, self.markets)
+        return venue.feed(name, client.route)
+
     def _control(self, client: _Client, message: str | bytes) -> dict[str, Any] | None:
         now = time.monotonic()
         self.control_history.append((client.number, now))
@@ -454,8 +503,9 @@ class LocalExchange:
         times.append(now)
         while times and now - times[0] > 1.0:
             times.popleft()
-        if len(times) > MAX_CONTROL_PER_SECOND:
-            log.info("closing a connection that sent more than 5 messages in a second")
+        allowed = VENUES[client.market].max_messages_per_second
+        if len(times) > allowed:
+            log.info("closing a connection that sent more than %d messages in a second", allowed)
             self._spawn(client.ws.close(1008, "Too many requests"))
             return None
         try:
@@ -486,10 +536,11 @@ class LocalExchange:
                     "id": request_id,
                 }
             if method == "SUBSCRIBE":
-                if len(set(client.subs) | set(params)) > MAX_STREAMS:
+                if len(set(client.subs) | set(params)) > VENUES[client.market].max_streams:
                     return {"code": 2, "msg": "Invalid request: too many streams", "id": request_id}
                 for name in params:
-                    client.subs.setdefault(name, feed_for(name, self.markets))
+                    if name not in client.subs:
+                        client.subs[name] = self._feed(client, name)
             else:
                 for name in params:
                     client.subs.pop(name, None)

@@ -43,6 +43,10 @@ class Tick:
     markets: Mapping[str, m.SymbolMarket]
     window: Callable[[str, int], m.Step]
     time: int
+    #: The exchange's step number (the first step is 1).
+    number: int = 0
+    #: Derivatives venues: their contracts by symbol (``Contract`` objects).
+    contracts: Mapping[str, Any] | None = None
 
 
 Render = Callable[[Tick], list[Any]]
@@ -54,6 +58,25 @@ class Feed:
 
     render: Render
     every: int = 1
+    #: A speed that is no whole number of steps (futures' 250 ms): send when it comes
+    #: round, covering the steps since the last time (see :func:`span`).
+    period_ms: int = 0
+
+    def due(self, number: int) -> bool:
+        """Whether the stream sends at step ``number``."""
+        if self.period_ms:
+            return span(number, self.period_ms) > 0
+        return number % self.every == 0
+
+
+def span(number: int, period_ms: int) -> int:
+    """Steps covered by a stream of ``period_ms`` that sends at step ``number``, or 0 when
+    it does not send then (250 ms: steps 3, 5, 8, 10, ... covering 3, 2, 3, 2 steps)."""
+    count = number * STEP_MS // period_ms
+    if count == (number - 1) * STEP_MS // period_ms:
+        return 0
+    previous = -(-(count - 1) * period_ms // STEP_MS)
+    return number - previous
 
 
 def _tz_offset_ms(tz: str) -> int:

@@ -142,6 +142,8 @@ class Step:
     fills: list[list[Fill]] = field(default_factory=list)
     first_update_id: int = 0
     last_update_id: int = 0
+    #: The book's update id before this step: a futures event's ``pu``.
+    prev_update_id: int = 0
     bid_changes: dict[int, int] = field(default_factory=dict)
     ask_changes: dict[int, int] = field(default_factory=dict)
     closed_klines: list[Kline] = field(default_factory=list)
@@ -153,7 +155,8 @@ def merge_steps(steps: list[Step]) -> Step:
     if len(steps) == 1:
         return steps[0]
     merged = Step(time=steps[-1].time, first_update_id=steps[0].first_update_id,
-                  last_update_id=steps[-1].last_update_id)  # fmt: skip
+                  last_update_id=steps[-1].last_update_id,
+                  prev_update_id=steps[0].prev_update_id)  # fmt: skip
     for step in steps:
         merged.fills += step.fills
         merged.bid_changes.update(step.bid_changes)
@@ -165,8 +168,11 @@ def merge_steps(steps: list[Step]) -> Step:
 class SymbolMarket:
     """One symbol's book, trades and statistics."""
 
-    def __init__(self, spec: SymbolSpec, seed: int | None = None) -> None:
+    def __init__(self, spec: SymbolSpec, seed: int | None = None, id_stride: int = 1) -> None:
         self.symbol = spec.symbol.upper()
+        #: Update ids advance by 1 per book change on spot; futures ids skip (up to
+        #: ``id_stride``), so only ``pu`` chains consecutive events, as on Binance.
+        self.id_stride = id_stride
         self.tick = units(spec.tick, PRICE_DECIMALS)
         self.lot = units(spec.lot, QTY_DECIMALS)
         self.rng = random.Random(seed if seed is not None else hash(self.symbol) & 0xFFFF)
@@ -225,7 +231,7 @@ class SymbolMarket:
     def step(self, time_ms: int | None = None) -> Step:
         """Advance the market once: the price walks, makers re-quote, maybe a taker trades."""
         t = time_ms or now_ms()
-        step = self._pending or Step(time=t, first_update_id=self.update_id + 1)
+        step = self._pending or self._new_step(t)
         step.time, self._pending = t, None
         rng = self.rng
         self._walk()
@@ -237,6 +243,9 @@ class SymbolMarket:
         step.last_update_id = self.update_id
         self._roll_klines(step, t)
         return step
+
+    def _new_step(self, t: int) -> Step:
+        return Step(time=t, first_update_id=self.update_id + 1, prev_update_id=self.update_id)
 
     def _walk(self) -> None:
         """Move the fair price now and then, pulled back towards the start."""
@@ -273,8 +282,11 @@ class SymbolMarket:
             book[price] = qty
         else:
             book.pop(price, None)
+        first = not step.bid_changes and not step.ask_changes
         (step.bid_changes if side_bids else step.ask_changes)[price] = qty
-        self.update_id += 1
+        self.update_id += 1 if self.id_stride == 1 else self.rng.randint(1, self.id_stride)
+        if first:
+            step.first_update_id = self.update_id
 
     def _resize_level(self, step: Step, bids: bool) -> None:
         """A maker changes its size at one of the levels near the top."""
@@ -328,7 +340,7 @@ class SymbolMarket:
         """
         t = t or now_ms()
         if self._pending is None:
-            self._pending = Step(time=t, first_update_id=self.update_id + 1)
+            self._pending = self._new_step(t)
         fills = self._sweep(self._pending, t, buy, qty, limit)
         if fills:
             self._pending.fills.append(fills)

@@ -1,0 +1,267 @@
+"""The local exchange's derivatives venues: their contracts, routes and REST API.
+
+``binstream serve`` lays the venues out on one port, each under its own path, with the
+same shapes Binance uses below it::
+
+    /usdm/public/ws/<stream>, /usdm/public/stream?streams=...   USD-M book data
+    /usdm/market/ws/<stream>, /usdm/market/stream?streams=...   USD-M everything else
+    /usdm/ws/..., /usdm/stream...                               unrouted: /public data only
+    /usdm/fapi/v1/{ping,time,depth,exchangeInfo,klines,premiumIndex}
+    /coinm/ws/..., /coinm/stream...                             COIN-M (not routed)
+    /coinm/dapi/v1/...
+    /options/public/..., /options/market/...                    options
+    /options/eapi/v1/...
+
+As on Binance, a stream asked for on the wrong route is acknowledged and then silent.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from ..venues import VENUES, Market, Route
+from . import derivatives as d
+from .derivfeed import derivatives_feed_for, window_of
+from .feed import Feed, Tick
+from .market import INTERVAL_MS, Step, merge_steps, now_ms
+
+_PREFIXES = {"/usdm": Market.USDM, "/coinm": Market.COINM, "/options": Market.OPTIONS}
+_ROUTES = {"/public": Route.PUBLIC, "/market": Route.MARKET, "/private": Route.PRIVATE}
+
+
+def split_path(path: str) -> tuple[Market, Route, str]:
+    """``/usdm/public/stream`` → (USDM, PUBLIC, ``/stream``); spot paths have no prefix."""
+    market = Market.SPOT
+    for prefix, venue in _PREFIXES.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            market, path = venue, path[len(prefix) :]
+            break
+    route = Route.NONE
+    for prefix, found in _ROUTES.items():
+        if market is not Market.SPOT and (path == prefix or path.startswith(prefix + "/")):
+            route, path = found, path[len(prefix) :]
+            break
+    return market, route, path
+
+
+class DerivativesVenue:
+    """One derivatives venue of the local exchange."""
+
+    def __init__(
+        self,
+        market: Market,
+        specs: Iterable[d.ContractSpec] | None = None,
+        seed: int | None = None,
+        book_history: int = 0,
+    ) -> None:
+        self.market = market
+        self.venue = VENUES[market]
+        chosen = d.DEFAULT_CONTRACTS[market] if specs is None else tuple(specs)
+        self.contracts: dict[str, d.Contract] = {}
+        for index, spec in enumerate(chosen):
+            contract = d.Contract(market, spec, None if seed is None else seed + 100 + index)
+            self.contracts[contract.symbol] = contract
+        self.recent: dict[str, deque[Step]] = {s: deque(maxlen=30) for s in self.contracts}
+        #: With ``book_history=N``: per contract, the top 50 levels after each of the last N
+        #: steps, by update id (tests compare client books with the true book).
+        self.book_history = book_history
+        self.books: dict[str, dict[int, dict[str, Any]]] = {s: {} for s in self.contracts}
+        #: The venue's market runs from its first request on: an exchange serving only
+        #: spot clients spends nothing on the derivatives venues.
+        self.active = False
+
+    def step(self, number: int, t: int) -> Tick:
+        """Advance every contract once; the tick the streams render from."""
+        for symbol, contract in self.contracts.items():
+            self.recent[symbol].append(contract.step(number, t))
+            if self.book_history:
+                history = self.books[symbol]
+                history[contract.market.update_id] = contract.market.snapshot(50)
+                while len(history) > self.book_history:
+                    del history[next(iter(history))]
+        markets = {s: c.market for s, c in self.contracts.items()}
+        return Tick(markets, window_of(self.recent, merge_steps), t, number, self.contracts)
+
+    def accepts_route(self, route: Route) -> bool:
+        """Whether a market-stream connection may open on ``route``."""
+        if route is Route.PRIVATE:
+            return False
+        return route is Route.NONE or self.venue.routed
+
+    def feed(self, name: str, route: Route) -> Feed | None:
+        """What ``name`` sends on a connection of ``route``: None (silence, after the
+        acknowledgement) when Binance serves the stream on another route."""
+        if self.venue.routed:
+            wanted = self.venue.route_of(name)
+            served = Route.PUBLIC if route is Route.NONE else route
+            if wanted is not served:
+                return None
+        return derivatives_feed_for(name, self.market, self.contracts)
+
+    # -- REST ----------------------------------------------------------------------------
+
+    def rest(self, path: str, params: dict[str, str]) -> tuple[int, Any] | None:
+        """Answer ``<prefix>/<path>`` (``/fapi/v1/depth``), or None when not served."""
+        prefix = self.venue.rest_prefix
+        if not path.startswith(prefix + "/"):
+            return None
+        name = path[len(prefix) + 1 :]
+        if name == "ping":
+            return 200, {}
+        if name == "time":
+            return 200, {"serverTime": now_ms()}
+        if name == "exchangeInfo":
+            return 200, self.exchange_info()
+        if name in ("depth", "klines", "premiumIndex"):
+            return getattr(self, f"_{name.lower()}")(params)  # type: ignore[no-any-return]
+        return None
+
+    def _symbol(self, params: dict[str, str]) -> tuple[d.Contract | None, tuple[int, Any] | None]:
+        symbol = params.get("symbol", "")
+        if not symbol:
+            return None, (
+                400,
+                {
+                    "code": -1102,
+                    "msg": "Mandatory parameter 'symbol' was not "
+                    "sent, was empty/null, or malformed.",
+                },
+            )
+        contract = self.contracts.get(symbol)
+        if contract is None:
+            return None, (400, {"code": -1121, "msg": "Invalid symbol."})
+        return contract, None
+
+    def _depth(self, params: dict[str, str]) -> tuple[int, Any]:
+        contract, error = self._symbol(params)
+        if error is not None or contract is None:
+            return error or (400, {})
+        try:
+            limit = int(params.get("limit", "500"))
+        except ValueError:
+            limit = -1
+        if limit < 1:
+            return 400, {"code": -1100, "msg": "Illegal characters found in parameter 'limit'."}
+        book = contract.market.snapshot(min(limit, self.venue.snapshot_limit))
+        t = now_ms()
+        if self.market is Market.OPTIONS:
+            return 200, {
+                "T": t,
+                "u": book["lastUpdateId"],
+                "bids": book["bids"],
+                "asks": book["asks"],
+            }
+        body: dict[str, Any] = {"lastUpdateId": book["lastUpdateId"], "E": t, "T": t}
+        if self.market is Market.COINM:
+            body.update(symbol=contract.symbol, pair=contract.spec.pair)
+        body.update(bids=book["bids"], asks=book["asks"])
+        return 200, body
+
+    def _klines(self, params: dict[str, str]) -> tuple[int, Any]:
+        contract, error = self._symbol(params)
+        if error is not None or contract is None:
+            return error or (400, {})
+        interval = params.get("interval", "")
+        if interval not in self.venue.kline_intervals or interval not in INTERVAL_MS:
+            return 400, {"code": -1120, "msg": "Invalid interval."}
+        k = contract.market.kline(interval, 0, now_ms())
+        return 200, [
+            [
+                k.open_time,
+                *(f"{v / 1e8:.8f}" for v in (k.open, k.high, k.low, k.close, k.volume)),
+                k.close_time,
+                f"{k.quote / 1e8:.8f}",
+                k.trades,
+                f"{k.taker_volume / 1e8:.8f}",
+                f"{k.taker_quote / 1e8:.8f}",
+                "0",
+            ]
+        ]
+
+    def _premiumindex(self, params: dict[str, str]) -> tuple[int, Any]:
+        t = now_ms()
+        chosen = (
+            [self.contracts[params["symbol"]]]
+            if params.get("symbol") in self.contracts
+            else list(self.contracts.values())
+        )
+        rows = []
+        for c in chosen:
+            mark = d.mark_price_payload(c, t)
+            rows.append(
+                {
+                    "symbol": c.symbol,
+                    "markPrice": mark["p"],
+                    "indexPrice": mark["i"],
+                    "estimatedSettlePrice": mark["P"],
+                    "lastFundingRate": mark["r"],
+                    "nextFundingTime": mark["T"],
+                    "interestRate": "0.00010000",
+                    "time": t,
+                }
+            )
+        return 200, rows[0] if params.get("symbol") else rows
+
+    def exchange_info(self) -> dict[str, Any]:
+        """The venue's ``exchangeInfo``: its contracts and limits."""
+        limits = [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": 2400,
+            }
+        ]
+        if self.market is Market.OPTIONS:
+            return {
+                "timezone": "UTC",
+                "serverTime": now_ms(),
+                "rateLimits": limits,
+                "optionSymbols": [self._option_symbol(c) for c in self.contracts.values()],
+            }
+        return {
+            "timezone": "UTC",
+            "serverTime": now_ms(),
+            "rateLimits": limits,
+            "symbols": [self._future_symbol(c) for c in self.contracts.values()],
+        }
+
+    def _future_symbol(self, c: d.Contract) -> dict[str, Any]:
+        quote = "USD" if self.market is Market.COINM else "USDT"
+        base = c.spec.pair.removesuffix(quote)
+        info: dict[str, Any] = {
+            "symbol": c.symbol,
+            "pair": c.spec.pair,
+            "contractType": c.spec.contract_type,
+            "deliveryDate": 4133404800000 if c.spec.contract_type == "PERPETUAL" else 1798185600000,
+            "onboardDate": 1569398400000,
+            "status": "TRADING",
+            "baseAsset": base,
+            "quoteAsset": quote,
+            "marginAsset": base if self.market is Market.COINM else quote,
+            "pricePrecision": 8,
+            "quantityPrecision": 8,
+            "filters": [
+                {"filterType": "PRICE_FILTER", "tickSize": f"{c.market.tick / 1e8:.8f}"},
+                {"filterType": "LOT_SIZE", "stepSize": f"{c.market.lot / 1e8:.8f}"},
+            ],
+        }
+        if self.market is Market.COINM:
+            info["contractSize"] = c.spec.contract_size
+        return info
+
+    @staticmethod
+    def _option_symbol(c: d.Contract) -> dict[str, Any]:
+        return {
+            "symbol": c.symbol,
+            "side": c.spec.side,
+            "strikePrice": c.spec.strike,
+            "underlying": c.spec.underlying,
+            "unit": 1,
+            "expiryDate": 1798185600000,
+            "quoteAsset": "USDT",
+            "status": "TRADING",
+            "filters": [{"filterType": "PRICE_FILTER", "tickSize": f"{c.market.tick / 1e8:.8f}"}],
+        }
