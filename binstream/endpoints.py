@@ -63,6 +63,22 @@ _TLD_RE = re.compile(r"^[a-z]{2,6}(\.[a-z]{2,6})?$")
 _SAFE_IN_NAME = "@!_:+-"
 
 
+def endpoint_from_env(market: object) -> str | None:
+    """The base URL the environment names for ``market``, if any.
+
+    ``$BINSTREAM_<MARKET>_ENDPOINT`` names one market's base; ``$BINSTREAM_ENDPOINT`` a
+    whole local exchange, laid out as ``binstream serve`` does (spot at the root, the
+    other markets under :data:`LOCAL_PATHS`).
+    """
+    chosen = market_value(market)
+    if chosen is not Market.SPOT:
+        own = os.environ.get(market_endpoint_env(chosen), "").strip()
+        if own:
+            return own
+    root = os.environ.get(ENDPOINT_ENV, "").strip()
+    return root.rstrip("/") + LOCAL_PATHS[chosen] if root else None
+
+
 @dataclass(frozen=True)
 class Endpoints:
     """The three base URLs a client needs: market streams, REST and the WebSocket API,
@@ -108,10 +124,7 @@ class Endpoints:
         """
         chosen = market_value(market)
         if endpoint is None and use_env:
-            if chosen is not Market.SPOT:
-                endpoint = os.environ.get(market_endpoint_env(chosen)) or None
-            if endpoint is None and os.environ.get(ENDPOINT_ENV):
-                endpoint = os.environ[ENDPOINT_ENV].strip().rstrip("/") + LOCAL_PATHS[chosen]
+            endpoint = endpoint_from_env(chosen)
         if rest_endpoint is None and use_env:
             rest_endpoint = os.environ.get(REST_ENDPOINT_ENV) or None
         if endpoint:

@@ -174,13 +174,15 @@ class BinanceSocketManager(DerivativesSockets):
 
     # -- the generic factory -------------------------------------------------------------
 
-    def socket(self, streams: str | Iterable[str], market: object = Market.SPOT) -> StreamSocket:
+    def socket(
+        self, streams: str | Iterable[str], market: object = Market.SPOT, combined: bool = False
+    ) -> StreamSocket:
         """A socket for one stream name or several (validated, deduplicated, sharded and,
-        on USD-M and options, routed) of ``market``."""
+        on USD-M and options, routed) of ``market``; ``combined=True`` wraps even a single
+        stream's messages as ``{"stream", "data"}``."""
         chosen = market_value(market)
-        names = normalize_market_streams([streams] if isinstance(streams, str) else streams,
-                                         chosen)  # fmt: skip
-        return self._venue_socket(names, chosen)
+        names = normalize_market_streams([streams] if isinstance(streams, str) else streams, chosen)
+        return self._venue_socket(names, chosen, combined)
 
     def _get_socket(self, names: list[str], combined: bool = False) -> StreamSocket:
         return self._venue_socket(names, Market.SPOT, combined)

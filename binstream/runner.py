@@ -30,6 +30,7 @@ from .manager import BinanceSocketManager
 from .messages import CLOSED, FINAL, INVALID_MESSAGE, is_error
 from .render.notices import Notices
 from .render.status import StatusLine
+from .venues import Market, market_value
 
 
 @dataclass
@@ -40,7 +41,8 @@ class RunConfig:
     combined: bool = False
     tld: str = "com"
     testnet: bool = False
-    endpoint: str | None = None
+    endpoint: str | None = None  # the market's own base URL
+    market: str = "spot"
     format: Literal["json", "table"] = "json"
     view: str = "streams"
     count: int | None = None
@@ -301,10 +303,13 @@ class _Run:
 
     async def run(self) -> ExitCode:
         config = self.config
+        market = market_value(config.market)
+        spot = market is Market.SPOT
         manager = BinanceSocketManager(
             tld=config.tld,
             testnet=config.testnet,
-            endpoint=config.endpoint,
+            endpoint=config.endpoint if spot else None,
+            endpoints={market.value: config.endpoint} if config.endpoint and not spot else None,
             transport=config.transport,
             options=SocketOptions(
                 user_timeout=config.timeout,
@@ -320,15 +325,13 @@ class _Run:
         )
         socket: Any
         if config.book is not None:
-            socket = manager.book_socket(**config.book)
+            socket = manager.book_socket(**config.book, market=market)
         elif config.credentials is not None:
             socket = manager.user_socket(
                 credentials=config.credentials, logon=config.logon, recv_window=config.recv_window
             )
-        elif config.combined:
-            socket = manager.multiplex_socket(config.streams)
         else:
-            socket = manager.socket(config.streams)
+            socket = manager.socket(config.streams, market, combined=config.combined)
         loop = asyncio.get_running_loop()
         output = self.make_output(loop)
         if isinstance(output, _RecordOutput):

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from ..exitcodes import ExitCode
+from ..venues import Market
 from .app import command
 from .options import DISPLAY, LIMITS, VOICE, Display, Limits, VerboseOpt, Voice, with_groups
 from .recording import checked_recording, speed_value
@@ -78,8 +79,11 @@ def serve(
 ) -> None:
     """Run the local Binance-compatible exchange in the foreground.
 
-    Prints its base URL (ws://127.0.0.1:PORT) on stdout; pass it to any command as
-    --endpoint, or export BINSTREAM_ENDPOINT. Ctrl-C stops it.
+    Prints its base URL (ws://127.0.0.1:PORT) on stdout; export it as BINSTREAM_ENDPOINT
+    and every command uses it, for every market: spot at the root, USD-M futures under
+    /usdm, COIN-M under /coinm, options under /options (each with Binance's own paths
+    below: /usdm/public/ws/..., /usdm/fapi/v1/depth, ...). Or pass the market's URL as
+    --endpoint. Ctrl-C stops it.
 
     [bold]Examples[/bold]
 
@@ -116,6 +120,9 @@ def serve(
         if sys.stderr.isatty():
             typer.echo(f"binstream: serving on {exchange.url} (REST {exchange.rest_url}); "
                        "Ctrl-C stops", err=True)  # fmt: skip
+            markets = ", ".join(f"{m} {exchange.market_url(m)}" for m in ("usdm", "coinm",
+                                                                         "options"))  # fmt: skip
+            typer.echo(f"binstream: derivatives: {markets}", err=True)
         await exchange.serve_forever()
         return ExitCode.OK
 
@@ -129,14 +136,17 @@ class DemoWhat(StrEnum):
     user = "user"
 
 
-#: The market streams ``binstream demo`` tails.
-DEMO_STREAMS = [
-    "bnbbtc@aggTrade",
-    "bnbbtc@depth5",
-    "ethbtc@ticker",
-    "btcusdt@kline_1m",
-    "btcusdt@bookTicker",
-]
+#: The market streams ``binstream demo`` tails, per market.
+DEMO_STREAMS = {
+    Market.SPOT: ["bnbbtc@aggTrade", "bnbbtc@depth5", "ethbtc@ticker", "btcusdt@kline_1m",
+                  "btcusdt@bookTicker"],
+    Market.USDM: ["btcusdt@aggTrade", "btcusdt@depth5@100ms", "btcusdt@markPrice@1s",
+                  "ethusdt@bookTicker", "!forceOrder@arr"],
+    Market.COINM: ["btcusd_perp@aggTrade", "btcusd_perp@depth5", "btcusd@indexPrice@1s",
+                   "btcusd_perp@markPrice@1s"],
+    Market.OPTIONS: ["btc-261225-100000-c@optionTrade", "btc-261225-100000-c@depth10@100ms",
+                     "btcusdt@optionMarkPrice", "btc-261225-100000-c@bookTicker"],
+}  # fmt: skip
 
 
 @command()
@@ -145,6 +155,10 @@ def demo(
     what: Annotated[
         DemoWhat, typer.Argument(help="market streams, or the user data stream.")
     ] = DemoWhat.market,
+    market: Annotated[
+        Market,
+        typer.Option("--market", help="Which market's streams: spot, usdm, coinm or options."),
+    ] = Market.SPOT,
     display: Display = DISPLAY,
     limits: Limits = LIMITS,
     voice: Voice = VOICE,
@@ -161,6 +175,8 @@ def demo(
       binstream demo user
 
       binstream demo --json -n 20 | jq -c .data
+
+      binstream demo --market usdm
     """  # fmt: skip
     from ..runner import run_stream
     from ..server import LocalExchange
@@ -169,6 +185,10 @@ def demo(
 
     async def main() -> int:
         async with LocalExchange(interval=0.2) as exchange:
+            if what is DemoWhat.user and market is not Market.SPOT:
+                raise typer.BadParameter(
+                    "the demo user stream is spot's for now", param_hint="--market"
+                )
             if what is DemoWhat.user:
                 from ..server.wsapi import DEMO_API_KEY, DEMO_API_SECRET
                 from ..signing import Credentials
@@ -178,9 +198,10 @@ def demo(
                     "credentials": Credentials(DEMO_API_KEY, secret=DEMO_API_SECRET),
                 }  # fmt: skip
             else:
-                extra = {"streams": DEMO_STREAMS, "view": "streams", "combined": True}
+                extra = {"streams": DEMO_STREAMS[market], "view": "streams", "combined": True,
+                         "market": market.value}  # fmt: skip
             config = config_from(display=display, limits=limits, voice=voice,
-                                 endpoint=exchange.url, **extra)  # type: ignore[arg-type]  # fmt: skip
+                                 endpoint=exchange.market_url(market), **extra)  # type: ignore[arg-type]  # fmt: skip
             return int(await run_stream(config))
 
     finish(main())

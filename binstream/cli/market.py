@@ -1,16 +1,54 @@
-"""Market-stream commands: trade, ticker, depth, kline, book, book-ticker, multiplex."""
+"""Market-stream commands: trade, ticker, depth, kline, book, book-ticker, multiplex,
+and what only derivatives have: mark-price and liquidations. Each takes ``--market``."""
 
 from __future__ import annotations
 
+import dataclasses
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from .. import streams as st
 from ..errors import BinstreamError
+from ..venues import ContractType, Market
 from .app import command
-from .options import STREAMING, DepthChoice, Streaming, normalized_symbols, with_groups
+from .options import (
+    STREAMING,
+    DepthChoice,
+    Streaming,
+    market_streams,
+    normalized_symbols,
+    with_groups,
+)
 from .streaming import stream
+
+
+class SpeedChoice(StrEnum):
+    """``--speed``: depth update speeds; which ones a market accepts is checked per market
+    (spot 100ms/1000ms, futures 100/250/500ms, options 100/500ms)."""
+
+    ms100 = "100ms"
+    ms250 = "250ms"
+    ms500 = "500ms"
+    ms1000 = "1000ms"
+
+
+def _market(opts: Streaming) -> Market:
+    return opts.conn.market
+
+
+def _futures_only(opts: Streaming, what: str, options_ok: bool = False) -> tuple[Market, Streaming]:
+    """The market of a derivatives-only command, and its options: spot means USD-M (spot
+    has none)."""
+    market = _market(opts)
+    if market is Market.SPOT:
+        market = Market.USDM
+        opts = dataclasses.replace(opts, conn=dataclasses.replace(opts.conn, market=market))
+    if market is Market.OPTIONS and not options_ok:
+        raise typer.BadParameter(f"{what} exists on usdm and coinm only", param_hint="--market")
+    return market, opts
+
 
 SymbolsArg = Annotated[list[str], typer.Argument(help="Symbols, e.g. bnbbtc.", metavar="SYMBOL")]
 
@@ -31,9 +69,17 @@ def trade(
       binstream trade bnbbtc
 
       binstream trade bnbbtc ethbtc --agg -n 100 | jq .p
+
+      binstream trade btcusdt --market usdm --agg
     """
-    build = st.aggtrade_stream if agg else st.trade_stream
-    stream([build(s) for s in normalized_symbols(symbols)], opts, view="trades")
+    market = _market(opts)
+    kind = "aggTrade" if agg else "trade"
+    if market is Market.OPTIONS:
+        if agg:
+            raise typer.BadParameter("options have no aggregated trades", param_hint="--agg")
+        kind = "optionTrade"
+    names = [f"{s}@{kind}" for s in normalized_symbols(symbols, market)]
+    stream(market_streams(names, market), opts, view="trades")
 
 
 @command()
@@ -64,9 +110,28 @@ def ticker(
       binstream ticker --mini --json | jq '.[0]'
 
       binstream ticker btcusdt --window 1h
+
+      binstream ticker --market usdm
     """
     if mini and window:
         raise typer.BadParameter("--mini and --window cannot be combined", param_hint="--window")
+    market = _market(opts)
+    if market is not Market.SPOT:
+        if window:
+            raise typer.BadParameter("rolling windows exist on spot only", param_hint="--window")
+        kind = "miniTicker" if mini else "ticker"
+        if market is Market.OPTIONS:
+            if mini or not symbols:
+                raise typer.BadParameter(
+                    "options tickers are per symbol (or <underlying> --expiry); no --mini",
+                    param_hint="SYMBOL",
+                )
+            kind = "optionTicker"
+        names = [f"{s}@{kind}" for s in normalized_symbols(symbols or [], market)] or [
+            f"!{kind}@arr"
+        ]
+        stream(market_streams(names, market), opts, view="tickers")
+        return
     if symbols:
         names = [
             st.mini_ticker_stream(s) if mini else st.ticker_stream(s, window)
@@ -91,8 +156,14 @@ def depth(
         ),
     ] = None,
     speed: Annotated[
-        st.UpdateSpeed, typer.Option("--speed", help="Update speed.")
-    ] = st.UpdateSpeed.MS1000,
+        SpeedChoice | None,
+        typer.Option(
+            "--speed",
+            help="Update speed: spot 100ms or 1000ms (default); futures 100ms, 250ms (default) "
+            "or 500ms; options 100ms or 500ms (default).",
+            show_default=False,
+        ),
+    ] = None,
     opts: Streaming = STREAMING,
 ) -> None:
     """Order book depth: partial book (--depth 5|10|20) or diff events.
@@ -102,10 +173,19 @@ def depth(
       binstream depth bnbbtc --depth 10
 
       binstream depth bnbbtc --speed 100ms --json | jq .u
+
+      binstream depth btcusdt --market usdm --depth 10
     """
-    names = [st.depth_stream(s, levels, speed) for s in normalized_symbols(symbols)]
-    stream(names, opts, view="depth",
-           view_options={"levels": int(levels.value if levels else 10)})  # fmt: skip
+    market = _market(opts)
+    level = levels.value if levels else ""
+    if market is Market.OPTIONS and not level:
+        level = "10"  # options serve partial books only
+    suffix = f"@{speed.value}" if speed else ""
+    if market is Market.SPOT and speed is SpeedChoice.ms1000:
+        suffix = ""  # Binance's default, left implicit
+    names = [f"{s}@depth{level}{suffix}" for s in normalized_symbols(symbols, market)]
+    stream(market_streams(names, market, "--speed"), opts, view="depth",
+           view_options={"levels": int(level or 10)})  # fmt: skip
 
 
 @command()
@@ -119,6 +199,14 @@ def kline(
         str | None,
         typer.Option("--tz", help="Timezone offset for candle boundaries, e.g. +08:00."),
     ] = None,
+    contract: Annotated[
+        ContractType | None,
+        typer.Option(
+            "--contract",
+            help="Futures: continuous klines of PAIR's perpetual or quarterly contract.",
+            show_default=False,
+        ),
+    ] = None,
     opts: Streaming = STREAMING,
 ) -> None:
     """Candlesticks (klines), updated as trades happen.
@@ -128,12 +216,30 @@ def kline(
       binstream kline bnbbtc --interval 5m
 
       binstream kline btcusdt -i 1h --tz +08:00 --json
+
+      binstream kline btcusdt --market usdm --contract perpetual
     """
-    try:
-        names = [st.kline_stream(s, interval, tz) for s in normalized_symbols(symbols)]
-    except BinstreamError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--tz") from None
-    stream(names, opts, view="klines")
+    market = _market(opts)
+    if market is Market.SPOT:
+        if contract is not None:
+            raise typer.BadParameter("continuous klines exist on usdm and coinm only",
+                                     param_hint="--contract")  # fmt: skip
+        try:
+            names = [st.kline_stream(s, interval, tz) for s in normalized_symbols(symbols)]
+        except BinstreamError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--tz") from None
+        stream(names, opts, view="klines")
+        return
+    if tz:
+        raise typer.BadParameter("timezone offsets exist on spot only", param_hint="--tz")
+    if contract is not None and market is Market.OPTIONS:
+        raise typer.BadParameter("options have no continuous klines", param_hint="--contract")
+    if contract is not None:
+        names = [f"{s}_{contract.value}@continuousKline_{interval.value}"
+                 for s in normalized_symbols(symbols, market)]  # fmt: skip
+    else:
+        names = [f"{s}@kline_{interval.value}" for s in normalized_symbols(symbols, market)]
+    stream(market_streams(names, market, "--interval"), opts, view="klines")
 
 
 @command()
@@ -154,15 +260,23 @@ def book(
         ),
     ] = None,
     snapshot_limit: Annotated[
-        int, typer.Option("--snapshot-limit", min=1, max=5000, help="Levels per REST snapshot.")
-    ] = 5000,
+        int | None,
+        typer.Option(
+            "--snapshot-limit",
+            min=1,
+            max=5000,
+            help="Levels per REST snapshot (default and most: spot 5000, futures 1000).",
+            show_default=False,
+        ),
+    ] = None,
     opts: Streaming = STREAMING,
 ) -> None:
     """A local order book, kept correct from diff events and REST snapshots.
 
     Follows Binance's procedure: buffer @depth@100ms events, take a snapshot, apply in
-    order, resync from a new snapshot on a gap or a dropped connection. JSON lines carry
-    the top levels ([price, qty] strings, best first) and lastUpdateId.
+    order, resync from a new snapshot on a gap or a dropped connection (on futures, each
+    event's pu must equal the previous event's u). JSON lines carry the top levels
+    ([price, qty] strings, best first) and lastUpdateId.
 
     [bold]Examples[/bold]
 
@@ -171,9 +285,18 @@ def book(
       binstream book btcusdt --levels 5 --json | jq -c '[.bids[0], .asks[0]]'
 
       binstream book bnbbtc --check 10
+
+      binstream book btcusdt --market usdm
     """  # fmt: skip
-    name = normalized_symbols([symbol])[0]
-    stream([st.depth_stream(name, None, "100ms")], opts, view="book",
+    market = _market(opts)
+    if market is Market.OPTIONS:
+        raise typer.BadParameter(
+            "options have no diff-depth stream to keep a book with; "
+            "use binstream depth --market options",
+            param_hint="--market",
+        )
+    name = normalized_symbols([symbol], market)[0]
+    stream([f"{name}@depth@100ms"], opts, view="book",
            view_options={"levels": levels},
            book={"symbol": name, "levels": levels, "check_interval": check,
                  "snapshot_limit": snapshot_limit})  # fmt: skip
@@ -187,8 +310,12 @@ def book_ticker(symbols: SymbolsArg, opts: Streaming = STREAMING) -> None:
     [bold]Examples[/bold]
 
       binstream book-ticker bnbbtc ethbtc
+
+      binstream book-ticker btcusdt ethusdt --market usdm
     """
-    stream([st.book_ticker_stream(s) for s in normalized_symbols(symbols)], opts, view="tickers")
+    market = _market(opts)
+    names = [f"{s}@bookTicker" for s in normalized_symbols(symbols, market)]
+    stream(market_streams(names, market), opts, view="tickers")
 
 
 @command()
@@ -213,8 +340,10 @@ def multiplex(
     """Any Binance streams on one combined connection, as {"stream", "data"}.
 
     Names are validated; a well-formed stream type binstream does not know yet
-    passes through with a warning. Past 1024 streams, several connections are used.
-    With --control, a script can steer the running tail through stdin.
+    passes through with a warning. Past 1024 streams (200 on derivatives), several
+    connections are used; on USD-M and options each stream goes to the route Binance
+    serves it on (/public or /market) and the routes' messages are merged in arrival
+    order. With --control, a script can steer the running tail through stdin.
 
     [bold]Examples[/bold]
 
@@ -223,27 +352,106 @@ def multiplex(
       binstream multiplex 'btcusdt@kline_1m@+08:00' btcusdt@depth5@100ms
 
       (echo +ethbtc@trade; sleep 60) | binstream multiplex bnbbtc@trade --control
+
+      binstream multiplex --market usdm btcusdt@aggTrade btcusdt@depth@100ms | jq
     """
-    names = normalized_streams(streams)
+    market = _market(opts)
+    names = market_streams(streams, market, "STREAM")
     for raw in names:
         kind = raw.split("@")[1] if "@" in raw and not raw.startswith("!") else ""
-        if kind and not _known_type(kind):
+        if kind and not _known_type(kind, market):
             typer.echo(f"binstream: warning: stream type {kind!r} is not known to binstream; "
                        "passing it through", err=True)  # fmt: skip
     stream(names, opts, view="streams", combined=True, control=control)
 
 
-def normalized_streams(names: list[str]) -> list[str]:
-    """Raw stream names normalised, or a usage error naming the bad one."""
-    try:
-        return st.normalize_streams(names, warn_unknown=False)
-    except BinstreamError as exc:
-        raise typer.BadParameter(str(exc), param_hint="STREAM") from None
+_DERIVATIVE_TYPES = ("markPrice", "indexPrice", "forceOrder", "compositeIndex", "assetIndex",
+                     "rpiDepth", "optionTicker", "optionTrade", "optionMarkPrice",
+                     "optionOpenInterest")  # fmt: skip
 
 
-def _known_type(kind: str) -> bool:
+def _known_type(kind: str, market: Market = Market.SPOT) -> bool:
+    derivatives = market is not Market.SPOT
     return (
         kind in ("trade", "aggTrade", "miniTicker", "ticker", "bookTicker", "avgPrice", "depth")
         or kind.startswith(("kline_", "ticker_"))
         or (kind.startswith("depth") and kind[5:].isdigit())
+        or (derivatives and (kind in _DERIVATIVE_TYPES or kind.startswith("continuousKline_")))
     )
+
+
+@command("mark-price")
+@with_groups
+def mark_price(
+    symbols: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Contracts (pairs for coinm --index, underlyings for options); none for all.",
+            metavar="SYMBOL",
+        ),
+    ] = None,
+    slow: Annotated[
+        bool, typer.Option("--slow", help="Every 3 s instead of every second.")
+    ] = False,
+    index: Annotated[
+        bool, typer.Option("--index", help="COIN-M: index prices of pairs (@indexPrice).")
+    ] = False,
+    opts: Streaming = STREAMING,
+) -> None:
+    """Mark price, index price and funding rate of futures contracts.
+
+    USD-M unless --market says otherwise (spot has no mark price). The table shows the
+    funding rate and the time left to the next funding.
+
+    [bold]Examples[/bold]
+
+      binstream mark-price
+
+      binstream mark-price btcusdt ethusdt
+
+      binstream mark-price btcusd_perp --market coinm --json | jq -r .r
+
+      binstream mark-price btcusdt --market options
+    """
+    market, opts = _futures_only(opts, "mark-price", options_ok=True)
+    fast = "" if slow else "@1s"
+    chosen = normalized_symbols(symbols or [], market)
+    if index:
+        if market is not Market.COINM:
+            raise typer.BadParameter("index prices are COIN-M streams: add --market coinm",
+                                     param_hint="--index")  # fmt: skip
+        names = [f"{s}@indexPrice{fast}" for s in chosen] or ["!markPrice@arr" + fast]
+    elif market is Market.OPTIONS:
+        if not chosen:
+            raise typer.BadParameter("name an underlying, e.g. btcusdt", param_hint="SYMBOL")
+        names = [f"{s}@optionMarkPrice" for s in chosen]
+    else:
+        names = [f"{s}@markPrice{fast}" for s in chosen] or ["!markPrice@arr" + fast]
+    stream(market_streams(names, market), opts, view="markprice")
+
+
+@command()
+@with_groups
+def liquidations(
+    symbols: Annotated[
+        list[str] | None,
+        typer.Argument(help="Contracts; none for every contract.", metavar="SYMBOL"),
+    ] = None,
+    opts: Streaming = STREAMING,
+) -> None:
+    """Liquidation orders of futures contracts (forceOrder).
+
+    USD-M unless --market coinm. Binance sends at most the latest liquidation per
+    contract each second.
+
+    [bold]Examples[/bold]
+
+      binstream liquidations
+
+      binstream liquidations btcusdt --json | jq -c '.o | [.S, .q, .ap]'
+
+      binstream liquidations --market coinm
+    """
+    market, opts = _futures_only(opts, "liquidations")
+    names = [f"{s}@forceOrder" for s in normalized_symbols(symbols or [], market)]
+    stream(market_streams(names or ["!forceOrder@arr"], market), opts, view="liquidations")

@@ -25,6 +25,7 @@ import typer
 
 from .. import streams as st
 from ..errors import BinstreamError
+from ..venues import Market
 
 
 class Format(StrEnum):
@@ -94,17 +95,35 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Shorthand for --format js
 class Connection:
     """Where to connect and how hard to try."""
 
+    market: Annotated[
+        Market,
+        typer.Option(
+            "--market",
+            help="Binance market: spot, usdm (USD-M futures), coinm (COIN-M futures) or options.",
+        ),
+    ] = Market.SPOT
     tld: Annotated[Tld, typer.Option("--tld", help="Binance domain.")] = Tld.com
-    testnet: Annotated[bool, typer.Option("--testnet", help="Use Binance's spot testnet.")] = False
+    testnet: Annotated[
+        bool, typer.Option("--testnet", help="Use the market's Binance testnet.")
+    ] = False
     endpoint: Annotated[
         str | None,
         typer.Option(
             "--endpoint",
-            envvar="BINSTREAM_ENDPOINT",
-            help="Base URL of another server, e.g. ws://127.0.0.1:9000 (binstream serve).",
+            help="Base URL of the market on another server, e.g. ws://127.0.0.1:9000 (spot on "
+            "binstream serve) or ws://127.0.0.1:9000/usdm. Default: $BINSTREAM_<MARKET>_ENDPOINT,"
+            " else $BINSTREAM_ENDPOINT (a binstream serve: markets under /usdm, /coinm, /options).",
             show_default=False,
         ),
     ] = None
+
+    @property
+    def chosen_endpoint(self) -> str | None:
+        """``--endpoint``, else what the environment names for the market."""
+        from ..endpoints import endpoint_from_env
+
+        return self.endpoint or endpoint_from_env(self.market)
+
     retries: Annotated[
         str,
         typer.Option(
@@ -284,9 +303,25 @@ def with_groups(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def normalized_symbols(values: list[str]) -> list[str]:
-    """Symbols normalised, or a usage error naming the bad one."""
+def normalized_symbols(values: list[str], market: Market = Market.SPOT) -> list[str]:
+    """Symbols of ``market`` normalised, or a usage error naming the bad one."""
+    from ..derivstreams import normalize_venue_symbol
+    from ..venues import venue_for
+
     try:
-        return [st.normalize_symbol(v) for v in values]
+        if market is Market.SPOT:
+            return [st.normalize_symbol(v) for v in values]
+        return [normalize_venue_symbol(v, venue_for(market)) for v in values]
     except BinstreamError as exc:
         raise typer.BadParameter(str(exc)) from None
+
+
+def market_streams(names: list[str], market: Market, hint: str | None = None) -> list[str]:
+    """Stream names checked against what ``market`` serves, or a usage error (exit 2)
+    naming what the market accepts."""
+    from ..derivstreams import normalize_market_streams
+
+    try:
+        return normalize_market_streams(names, market, warn_unknown=False)
+    except BinstreamError as exc:
+        raise typer.BadParameter(str(exc), param_hint=hint) from None

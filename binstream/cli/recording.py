@@ -9,7 +9,6 @@ import typer
 
 from . import errors
 from .app import command
-from .market import normalized_streams
 from .options import (
     CONNECTION,
     DISPLAY,
@@ -20,6 +19,7 @@ from .options import (
     Display,
     Limits,
     Voice,
+    market_streams,
     with_groups,
 )
 from .running import finish
@@ -72,11 +72,13 @@ def record(
       binstream record bnbbtc@trade bnbbtc@depth@100ms -o session.jsonl.zst
 
       binstream record btcusdt@aggTrade -o trades.jsonl -n 10000
+
+      binstream record --market usdm btcusdt@aggTrade btcusdt@depth@100ms -o futures.jsonl
     """  # fmt: skip
     from ..runner import run_stream
 
     prepare(voice)
-    names = normalized_streams(streams)
+    names = market_streams(streams, conn.market, "STREAM")
     if output.suffix == ".zst":
         try:
             import zstandard  # noqa: F401

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import typer
+
 from . import errors
 from .options import Connection, Display, Limits, Overflow, Resilience, Streaming, Voice
 from .running import checked_endpoint, finish, preload_transport, setup_logging
@@ -34,11 +36,16 @@ def config_from(
 
     values: dict[str, Any] = {"streams": streams}
     if conn is not None:
+        if conn.market.value != "spot" and conn.tld.value != "com":
+            raise typer.BadParameter(
+                f"Binance serves {conn.market.value} on binance.com only", param_hint="--tld"
+            )
         values.update(
             tld=str(conn.tld),
             testnet=conn.testnet,
-            endpoint=checked_endpoint(conn.endpoint),
+            endpoint=checked_endpoint(conn.chosen_endpoint),
             retries=conn.retry_budget,
+            market=conn.market.value,
         )
     if display is not None:
         values["format"] = display.format

@@ -115,7 +115,7 @@ class TickerBoard(View):
             return
         row = self.rows.setdefault(str(symbol), {})
         kind = data.get("e")
-        if kind is None and "b" in data and "a" in data:  # bookTicker has no event type
+        if kind in (None, "bookTicker") and "b" in data and "a" in data:  # spot: no "e"
             row.update(bid=data["b"], bid_qty=data["B"], ask=data["a"], ask_qty=data["A"])
         elif kind == "avgPrice":
             row["avg"] = data.get("w")
@@ -171,7 +171,7 @@ class DepthLadder(View):
                 "asks": data["asks"],
                 "id": data.get("lastUpdateId"),
             }
-        elif data.get("e") == "depthUpdate":
+        elif data.get("e") in ("depthUpdate", "depth"):  # futures / options
             self.books[str(data.get("s"))] = {
                 "bids": data["b"],
                 "asks": data["a"],
@@ -208,8 +208,9 @@ class KlineBoard(View):
 
     def update_one(self, stream: str | None, data: dict[str, Any]) -> None:
         k = data.get("k")
-        if data.get("e") == "kline" and isinstance(k, dict):
-            self.rows[(str(k.get("s")), str(k.get("i")), int(k.get("t", 0)))] = k
+        if data.get("e") in ("kline", "continuous_kline") and isinstance(k, dict):
+            name = k.get("s") or f"{data.get('ps')} {str(data.get('ct', '')).lower()}"
+            self.rows[(str(name), str(k.get("i")), int(k.get("t", 0)))] = k
             if len(self.rows) > 50:
                 del self.rows[min(self.rows, key=lambda key: key[2])]
 
@@ -392,7 +393,82 @@ class BookLadder(View):
         return table
 
 
+class MarkPriceBoard(View):
+    """One row per contract: mark and index price, funding rate and time to funding."""
+
+    title = "mark price"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def update_one(self, stream: str | None, data: dict[str, Any]) -> None:
+        kind = data.get("e")
+        if kind == "markPriceUpdate" and data.get("s"):
+            self.rows[str(data["s"])] = data
+        elif kind == "markPrice" and data.get("s"):  # options: mark price and greeks
+            self.rows[str(data["s"])] = {"s": data["s"], "p": data.get("mp"), "i": data.get("i"),
+                                         "r": "", "T": 0, "d": data.get("d")}  # fmt: skip
+        elif kind == "indexPriceUpdate" and data.get("i"):
+            row = self.rows.setdefault(str(data["i"]), {"s": data["i"]})
+            row["i"] = data.get("p")
+
+    def __rich__(self) -> RenderableType:
+        table = self.table()
+        for column in ("symbol", "mark", "index", "funding %", "next funding", "in"):
+            table.add_column(column, justify="left" if column == "symbol" else "right")
+        now = int(time.time() * 1000)
+        for symbol in sorted(self.rows):
+            row = self.rows[symbol]
+            rate = _number(row.get("r")) * 100
+            funding = row.get("T") or 0
+            left = max(0, int(funding) - now) // 1000 if funding else None
+            table.add_row(
+                symbol,
+                str(row.get("p") or ""),
+                str(row.get("i") or ""),
+                Text(f"{rate:.4f}", style="green" if rate >= 0 else "red") if row.get("r") else "",
+                time.strftime("%H:%M", time.gmtime(int(funding) / 1000)) if funding else "",
+                f"{left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}" if left is not None else "",
+            )
+        return table
+
+
+class LiquidationTape(View):
+    """Liquidation orders as they come, newest at the bottom: red long liquidations
+    (forced sells), green short ones (forced buys)."""
+
+    title = "liquidations"
+
+    def __init__(self, rows: int = 20) -> None:
+        super().__init__()
+        self.rows: deque[dict[str, Any]] = deque(maxlen=rows)
+
+    def update_one(self, stream: str | None, data: dict[str, Any]) -> None:
+        order = data.get("o")
+        if data.get("e") == "forceOrder" and isinstance(order, dict):
+            self.rows.append(order)
+
+    def __rich__(self) -> RenderableType:
+        table = self.table()
+        for column in ("time", "symbol", "side", "quantity", "avg price", "status"):
+            table.add_column(column, justify="left" if column in ("time", "symbol") else "right")
+        for order in self.rows:
+            style = "red" if order.get("S") == "SELL" else "green"
+            table.add_row(
+                _clock(order.get("T")),
+                str(order.get("s", "")),
+                Text(str(order.get("S", "")).lower(), style=style),
+                str(order.get("z") or order.get("q", "")),
+                Text(str(order.get("ap", "")), style=style),
+                str(order.get("X", "")).lower(),
+            )
+        return table
+
+
 VIEWS: dict[str, type[View]] = {
+    "markprice": MarkPriceBoard,
+    "liquidations": LiquidationTape,
     "account": AccountView,
     "book": BookLadder,
     "trades": TradeTape,
