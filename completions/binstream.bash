@@ -8,76 +8,106 @@ _binstream() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "book book-ticker demo depth kline multiplex record replay serve ticker trade user --version --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "book book-ticker demo depth kline liquidations mark-price multiplex record replay serve ticker trade user --version --help" -- "$cur"))
         return
     fi
     case "$cmd" in
         book)
             case "$prev" in
+                --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --levels -l --check --snapshot-limit --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --levels -l --check --snapshot-limit --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         book-ticker)
             case "$prev" in
+                --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         demo)
             case "$prev" in
+                --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --format -f --json --count -n --timeout --quiet -q --errors --verbose -v market user" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --market --format -f --json --count -n --timeout --quiet -q --errors --verbose -v market user" -- "$cur"))
             ;;
         depth)
             case "$prev" in
                 --depth|-d) COMPREPLY=($(compgen -W "5 10 20" -- "$cur")); return ;;
-                --speed) COMPREPLY=($(compgen -W "100ms 1000ms" -- "$cur")); return ;;
+                --speed) COMPREPLY=($(compgen -W "100ms 250ms 500ms 1000ms" -- "$cur")); return ;;
+                --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --depth -d --speed --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --depth -d --speed --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         kline)
             case "$prev" in
                 --interval|-i) COMPREPLY=($(compgen -W "1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M" -- "$cur")); return ;;
+                --contract) COMPREPLY=($(compgen -W "perpetual current_quarter next_quarter" -- "$cur")); return ;;
+                --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --interval -i --tz --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --interval -i --tz --contract --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            ;;
+        liquidations)
+            case "$prev" in
+                --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
+                --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
+                --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
+                --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+                --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
+                --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--help -h --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            ;;
+        mark-price)
+            case "$prev" in
+                --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
+                --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
+                --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
+                --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+                --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
+                --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--help -h --slow --index --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         multiplex)
             case "$prev" in
+                --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --control --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --control --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         record)
             case "$prev" in
+                --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --output -o --rotate-size --rotate-every --tld --testnet --endpoint --retries --count -n --timeout --quiet -q --errors --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --output -o --rotate-size --rotate-every --market --tld --testnet --endpoint --retries --count -n --timeout --quiet -q --errors --verbose -v" -- "$cur"))
             ;;
         replay)
             case "$prev" in
@@ -94,31 +124,34 @@ _binstream() {
         ticker)
             case "$prev" in
                 --window) COMPREPLY=($(compgen -W "1h 4h 1d" -- "$cur")); return ;;
+                --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --mini --window --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --mini --window --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         trade)
             case "$prev" in
+                --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --agg --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --agg --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         user)
             case "$prev" in
+                --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --api-key --secret-file --private-key --private-key-passphrase --logon --recv-window --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --api-key --secret-file --private-key --private-key-passphrase --logon --recv-window --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v" -- "$cur"))
             ;;
     esac
 }

@@ -1,5 +1,7 @@
 """python-binance 1.0.37 against the local exchange: every spot market socket, the
-DepthCacheManager, exchangeInfo through get_symbol_info, and ws_create_order.
+DepthCacheManager, exchangeInfo through get_symbol_info, ws_create_order, and its futures
+and options market sockets (USD-M and options on the /usdm host's routes, as on Binance's
+fstream host; COIN-M on /coinm).
 
 Run by tests/test_thirdparty.py with a Python that has python-binance: ``python THIS URL
 KEY SECRET``. python-binance has no endpoint option for streams; its URLs are public
@@ -26,6 +28,8 @@ async def main():
     AsyncClient.API_URL = url.replace("ws://", "http://") + "/api"
     AsyncClient.WS_API_URL = url + "/ws-api/v3"
     BinanceSocketManager.STREAM_URL = url + "/"
+    BinanceSocketManager.FSTREAM_URL = url + "/usdm/"
+    BinanceSocketManager.DSTREAM_URL = url + "/coinm/"
     client = AsyncClient(key, secret)
     try:
         bm = BinanceSocketManager(client)
@@ -41,6 +45,20 @@ async def main():
             "book ticker": bm.symbol_book_ticker_socket("BNBBTC"),
             "multiplex": bm.multiplex_socket(["bnbbtc@aggTrade", "ethbtc@ticker"]),
         }
+        from binance.enums import FuturesType
+
+        sockets.update({
+            "futures aggtrade": bm.aggtrade_futures_socket("BTCUSDT"),
+            "futures depth": bm.futures_depth_socket("BTCUSDT"),
+            "futures continuous kline": bm.kline_futures_socket("BTCUSDT"),
+            "futures mark price": bm.symbol_mark_price_socket("BTCUSDT"),
+            "futures book ticker": bm.symbol_ticker_futures_socket("BTCUSDT"),
+            "coin-m aggtrade": bm.aggtrade_futures_socket("BTCUSD_PERP", FuturesType.COIN_M),
+            "coin-m index price": bm.index_price_socket("BTCUSD"),
+            "options ticker": bm.options_ticker_socket("BTC-261225-100000-C"),
+            "options depth": bm.options_depth_socket("BTC-261225-100000-C"),
+            "options mark price": bm.options_mark_price_socket("BTCUSDT"),
+        })  # fmt: skip
         for name, socket in sockets.items():
             message = await first(socket)
             print(name, "ok", type(message).__name__)
