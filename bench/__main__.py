@@ -73,6 +73,9 @@ WORKLOADS: dict[str, tuple[str, list[str]]] = {
     "depth20": ("depth20", ["bnbbtc@depth20"]),
     "combined10": ("aggTrade", [f"sym{i}btc@aggTrade" for i in range(10)]),
     "multiplex200": ("aggTrade", [f"sym{i}btc@aggTrade" for i in range(200)]),
+    # USD-M futures through the CLI's routed path (/usdm/market, /usdm/public).
+    "usdm-aggTrade": ("usdmAggTrade", ["btcusdt@aggTrade"]),
+    "usdm-depth20": ("usdmDepth20", ["btcusdt@depth20"]),
 }
 
 #: Client kind → (command-line variant, extra environment). ``-ws``: websockets transport;
@@ -107,14 +110,21 @@ def command(kind: str, blaster: Blaster, workload: str, count: int, peer: str | 
             wscat: str | None = None) -> list[str]:  # fmt: skip
     payload, streams = WORKLOADS[workload]
     if kind.startswith("cli"):
+        endpoint = blaster.base
         if len(streams) > 1:
             args = ["multiplex", *streams]
+        elif payload.startswith("usdm"):
+            symbol = streams[0].split("@")[0]
+            kind_args = ["trade", symbol, "--agg"] if "AggTrade" in payload else \
+                ["depth", symbol, "--depth", "20"]  # fmt: skip
+            args = [*kind_args, "--market", "usdm"]
+            endpoint = f"{blaster.base}/usdm"
         elif payload == "aggTrade":
             args = ["trade", "bnbbtc", "--agg"]
         else:
             args = ["depth", "bnbbtc", "--depth", "20"]
         variant = CLI_VARIANTS[kind.split(" ")[0]][0]
-        return [sys.executable, "-m", "binstream", *args, "--endpoint", blaster.base,
+        return [sys.executable, "-m", "binstream", *args, "--endpoint", endpoint,
                 "--json", "-q", "-n", str(count), "--timeout", "20", *variant]  # fmt: skip
     if kind == "wscat":
         assert wscat is not None
@@ -233,7 +243,10 @@ def one_run(kind: str, workload: str, count: int, peer: str | None, wscat: str |
 
 #: The clients the targets compare, per workload: they get ``TARGET_EXTRA_RUNS`` more runs.
 TARGET_CLIENTS = {"aggTrade": ["floor-output", "cli", "cli-plain", "wscat", READER],
-                  "depth20": ["floor-output", "cli"]}  # fmt: skip
+                  "depth20": ["floor-output", "cli"], "usdm-aggTrade": ["floor-output", "cli"],
+                  "usdm-depth20": ["floor-output", "cli"]}  # fmt: skip
+#: Futures through the CLI, beside the floor of the same run: same speed as spot?
+FUTURES_CLIENTS = ["floor-output", "cli"]
 TARGET_EXTRA_RUNS = 2
 
 
@@ -480,7 +493,9 @@ def main() -> None:
     plan = [("aggTrade", 200_000, THROUGHPUT_CLIENTS, repeat),
             ("depth20", 100_000, THROUGHPUT_CLIENTS, repeat),
             ("combined10", 200_000, COMBINED_CLIENTS, 1),
-            ("multiplex200", 200_000, COMBINED_CLIENTS, 1)]  # fmt: skip
+            ("multiplex200", 200_000, COMBINED_CLIENTS, 1),
+            ("usdm-aggTrade", 200_000, FUTURES_CLIENTS, repeat),
+            ("usdm-depth20", 100_000, FUTURES_CLIENTS, repeat)]  # fmt: skip
     for workload, count, clients, runs in plan:
         count //= scale
         extra = 0 if args.quick else TARGET_EXTRA_RUNS
@@ -531,6 +546,12 @@ def main() -> None:
     lap("idle")
     agg = report["throughput_aggTrade"]
     depth = report["throughput_depth20"]
+
+    def vs_spot(workload: str, spot: list[dict[str, Any]]) -> float:
+        """The CLI on USD-M over the CLI on spot, each as a fraction of its floor-output."""
+        futures = report[f"throughput_{workload}"]
+        return round(ratio(futures, "cli", "floor-output") / ratio(spot, "cli", "floor-output"), 2)
+
     pb_twm: dict[str, Any] = next((r for r in agg if r["client"] == "pb-twm"), {})
     targets = {
         "cli-plain (no [fast]) >= 0.9x floor-output (aggTrade)":
@@ -561,6 +582,9 @@ def main() -> None:
         "[fast] cli >= 1.3x cli-plain (depth20)": ratio(depth, "cli", "cli-plain"),
         "twm callbacks >= 0.2x ceiling (aggTrade)": ratio(agg, "twm", "ceiling"),
         "bsm recv() >= 0.25x ceiling (aggTrade)": ratio(agg, "bsm", "ceiling"),
+        # #18: futures streams as fast as spot (each against its floor-output of the run).
+        "usdm cli >= 0.9x spot cli (aggTrade)": vs_spot("usdm-aggTrade", agg),
+        "usdm cli >= 0.9x spot cli (depth20)": vs_spot("usdm-depth20", depth),
     }  # fmt: skip
     report["targets"] = targets
     report["seconds"] = round(time.time() - started, 1)

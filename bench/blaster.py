@@ -42,7 +42,24 @@ def depth20(i: int) -> dict:
     return {"lastUpdateId": 1000 + i, "bids": bids, "asks": asks}
 
 
-PAYLOADS = {"aggTrade": aggtrade, "depth20": depth20}
+def futures_aggtrade(i: int) -> dict:
+    """USD-M aggTrade: the same fields as spot's but the ignored ``M``."""
+    return {"e": "aggTrade", "E": 1700000000000 + i, "a": 100000 + i, "s": "BTCUSDT",
+            "p": "95000.10", "q": "0.125", "f": 200000 + i, "l": 200000 + i,
+            "T": 1700000000000 + i, "m": bool(i % 2)}  # fmt: skip
+
+
+def futures_depth20(i: int) -> dict:
+    """USD-M partial book: the diff event's shape, with ``pu``."""
+    bids = [[f"{95000 - k * 0.1:.1f}", f"{k + 1}.000"] for k in range(20)]
+    asks = [[f"{95000.1 + k * 0.1:.1f}", f"{k + 2}.000"] for k in range(20)]
+    return {"e": "depthUpdate", "E": 1700000000000 + i, "T": 1700000000000 + i,
+            "s": "BTCUSDT", "U": 1000 + 3 * i, "u": 1002 + 3 * i, "pu": 999 + 3 * i,
+            "b": bids, "a": asks}  # fmt: skip
+
+
+PAYLOADS = {"aggTrade": aggtrade, "depth20": depth20, "usdmAggTrade": futures_aggtrade,
+            "usdmDepth20": futures_depth20}  # fmt: skip
 
 
 def frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -61,8 +78,8 @@ def payloads_for(kind: str, path: str) -> list[bytes]:
     """``CYCLE`` encoded messages; a combined path gets them wrapped, streams in turn."""
     make = PAYLOADS[kind]
     raw = [orjson.dumps(make(i)) for i in range(CYCLE)]
-    if path.startswith("/stream"):
-        names = unquote(path.split("streams=", 1)[1]).split("/")
+    if "/stream" in path:
+        names = unquote(path.split("streams=", 1)[1]).split("/") if "streams=" in path else ["x"]
         return [b'{"stream":' + orjson.dumps(names[i % len(names)]) + b',"data":' + f + b"}"
                 for i, f in enumerate(raw)]  # fmt: skip
     return raw

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import time
@@ -321,11 +322,12 @@ class LocalExchange:
         raw_cache: dict[tuple[Market, str], list[bytes]] = {}
         wrapped_cache: dict[tuple[Market, str], list[bytes]] = {}
         for client in list(self.clients):
-            tick = ticks[client.market]
             for name, feed in client.subs.items():
                 if feed is None or not feed.due(number):
                     continue
-                key = (client.market, name)
+                source = feed.venue or client.market
+                tick = ticks[source]
+                key = (source, name)
                 frames = raw_cache.get(key)
                 if frames is None:
                     frames = [orjson.dumps(p) for p in feed.render(tick)]
@@ -494,7 +496,15 @@ class LocalExchange:
         venue = self.venues.get(client.market)
         if venue is None:
             return feed_for(name, self.markets)
-        return venue.feed(name, client.route)
+        found = venue.feed(name, client.route)
+        options = self.venues.get(Market.OPTIONS)
+        if found is None and client.market is Market.USDM and options is not None:
+            # Binance serves options streams on the USD-M host's routes too.
+            found = options.feed(name, client.route)
+            if found is not None:
+                options.active = True
+                found = dataclasses.replace(found, venue=Market.OPTIONS)
+        return found
 
     def _control(self, client: _Client, message: str | bytes) -> dict[str, Any] | None:
         now = time.monotonic()

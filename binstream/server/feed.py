@@ -61,6 +61,9 @@ class Feed:
     #: A speed that is no whole number of steps (futures' 250 ms): send when it comes
     #: round, covering the steps since the last time (see :func:`span`).
     period_ms: int = 0
+    #: The venue whose market renders it, when not the connection's own (options streams
+    #: on the USD-M host, as on Binance); a :class:`~binstream.venues.Market`.
+    venue: Any = None
 
     def due(self, number: int) -> bool:
         """Whether the stream sends at step ``number``."""
