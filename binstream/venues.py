@@ -87,21 +87,8 @@ _SPOT_INTERVALS = (
     "1w",
     "1M",
 )
-_OPTIONS_INTERVALS = (
-    "1m",
-    "3m",
-    "5m",
-    "15m",
-    "30m",
-    "1h",
-    "2h",
-    "4h",
-    "6h",
-    "12h",
-    "1d",
-    "3d",
-    "1w",
-)
+#: Options klines: no 1s, 8h or 1M (Binance's options market-stream docs).
+_OPTIONS_INTERVALS = tuple(i for i in _SPOT_INTERVALS if i not in ("1s", "8h", "1M"))
 
 _USDM_PUBLIC = ("depth", "bookTicker", "rpiDepth")
 _OPTIONS_PUBLIC = ("depth", "bookTicker", "optionTicker", "optionTrade")

@@ -1,6 +1,11 @@
-"""The WebSocket API's refusals, with Binance's HTTP-like status, error code and message."""
+"""Refusals of the WebSocket API and REST, with Binance's HTTP status, error code and message."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -16,3 +21,25 @@ def missing(name: str) -> ApiError:
     return ApiError(
         400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
     )
+
+
+def symbol_param(params: Mapping[str, str], known: Mapping[str, T]) -> T:
+    """What ``params["symbol"]`` names among ``known``; Binance's -1102 or -1121 otherwise."""
+    symbol = params.get("symbol", "")
+    if not symbol:
+        raise missing("symbol")
+    found = known.get(symbol)
+    if found is None:
+        raise ApiError(400, -1121, "Invalid symbol.")
+    return found
+
+
+def limit_param(params: Mapping[str, str], default: int, most: int) -> int:
+    """``params["limit"]``, at most ``most`` (Binance truncates larger ones); -1100 if bad."""
+    try:
+        limit = int(params.get("limit", str(default)))
+    except ValueError:
+        limit = -1
+    if limit < 1:
+        raise ApiError(400, -1100, "Illegal characters found in parameter 'limit'.")
+    return min(limit, most)

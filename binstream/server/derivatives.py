@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..venues import Market
-from .market import QTY_DECIMALS, Kline, Step, SymbolMarket, SymbolSpec, fmt, units
+from .market import (
+    QTY_DECIMALS,
+    Kline,
+    Step,
+    SymbolMarket,
+    SymbolSpec,
+    fmt,
+    price_change,
+    units,
+)
+from .market import aggtrade_payloads as spot_aggtrades
+from .market import kline_payload as spot_kline
 
 FUNDING_PERIOD_MS = 8 * 3_600_000
 #: Chance per step that a contract liquidates a position (one in ~20 s at 100 ms steps).
@@ -203,23 +214,8 @@ def trade_payloads(c: Contract, step: Step) -> list[dict[str, Any]]:
 
 
 def aggtrade_payloads(c: Contract, step: Step) -> list[dict[str, Any]]:
-    """``aggTrade`` events: one per fill (each fill takes one whole level)."""
-    return [
-        {
-            "e": "aggTrade",
-            "E": step.time,
-            "a": f.agg_id,
-            "s": c.symbol,
-            "p": fmt(f.price),
-            "q": fmt(f.qty, QTY_DECIMALS),
-            "f": f.trade_id,
-            "l": f.trade_id,
-            "T": f.time,
-            "m": f.buyer_maker,
-        }
-        for order in step.fills
-        for f in order
-    ]
+    """``aggTrade`` events: spot's, without the ignored ``M`` futures do not send."""
+    return [{k: v for k, v in p.items() if k != "M"} for p in spot_aggtrades(c.market, step)]
 
 
 def _levels(changes: dict[int, int], reverse: bool) -> list[list[str]]:
@@ -328,8 +324,6 @@ def index_price_payload(pair: str, price: int, t: int) -> dict[str, Any]:
 
 def kline_payload(c: Contract, kline: Kline, t: int) -> dict[str, Any]:
     """A kline event (the same shape as spot's, as Binance sends it on futures)."""
-    from .market import kline_payload as spot_kline
-
     return spot_kline(c.market, kline, t)
 
 
@@ -348,10 +342,8 @@ def continuous_kline_payload(c: Contract, kline: Kline, t: int) -> dict[str, Any
 
 def ticker_payload(c: Contract, t: int) -> dict[str, Any]:
     """``24hrTicker`` (futures have no bid/ask fields in it)."""
-    from .market import _change
-
     s = c.market.stats
-    change, percent, weighted = _change(s)
+    change, percent, weighted = price_change(s)
     return _with_pair(
         c,
         {
@@ -448,6 +440,13 @@ def asset_index_payload(c: Contract, t: int) -> dict[str, Any]:
 # -- options -----------------------------------------------------------------------------
 
 
+def _quotes(c: Contract) -> dict[str, str]:
+    """Best bid and ask with sizes, and their implied volatilities."""
+    (bp, bq), (ap, aq) = c.market.best_bid(), c.market.best_ask()
+    return {"bo": fmt(bp), "ao": fmt(ap), "bq": fmt(bq, QTY_DECIMALS),
+            "aq": fmt(aq, QTY_DECIMALS), "b": "0.50000000", "a": "0.51000000"}  # fmt: skip
+
+
 def _greeks(c: Contract) -> dict[str, str]:
     sign = 1 if c.spec.side == "CALL" else -1
     return {"d": f"{0.45 * sign:.8f}", "t": "-0.50000000", "g": "0.00002000", "v": "0.30000000"}
@@ -456,8 +455,7 @@ def _greeks(c: Contract) -> dict[str, str]:
 def option_ticker_payload(c: Contract, t: int) -> dict[str, Any]:
     """An options ``24hrTicker``."""
     s = c.market.stats
-    change, percent, _ = _change_of(c)
-    (bp, bq), (ap, aq) = c.market.best_bid(), c.market.best_ask()
+    change, percent, _ = price_change(s)
     return {
         "e": "24hrTicker",
         "E": t,
@@ -475,12 +473,7 @@ def option_ticker_payload(c: Contract, t: int) -> dict[str, Any]:
         "F": max(s.first_id, 0),
         "L": max(s.last_id, 0),
         "n": s.count,
-        "bo": fmt(bp),
-        "ao": fmt(ap),
-        "bq": fmt(bq, QTY_DECIMALS),
-        "aq": fmt(aq, QTY_DECIMALS),
-        "b": "0.50000000",
-        "a": "0.51000000",
+        **_quotes(c),
         **_greeks(c),
         "vo": "0.50500000",
         "mp": fmt(c.mark_price()),
@@ -490,15 +483,8 @@ def option_ticker_payload(c: Contract, t: int) -> dict[str, Any]:
     }
 
 
-def _change_of(c: Contract) -> tuple[str, str, str]:
-    from .market import _change
-
-    return _change(c.market.stats)
-
-
 def option_mark_payload(c: Contract, t: int) -> dict[str, Any]:
     """One entry of ``<underlying>@optionMarkPrice``."""
-    (bp, bq), (ap, aq) = c.market.best_bid(), c.market.best_ask()
     return {
         "e": "markPrice",
         "E": t,
@@ -506,12 +492,7 @@ def option_mark_payload(c: Contract, t: int) -> dict[str, Any]:
         "mp": fmt(c.mark_price()),
         "i": fmt(units(str(UNDERLYING_PRICES.get(c.spec.underlying, 0)), 8)),
         "P": "0",
-        "bo": fmt(bp),
-        "ao": fmt(ap),
-        "bq": fmt(bq, QTY_DECIMALS),
-        "aq": fmt(aq, QTY_DECIMALS),
-        "b": "0.50000000",
-        "a": "0.51000000",
+        **_quotes(c),
         "hl": fmt(c.mark_price() * 2),
         "ll": fmt(c.market.tick),
         "vo": "0.50500000",

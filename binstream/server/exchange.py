@@ -39,6 +39,7 @@ from websockets.http11 import Request, Response
 
 from ..venues import VENUES, Market, Route
 from . import market as m
+from .apierror import ApiError, limit_param, symbol_param
 from .faults import Faults, Refusal
 from .feed import Feed, Tick, feed_for, is_diff_depth, is_well_formed
 from .venues import DerivativesVenue, split_path
@@ -413,28 +414,12 @@ class LocalExchange:
         if path == "/api/v3/exchangeInfo":
             return self._exchange_info(params)
         if path == "/api/v3/depth":
-            symbol = params.get("symbol", "")
-            if not symbol:
-                return json_response(
-                    400,
-                    {
-                        "code": -1102,
-                        "msg": "Mandatory parameter 'symbol' was not sent, was empty/null, "
-                        "or malformed.",
-                    },
-                )
-            market = self.markets.get(symbol)
-            if market is None:
-                return json_response(400, {"code": -1121, "msg": "Invalid symbol."})
             try:
-                limit = int(params.get("limit", "100"))
-            except ValueError:
-                limit = -1
-            if limit < 1:
-                return json_response(
-                    400, {"code": -1100, "msg": "Illegal characters found in parameter 'limit'."}
-                )
-            return json_response(200, market.snapshot(min(limit, MAX_DEPTH_LIMIT)))
+                market = symbol_param(params, self.markets)
+                limit = limit_param(params, 100, MAX_DEPTH_LIMIT)
+            except ApiError as exc:
+                return json_response(exc.status, {"code": exc.code, "msg": exc.msg})
+            return json_response(200, market.snapshot(limit))
         return json_response(404, {"code": -1, "msg": f"Not found: {path}"})
 
     def _exchange_info(self, params: dict[str, str]) -> Response:

@@ -516,7 +516,7 @@ def kline_payload(market: SymbolMarket, kline: Kline, t: int) -> dict[str, Any]:
     }
 
 
-def _change(stats: Stats) -> tuple[str, str, str]:
+def price_change(stats: Stats) -> tuple[str, str, str]:
     change = stats.last - stats.open
     percent = change * 100_000 // stats.open if stats.open else 0  # 3 decimals
     weighted = stats.quote * 10**QTY_DECIMALS // stats.volume if stats.volume else stats.last
@@ -540,7 +540,7 @@ def mini_ticker_payload(market: SymbolMarket, t: int) -> dict[str, Any]:
 
 def ticker_payload(market: SymbolMarket, t: int) -> dict[str, Any]:
     s = market.stats
-    change, percent, weighted = _change(s)
+    change, percent, weighted = price_change(s)
     (bp, bq), (ap, aq) = market.best_bid(), market.best_ask()
     return {
         "e": "24hrTicker",
@@ -571,7 +571,7 @@ def ticker_payload(market: SymbolMarket, t: int) -> dict[str, Any]:
 
 def window_ticker_payload(market: SymbolMarket, window: str, t: int) -> dict[str, Any]:
     s = market.stats
-    change, percent, weighted = _change(s)
+    change, percent, weighted = price_change(s)
     return {
         "e": f"{window}Ticker",
         "E": t,

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..venues import VENUES, Market, Route
 from . import derivatives as d
+from .apierror import ApiError, limit_param, symbol_param
 from .derivfeed import derivatives_feed_for, window_of
 from .feed import Feed, Tick
 from .market import INTERVAL_MS, Step, merge_steps, now_ms
@@ -115,36 +116,16 @@ class DerivativesVenue:
         if name == "exchangeInfo":
             return 200, self.exchange_info()
         if name in ("depth", "klines", "premiumIndex"):
-            return getattr(self, f"_{name.lower()}")(params)  # type: ignore[no-any-return]
+            try:
+                return getattr(self, f"_{name.lower()}")(params)  # type: ignore[no-any-return]
+            except ApiError as exc:
+                return exc.status, {"code": exc.code, "msg": exc.msg}
         return None
 
-    def _symbol(self, params: dict[str, str]) -> tuple[d.Contract | None, tuple[int, Any] | None]:
-        symbol = params.get("symbol", "")
-        if not symbol:
-            return None, (
-                400,
-                {
-                    "code": -1102,
-                    "msg": "Mandatory parameter 'symbol' was not "
-                    "sent, was empty/null, or malformed.",
-                },
-            )
-        contract = self.contracts.get(symbol)
-        if contract is None:
-            return None, (400, {"code": -1121, "msg": "Invalid symbol."})
-        return contract, None
-
     def _depth(self, params: dict[str, str]) -> tuple[int, Any]:
-        contract, error = self._symbol(params)
-        if error is not None or contract is None:
-            return error or (400, {})
-        try:
-            limit = int(params.get("limit", "500"))
-        except ValueError:
-            limit = -1
-        if limit < 1:
-            return 400, {"code": -1100, "msg": "Illegal characters found in parameter 'limit'."}
-        book = contract.market.snapshot(min(limit, self.venue.snapshot_limit))
+        contract = symbol_param(params, self.contracts)
+        limit = limit_param(params, 500, self.venue.snapshot_limit)
+        book = contract.market.snapshot(limit)
         t = now_ms()
         if self.market is Market.OPTIONS:
             return 200, {
@@ -160,9 +141,7 @@ class DerivativesVenue:
         return 200, body
 
     def _klines(self, params: dict[str, str]) -> tuple[int, Any]:
-        contract, error = self._symbol(params)
-        if error is not None or contract is None:
-            return error or (400, {})
+        contract = symbol_param(params, self.contracts)
         interval = params.get("interval", "")
         if interval not in self.venue.kline_intervals or interval not in INTERVAL_MS:
             return 400, {"code": -1120, "msg": "Invalid interval."}
