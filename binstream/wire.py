@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from collections import deque
 
 Message = str | bytes
@@ -250,3 +252,13 @@ def describe_exception(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return exc.strerror or exc.__class__.__name__
     return str(exc) or exc.__class__.__name__
+
+
+def proxy_possible() -> bool:
+    """False when no proxy can apply, so the proxy lookup (websockets' ``get_proxy``, which
+    costs a dozen milliseconds of imports at start-up) can be skipped: on Linux and the
+    like only ``*_proxy`` environment variables name proxies; macOS and Windows also have
+    system settings, so there the lookup always runs."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return any(name.lower().endswith("_proxy") for name in os.environ)

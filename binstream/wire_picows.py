@@ -37,6 +37,7 @@ from .wire import (
     InvalidURL,
     WireConnection,
     pause_mark,
+    proxy_possible,
 )
 
 _TEXT, _BINARY, _CONT = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION
@@ -202,6 +203,8 @@ async def connect(
 def _proxy_for(url: str) -> str | None:
     """The proxy the environment names for ``url`` (``https_proxy``, ``no_proxy``, ...),
     chosen as websockets' own client chooses it."""
+    if not proxy_possible():
+        return None
     from websockets.exceptions import InvalidURI
     from websockets.uri import parse_uri
 

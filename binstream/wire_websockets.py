@@ -46,6 +46,7 @@ from .wire import (
     InvalidURL,
     WireConnection,
     pause_mark,
+    proxy_possible,
 )
 
 #: First byte of a frame the bulk parser takes: FIN, no reserved bits, text or binary.
@@ -406,6 +407,8 @@ async def connect(
 def proxy_for(uri: WebSocketURI) -> str | None:
     """The proxy the environment names for ``uri`` (``https_proxy``, ``no_proxy``, ...), as
     websockets' own client chooses it; None on websockets 15, which had no proxy support."""
+    if not proxy_possible():
+        return None
     try:
         from websockets.proxy import get_proxy
     except ImportError:
