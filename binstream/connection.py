@@ -197,7 +197,11 @@ class LinkSession(Protocol):
     """What a link does with each connection it opens: the public extension point.
 
     :class:`~binstream.marketsession.MarketSession` reads market streams; the user data
-    stream's session (:mod:`binstream.user`) subscribes over the WebSocket API first.
+    stream's session (:mod:`binstream.user`) subscribes over the WebSocket API first; the
+    futures and options account streams' (:mod:`binstream.listenkey`) run a listenKey.
+    Two more methods are optional: ``async prepare(link)`` runs before each connection
+    attempt (get a credential; an ``OSError`` is retried like a failed connect), and
+    ``async close(link)`` when the socket closes (give the credential back).
     A session raises :class:`LinkFatal` to end the socket, and
     :class:`~binstream.wire.ConnectionClosed` (from ``recv_batch``) when the connection
     ends; anything else it raises ends the socket too, as a failure of its stage.
@@ -223,7 +227,7 @@ def fatal_reason(exc: BaseException) -> str | None:
     if isinstance(exc, HandshakeStatusError):
         status = exc.status
         if 400 <= status < 500 and status not in (408, 418, 429):
-            body = exc.body.decode("utf-8", "replace").strip()
+            body = mask_url(exc.body.decode("utf-8", "replace").strip())
             return f"server refused the stream (HTTP {status}){': ' + body[:200] if body else ''}"
     return None
 
@@ -324,9 +328,12 @@ class Link:
             self.stage = "connecting"
             detail = ""
             dropped = False
-            self.url = self.session.url(self)
-            self.socket._status(SocketState.CONNECTING, url=self.url)
             try:
+                prepare = getattr(self.session, "prepare", None)
+                if prepare is not None:
+                    await prepare(self)
+                self.url = self.session.url(self)
+                self.socket._status(SocketState.CONNECTING, url=self.url)
                 conn: WireConnection | None = await self.connect(self.url)
             except (OSError, TimeoutError, WireError) as exc:
                 conn = None
@@ -486,6 +493,10 @@ class Link:
         task = self.task
         if task is None:
             return
+        finish = getattr(self.session, "close", None)
+        if finish is not None:
+            with contextlib.suppress(Exception):
+                await finish(self)
         for _ in range(5):
             conn = self.conn
             if conn is not None:
@@ -764,6 +775,8 @@ class StreamSocket:
             self.emit(EventKind.CONNECTING, url=url)
         elif kind == "rotated":
             self.emit(EventKind.ROTATED, url=url, detail=detail.removeprefix("rotated: "))
+        elif kind == "renewed":
+            self.emit(EventKind.RENEWED, detail=detail)
         elif state is SocketState.OPEN:
             self.emit(EventKind.CONNECTED, url=url)
         elif state is SocketState.FAILED:
@@ -802,6 +815,12 @@ class StreamSocket:
         """Call ``callback(event)`` for each lifecycle event, on the event loop: it must be
         quick (the threaded manager runs callers' ``on_event`` on a thread of its own)."""
         self._event_callbacks.append(callback)
+
+    def notice(self, kind: str, detail: str) -> None:
+        """Report something the consumer should hear of while the socket stays as it is
+        (``renewed``: a session replaced its credential): a status event with ``kind`` and
+        the matching lifecycle event."""
+        self._status(self.state, detail, kind=kind)
 
     def emit(self, kind: EventKind, **fields: Any) -> None:
         """Publish a lifecycle event to ``events()`` iterators and event callbacks."""

@@ -56,11 +56,13 @@ class ReceiveTimeoutError(BinstreamError, TimeoutError):
 
 
 class RestError(BinstreamError):
-    """A REST request (depth snapshot, exchange info) failed; ``status`` is the HTTP code."""
+    """A REST request (depth snapshot, listenKey) failed; ``status`` is the HTTP code and
+    ``code`` Binance's error code, when it sent one."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, code: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
 
 
 class AuthError(BinstreamError):

@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     DISCONNECTED = "disconnected"
     RECONNECTING = "reconnecting"
     ROTATED = "rotated"
+    RENEWED = "renewed"  # an account stream's listenKey was replaced
     SUBSCRIBED = "subscribed"
     UNSUBSCRIBED = "unsubscribed"
     GAVE_UP = "gave_up"

@@ -350,6 +350,73 @@ class BinanceSocketManager(DerivativesSockets):
         self._sockets[path] = socket
         return socket
 
+    # -- account streams of futures, options and portfolio margin (listenKey) ------------
+
+    def _listen_key_socket(
+        self,
+        name: str,
+        market: Market,
+        events: Iterable[str] | None,
+        keepalive_interval: float | None,
+        portfolio: bool = False,
+    ) -> StreamSocket:
+        from .endpoints import ConnectionPlan
+        from .listenkey import KEEPALIVE_INTERVAL, ListenKeyConfig, ListenKeySession
+        from .signing import api_key_from
+
+        api_key = api_key_from(self._api_key)
+        endpoints = self.endpoints_for(market)
+        options: dict[str, Any] = {
+            "events": tuple(events) if events else None,
+            "keepalive_interval": keepalive_interval or KEEPALIVE_INTERVAL,
+        }
+        if portfolio:
+            local = bool(self._endpoint or self._endpoint_overrides.get(market))
+            config = ListenKeyConfig.portfolio_margin(endpoints, api_key, local, **options)
+        else:
+            config = ListenKeyConfig.for_market(endpoints, api_key, **options)
+        existing = self._sockets.get(name)
+        if existing is not None and not existing.closed:
+            return existing
+        plan = ConnectionPlan(config.stream, (name,), (), combined=False)
+        socket = StreamSocket(name, [plan], self.options, on_close=self._forget,
+                              session_factory=lambda: ListenKeySession(config))  # fmt: skip
+        self._sockets[name] = socket
+        return socket
+
+    def futures_user_socket(
+        self, *, events: Iterable[str] | None = None, keepalive_interval: float | None = None
+    ) -> StreamSocket:
+        """USD-M futures account events over a listenKey (``ORDER_TRADE_UPDATE``,
+        ``TRADE_LITE``, ``ACCOUNT_UPDATE``, ``MARGIN_CALL``, ...), from the ``/private``
+        route; ``events`` keeps only those types. The key is made, kept alive every 30
+        minutes, renewed when it lapses, and closed with the socket (see
+        :mod:`binstream.listenkey`). Needs the API key only."""
+        return self._listen_key_socket("futures", Market.USDM, events, keepalive_interval)
+
+    def futures_socket(self, **options: Any) -> StreamSocket:
+        """python-binance's other name for :meth:`futures_user_socket` (the same stream)."""
+        return self.futures_user_socket(**options)
+
+    def coin_futures_user_socket(self, *, keepalive_interval: float | None = None) -> StreamSocket:
+        """COIN-M futures account events over a listenKey (``<dstream>/ws/<key>``)."""
+        return self._listen_key_socket("coin_futures", Market.COINM, None, keepalive_interval)
+
+    def coin_futures_socket(self, **options: Any) -> StreamSocket:
+        """python-binance's other name for :meth:`coin_futures_user_socket`."""
+        return self.coin_futures_user_socket(**options)
+
+    def options_user_socket(
+        self, *, events: Iterable[str] | None = None, keepalive_interval: float | None = None
+    ) -> StreamSocket:
+        """Options account events over a listenKey (``/eapi/v1/listenKey``, ``/private``)."""
+        return self._listen_key_socket("options_user", Market.OPTIONS, events, keepalive_interval)
+
+    def portfolio_margin_socket(self, *, keepalive_interval: float | None = None) -> StreamSocket:
+        """Portfolio margin account events (``/papi/v1/listenKey``, ``<fstream>/pm/ws/<key>``)."""
+        return self._listen_key_socket("portfolio_margin", Market.USDM, None, keepalive_interval,
+                                       portfolio=True)  # fmt: skip
+
     def multiplex_socket(self, streams: Iterable[str]) -> StreamSocket:
         """One combined socket for raw stream names such as ``bnbbtc@aggTrade``.
 

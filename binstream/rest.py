@@ -1,4 +1,5 @@
-"""The few REST calls binstream needs (order book snapshots), with timeouts and clear errors.
+"""The few REST calls binstream needs (order book snapshots, listenKeys), with timeouts and
+clear errors.
 
 The standard library's HTTP client is enough for one GET now and then; it runs in a worker
 thread so the event loop keeps reading the streams meanwhile.
@@ -17,26 +18,44 @@ from .errors import RestError
 from .version import __version__
 
 
-def get_json(base: str, path: str, params: dict[str, Any], timeout: float = 10.0) -> Any:
-    """GET ``base + path?params`` and decode JSON; :class:`RestError` with Binance's message."""
-    url = f"{base}{path}?{urllib.parse.urlencode(params)}"
-    request = urllib.request.Request(url, headers={"User-Agent": f"binstream/{__version__}"})
+def request_json(
+    method: str,
+    base: str,
+    path: str,
+    params: dict[str, Any],
+    timeout: float = 10.0,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """``method base + path?params`` and decode JSON; :class:`RestError` with Binance's
+    message and error code."""
+    query = urllib.parse.urlencode(params)
+    url = f"{base}{path}?{query}" if query else f"{base}{path}"
+    request = urllib.request.Request(
+        url, method=method, headers={"User-Agent": f"binstream/{__version__}", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read())
+            return json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
+        code = None
         try:
             body = json.loads(exc.read())
-            detail = f"{body.get('msg')} ({body.get('code')})"
-        except (ValueError, AttributeError):
+            code = int(body.get("code"))
+            detail = f"{body.get('msg')} ({code})"
+        except (ValueError, AttributeError, TypeError):
             detail = exc.reason
-        raise RestError(f"{path} answered HTTP {exc.code}: {detail}", exc.code) from None
+        raise RestError(f"{path} answered HTTP {exc.code}: {detail}", exc.code, code) from None
     except urllib.error.URLError as exc:
         raise RestError(f"cannot reach {base}: {exc.reason}") from None
     except TimeoutError:
         raise RestError(f"{path} did not answer within {timeout:g}s") from None
     except ValueError:
         raise RestError(f"{path} did not answer with JSON") from None
+
+
+def get_json(base: str, path: str, params: dict[str, Any], timeout: float = 10.0) -> Any:
+    """GET ``base + path?params`` and decode JSON; :class:`RestError` with Binance's message."""
+    return request_json("GET", base, path, params, timeout)
 
 
 async def depth_snapshot(

@@ -63,6 +63,9 @@ class RunConfig:
     events: bool = False  # lifecycle events as JSON lines on stderr
     control: bool = False  # read +STREAM / -STREAM / ? commands from stdin
     credentials: Any = None  # set for the user data stream
+    #: A listenKey account stream: {"kind": manager method, "api_key", "events",
+    #: "keepalive_interval"}.
+    account: dict[str, Any] | None = None
     logon: bool = False
     recv_window: int | None = None
 
@@ -206,6 +209,9 @@ class _Run:
             )
             say(f"binstream: {event.detail}; retry {event.attempt}/{total} in {event.delay:.1f} s",
                 as_json)  # fmt: skip
+        elif event.kind == "renewed":
+            say(f"binstream: {event.detail}", {"e": "status", "status": "renewed",
+                                               "m": event.detail})  # fmt: skip
         elif event.kind == "rotated":
             why = event.detail.removeprefix("rotated: ")
             say(f"binstream: {why}; switched to a new connection",
@@ -310,6 +316,7 @@ class _Run:
             testnet=config.testnet,
             endpoint=config.endpoint if spot else None,
             endpoints={market.value: config.endpoint} if config.endpoint and not spot else None,
+            api_key=config.account["api_key"] if config.account else None,
             transport=config.transport,
             options=SocketOptions(
                 user_timeout=config.timeout,
@@ -326,6 +333,13 @@ class _Run:
         socket: Any
         if config.book is not None:
             socket = manager.book_socket(**config.book, market=market)
+        elif config.account is not None:
+            wanted = dict(config.account)
+            method = getattr(manager, wanted.pop("kind"))
+            wanted.pop("api_key")
+            if method.__name__ not in ("futures_user_socket", "options_user_socket"):
+                wanted.pop("events", None)
+            socket = method(**wanted)
         elif config.credentials is not None:
             socket = manager.user_socket(
                 credentials=config.credentials, logon=config.logon, recv_window=config.recv_window

@@ -155,6 +155,18 @@ def load_private_key(pem: bytes | str | Path, passphrase: str | bytes | None = N
     return key
 
 
+def api_key_from(api_key: str | None = None, *, use_env: bool = True) -> str:
+    """The API key alone (what listenKey streams need), from the argument or
+    ``$BINANCE_API_KEY``; :class:`MissingKeysError` naming the variable otherwise."""
+    if use_env:
+        api_key = api_key or os.environ.get(API_KEY_ENV) or None
+    if not api_key:
+        raise MissingKeysError(
+            f"the account stream needs an API key: set {API_KEY_ENV} (or pass api_key)"
+        )
+    return api_key
+
+
 def credentials_from(
     api_key: str | None = None,
     api_secret: str | None = None,

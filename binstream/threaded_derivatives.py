@@ -386,3 +386,79 @@ class ThreadedDerivatives:
         return self._start_socket(
             callback, lambda: self._bsm.options_multiplex_socket(streams), on_event
         )
+
+    # -- account streams (listenKey) -------------------------------------------------------
+
+    def start_futures_user_socket(
+        self,
+        callback: Callback,
+        *,
+        events: Iterable[str] | None = None,
+        keepalive_interval: float | None = None,
+        on_event: EventCallback | None = None,
+    ) -> str:
+        """USD-M futures account events over a listenKey (see the asyncio manager's)."""
+        return self._start_socket(
+            callback,
+            lambda: self._bsm.futures_user_socket(
+                events=events, keepalive_interval=keepalive_interval
+            ),
+            on_event,
+        )
+
+    def start_futures_socket(
+        self, callback: Callback, *, on_event: EventCallback | None = None
+    ) -> str:
+        """python-binance's other name for :meth:`start_futures_user_socket`."""
+        return self._start_socket(callback, self._bsm.futures_socket, on_event)
+
+    def start_coin_futures_user_socket(
+        self,
+        callback: Callback,
+        *,
+        keepalive_interval: float | None = None,
+        on_event: EventCallback | None = None,
+    ) -> str:
+        """COIN-M futures account events over a listenKey."""
+        return self._start_socket(
+            callback,
+            lambda: self._bsm.coin_futures_user_socket(keepalive_interval=keepalive_interval),
+            on_event,
+        )
+
+    def start_coin_futures_socket(
+        self, callback: Callback, *, on_event: EventCallback | None = None
+    ) -> str:
+        """python-binance's other name for :meth:`start_coin_futures_user_socket`."""
+        return self._start_socket(callback, self._bsm.coin_futures_socket, on_event)
+
+    def start_options_user_socket(
+        self,
+        callback: Callback,
+        *,
+        events: Iterable[str] | None = None,
+        keepalive_interval: float | None = None,
+        on_event: EventCallback | None = None,
+    ) -> str:
+        """Options account events over a listenKey."""
+        return self._start_socket(
+            callback,
+            lambda: self._bsm.options_user_socket(
+                events=events, keepalive_interval=keepalive_interval
+            ),
+            on_event,
+        )
+
+    def start_portfolio_margin_socket(
+        self,
+        callback: Callback,
+        *,
+        keepalive_interval: float | None = None,
+        on_event: EventCallback | None = None,
+    ) -> str:
+        """Portfolio margin account events over a listenKey."""
+        return self._start_socket(
+            callback,
+            lambda: self._bsm.portfolio_margin_socket(keepalive_interval=keepalive_interval),
+            on_event,
+        )

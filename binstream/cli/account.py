@@ -74,16 +74,42 @@ def user(
             show_default=False,
         ),
     ] = None,
+    portfolio: Annotated[
+        bool,
+        typer.Option("--portfolio", help="Portfolio margin account (with --market usdm)."),
+    ] = False,
+    events: Annotated[
+        str | None,
+        typer.Option(
+            "--events",
+            metavar="TYPE,...",
+            show_default=False,
+            help="usdm/options: only these event types, e.g. ORDER_TRADE_UPDATE,ACCOUNT_UPDATE.",
+        ),
+    ] = None,
+    keepalive: Annotated[
+        float | None,
+        typer.Option(
+            "--keepalive",
+            min=1.0,
+            metavar="SECONDS",
+            show_default=False,
+            help="Futures/options: seconds between listenKey keepalives (default 1800).",
+        ),
+    ] = None,
     conn: Connection = CONNECTION,
     display: Display = DISPLAY,
     limits: Limits = LIMITS,
     voice: Voice = VOICE,
 ) -> None:
-    """Account events (balances, orders, fills) over the WebSocket API.
+    """Account events (balances, orders, fills): spot over the WebSocket API, futures and
+    options over a listenKey (--market usdm|coinm|options).
 
-    Keys come from BINANCE_API_KEY with BINANCE_API_SECRET (HMAC) or BINANCE_PRIVATE_KEY
-    (a PEM file), or from the options. Secrets are never printed; the key id is shown
-    masked.
+    Spot keys come from BINANCE_API_KEY with BINANCE_API_SECRET (HMAC) or
+    BINANCE_PRIVATE_KEY (a PEM file), or from the options. Futures and options need the API
+    key only: binstream makes the listenKey, keeps it alive every 30 minutes, makes a new one
+    when it lapses (one status line) and closes it on exit. Secrets are never printed; the
+    key id is shown masked.
 
     [bold]Examples[/bold]
 
@@ -91,12 +117,38 @@ def user(
 
       binstream user --api-key KEY --private-key ed25519.pem --logon --json
 
-      binstream demo user
+      BINANCE_API_KEY=... binstream user --market usdm --events ORDER_TRADE_UPDATE
+
+      binstream demo user --market usdm
     """  # fmt: skip
     from ..runner import run_stream
     from .keys import load_credentials
 
     prepare(voice)
+    if conn.market.value != "spot" or portfolio:
+        account = _listen_key_account(conn, portfolio, events)
+        if logon or recv_window or secret_file or private_key:
+            raise typer.BadParameter(
+                "futures and options account streams use the API key only: drop --logon, "
+                "--recv-window, --secret-file and --private-key",
+                param_hint="--market",
+            )
+        try:
+            from ..signing import api_key_from
+
+            key = api_key_from(api_key)
+        except BinstreamError as exc:
+            errors.fail(exc)
+        config = config_from(["userData"], conn=conn, display=display, limits=limits,
+                             voice=voice, view="account",
+                             account={"kind": account, "api_key": key,
+                                      "events": events.split(",") if events else None,
+                                      "keepalive_interval": keepalive})  # fmt: skip
+        finish(run_stream(config))
+        return
+    if events or keepalive:
+        raise typer.BadParameter("--events and --keepalive are for --market usdm, coinm, "
+                                 "options", param_hint="--market")  # fmt: skip
     try:
         credentials = load_credentials(
             api_key, secret_file, private_key, ask_passphrase, prompt=typer.prompt
@@ -109,3 +161,23 @@ def user(
                          view="account", credentials=credentials, logon=logon,
                          recv_window=recv_window)  # fmt: skip
     finish(run_stream(config))
+
+
+#: ``binstream user --market ...`` → the manager method that opens the account stream.
+ACCOUNT_METHODS = {"usdm": "futures_user_socket", "coinm": "coin_futures_user_socket",
+                   "options": "options_user_socket"}  # fmt: skip
+
+
+def _listen_key_account(conn: Connection, portfolio: bool, events: str | None) -> str:
+    """The manager method for a listenKey account stream, or a usage error."""
+    market = conn.market.value
+    if portfolio:
+        if market not in ("usdm", "spot"):
+            raise typer.BadParameter("--portfolio goes with --market usdm", param_hint="--market")
+        if events:
+            raise typer.BadParameter("--events is for usdm and options", param_hint="--events")
+        return "portfolio_margin_socket"
+    if events and market == "coinm":
+        raise typer.BadParameter("COIN-M streams every event type; drop --events",
+                                 param_hint="--events")  # fmt: skip
+    return ACCOUNT_METHODS[market]

@@ -177,6 +177,8 @@ def demo(
       binstream demo --json -n 20 | jq -c .data
 
       binstream demo --market usdm
+
+      binstream demo user --market usdm
     """  # fmt: skip
     from ..runner import run_stream
     from ..server import LocalExchange
@@ -185,15 +187,20 @@ def demo(
 
     async def main() -> int:
         async with LocalExchange(interval=0.2) as exchange:
+            extra: dict[str, object]
             if what is DemoWhat.user and market is not Market.SPOT:
-                raise typer.BadParameter(
-                    "the demo user stream is spot's for now", param_hint="--market"
-                )
-            if what is DemoWhat.user:
+                from ..server.wsapi import DEMO_API_KEY
+                from .account import ACCOUNT_METHODS
+
+                extra = {"streams": ["userData"], "view": "account", "market": market.value,
+                         "account": {"kind": ACCOUNT_METHODS[market.value],
+                                     "api_key": DEMO_API_KEY, "events": None,
+                                     "keepalive_interval": None}}  # fmt: skip
+            elif what is DemoWhat.user:
                 from ..server.wsapi import DEMO_API_KEY, DEMO_API_SECRET
                 from ..signing import Credentials
 
-                extra: dict[str, object] = {
+                extra = {
                     "streams": ["userData"], "view": "account",
                     "credentials": Credentials(DEMO_API_KEY, secret=DEMO_API_SECRET),
                 }  # fmt: skip

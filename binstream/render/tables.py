@@ -297,13 +297,16 @@ def _brief(data: dict[str, Any]) -> str:
 
 
 class AccountView(View):
-    """Balances from ``outboundAccountPosition`` and a tape of order executions."""
+    """Balances and a tape of order executions (spot's ``outboundAccountPosition`` and
+    ``executionReport``; futures' ``ACCOUNT_UPDATE`` and ``ORDER_TRADE_UPDATE``, with a
+    positions table when there are positions)."""
 
     title = "account"
 
     def __init__(self, rows: int = 15) -> None:
         super().__init__()
         self.balances: dict[str, tuple[str, str]] = {}
+        self.positions: dict[str, tuple[str, str, str]] = {}
         self.orders: deque[dict[str, Any]] = deque(maxlen=rows)
         self.notes: deque[str] = deque(maxlen=5)
 
@@ -317,7 +320,19 @@ class AccountView(View):
                 )
         elif kind == "executionReport":
             self.orders.append(data)
-        elif kind is not None:
+        elif kind == "ORDER_TRADE_UPDATE" and isinstance(data.get("o"), dict):
+            self.orders.append({**data["o"], "E": data.get("E")})
+        elif kind == "ACCOUNT_UPDATE" and isinstance(data.get("a"), dict):
+            for balance in data["a"].get("B", []):  # wallet balance, cross wallet balance
+                self.balances[str(balance.get("a"))] = (str(balance.get("wb")),
+                                                        str(balance.get("cw")))  # fmt: skip
+            for position in data["a"].get("P", []):
+                self.positions[str(position.get("s"))] = (
+                    str(position.get("pa")),
+                    str(position.get("ep")),
+                    str(position.get("up")),
+                )
+        elif kind not in (None, "TRADE_LITE"):
             self.notes.append(f"{_clock(data.get('E'))} {kind}")
 
     def __rich__(self) -> RenderableType:
@@ -342,6 +357,16 @@ class AccountView(View):
                 str(report.get("i", "")),
             )
         parts: list[RenderableType] = [balances, orders]
+        held = {s: p for s, p in self.positions.items() if _number(p[0]) != 0}
+        if held:
+            positions = Table(title="positions")
+            for column in ("symbol", "amount", "entry", "unrealised PnL"):
+                positions.add_column(column, justify="left" if column == "symbol" else "right")
+            for symbol in sorted(held):
+                amount, entry, pnl = held[symbol]
+                style = "red" if pnl.startswith("-") else "green"
+                positions.add_row(symbol, amount, entry, Text(pnl, style=style))
+            parts.insert(1, positions)
         if self.notes:
             parts.append(Text("\n".join(self.notes)))
         return Group(*parts)

@@ -42,6 +42,7 @@ from . import market as m
 from .apierror import ApiError, limit_param, symbol_param
 from .faults import Faults, Refusal
 from .feed import Feed, Tick, feed_for, is_diff_depth, is_well_formed
+from .httpfront import connection_class
 from .venues import DerivativesVenue, split_path
 
 log = logging.getLogger("binstream.server")
@@ -150,6 +151,7 @@ class LocalExchange:
         ping_interval: float = 20.0,
         ping_timeout: float = 60.0,
         derivatives: bool = True,
+        listen_key_ttl: float = 3600.0,
     ) -> None:
         self.host = host
         #: Binance pings every 20 s and drops a client that has not answered within a minute.
@@ -172,7 +174,9 @@ class LocalExchange:
         self.venues: dict[Market, DerivativesVenue] = {}
         if derivatives:
             for kind in (Market.USDM, Market.COINM, Market.OPTIONS):
-                self.venues[kind] = DerivativesVenue(kind, seed=seed, book_history=book_history)
+                self.venues[kind] = DerivativesVenue(
+                    kind, seed=seed, book_history=book_history, listen_key_ttl=listen_key_ttl
+                )
         #: With ``book_history=N``: per symbol, the top 50 levels after each of the last N
         #: steps, by ``lastUpdateId`` (tests compare client books with the true book).
         self.book_history = book_history
@@ -226,6 +230,7 @@ class LocalExchange:
             ping_timeout=self.ping_timeout,
             close_timeout=1,
             server_header="binstream-local-exchange",
+            create_connection=connection_class(self._rest_write),
         )
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
@@ -381,6 +386,8 @@ class LocalExchange:
             return json_response(404, {"code": -1, "msg": f"Not found: {full}"})
         if venue is not None and not venue.accepts_route(route):
             return json_response(404, {"code": -1, "msg": f"Not found: {full}"})
+        if venue is not None and venue.listen_key_of(route, path, query) is not None:
+            return None  # an account stream
         self.connections_total += 1
         if self.refusal.take():
             return json_response(503, {"code": -1008, "msg": "Service unavailable (injected)."})
@@ -422,6 +429,23 @@ class LocalExchange:
             return json_response(200, market.snapshot(limit))
         return json_response(404, {"code": -1, "msg": f"Not found: {path}"})
 
+    def _rest_write(
+        self, method: str, full: str, params: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, Any]:
+        """POST, PUT and DELETE: the derivatives venues' listenKey calls; on spot, the
+        listenKey Binance retired."""
+        market, _, path = split_path(full)
+        venue = self.venues.get(market)
+        if venue is not None:
+            venue.active = True
+            answer = venue.rest_write(method, path, params, headers)
+            if answer is not None:
+                return answer
+        elif path in ("/api/v3/userDataStream", "/sapi/v1/userDataStream"):
+            return 410, {"code": -1, "msg": "Gone: listenKeys were retired for spot and margin "
+                         "on 2026-02-20; subscribe over the WebSocket API instead."}  # fmt: skip
+        return 404, {"code": -1, "msg": f"Not found: {full}"}
+
     def _exchange_info(self, params: dict[str, str]) -> Response:
         from .exchangeinfo import UnknownSymbolError, exchange_info
 
@@ -447,6 +471,11 @@ class LocalExchange:
         market, route, path = split_path(full)
         if path == "/ws-api/v3" and self.ws_api is not None and market is Market.SPOT:
             await self.ws_api.handle(ws)
+            return
+        venue = self.venues.get(market)
+        key = venue.listen_key_of(route, path, query) if venue is not None else None
+        if venue is not None and key is not None:
+            await self._account_stream(ws, venue, key, query)
             return
         if path == "/stream":
             names = self._query_streams(query)
@@ -475,6 +504,47 @@ class LocalExchange:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
+
+    async def _account_stream(
+        self, ws: ServerConnection, venue: DerivativesVenue, key: str, query: str
+    ) -> None:
+        """A listenKey's connection: its account's events until it closes or is closed."""
+        params = dict(part.partition("=")[::2] for part in query.split("&") if part)
+        wanted = set(unquote(params["events"]).split("/")) if params.get("events") else None
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self.client_queue)
+
+        def listener(event: dict[str, Any] | None) -> None:
+            if event is None or wanted is None or event.get("e") in wanted or \
+                    event.get("e") == "listenKeyExpired":  # fmt: skip
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(event)
+
+        async def drain() -> None:
+            """Read what the client sends (nothing is expected) until the connection ends."""
+            with contextlib.suppress(ConnectionClosed):
+                async for _ in ws:
+                    pass
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+
+        listeners = venue.accounts.listeners.setdefault(key, [])
+        listeners.append(listener)
+        if not venue.accounts.valid(key):  # unknown or lapsed: say so, send nothing more
+            listener({"e": "listenKeyExpired", "E": m.now_ms(), "listenKey": key})
+        reader = asyncio.create_task(drain())
+        try:
+            while True:
+                event = await queue.get()
+                if event is None:
+                    await ws.close(1000, "listenKey closed")
+                    return
+                await ws.send(orjson.dumps(event).decode())
+        except ConnectionClosed:
+            pass
+        finally:
+            reader.cancel()
+            with contextlib.suppress(ValueError):
+                listeners.remove(listener)
 
     def _feed(self, client: _Client, name: str) -> Feed | None:
         """What ``name`` sends on ``client``'s connection (None: acknowledged, silent)."""

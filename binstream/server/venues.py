@@ -26,6 +26,7 @@ from . import derivatives as d
 from .apierror import ApiError, limit_param, symbol_param
 from .derivfeed import derivatives_feed_for, window_of
 from .feed import Feed, Tick
+from .futuresaccount import AccountStreams
 from .market import INTERVAL_MS, Step, merge_steps, now_ms
 
 _PREFIXES = {"/usdm": Market.USDM, "/coinm": Market.COINM, "/options": Market.OPTIONS}
@@ -56,6 +57,7 @@ class DerivativesVenue:
         specs: Iterable[d.ContractSpec] | None = None,
         seed: int | None = None,
         book_history: int = 0,
+        listen_key_ttl: float = 3600.0,
     ) -> None:
         self.market = market
         self.venue = VENUES[market]
@@ -72,9 +74,12 @@ class DerivativesVenue:
         #: The venue's market runs from its first request on: an exchange serving only
         #: spot clients spends nothing on the derivatives venues.
         self.active = False
+        #: listenKeys, the demo account and account-stream connections.
+        self.accounts = AccountStreams(market, self.contracts, listen_key_ttl)
 
     def step(self, number: int, t: int) -> Tick:
         """Advance every contract once; the tick the streams render from."""
+        self.accounts.step(number, t)
         for symbol, contract in self.contracts.items():
             self.recent[symbol].append(contract.step(number, t))
             if self.book_history:
@@ -86,10 +91,45 @@ class DerivativesVenue:
         return Tick(markets, window_of(self.recent, merge_steps), t, number, self.contracts)
 
     def accepts_route(self, route: Route) -> bool:
-        """Whether a market-stream connection may open on ``route``."""
-        if route is Route.PRIVATE:
-            return False
+        """Whether a connection may open on ``route``."""
         return route is Route.NONE or self.venue.routed
+
+    def listen_key_of(self, route: Route, path: str, query: str) -> str | None:
+        """The listenKey an account-stream URL names, or None for a market-stream URL:
+        ``/private/ws?listenKey=K`` or ``/private/ws/K`` (USD-M, options), ``/ws/K``
+        (COIN-M), ``/pm/ws/K`` (portfolio margin, on the USD-M host)."""
+        if route is Route.PRIVATE:
+            params = dict(part.partition("=")[::2] for part in query.split("&") if part)
+            return params.get("listenKey") or path.removeprefix("/ws").strip("/") or ""
+        if path.startswith("/pm/ws/") and self.market is Market.USDM:
+            return path[len("/pm/ws/") :]
+        if self.market is Market.COINM and path.startswith("/ws/"):
+            candidate = path[4:]
+            if candidate in self.accounts.keys:
+                return candidate
+        return None
+
+    def rest_write(
+        self, method: str, path: str, params: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, Any] | None:
+        """Answer a POST, PUT or DELETE under the venue (the listenKey calls), or None."""
+        wanted: tuple[str, ...] = (self.venue.rest_prefix + "/listenKey",)
+        if self.market is Market.USDM:
+            wanted += ("/papi/v1/listenKey",)  # portfolio margin, on the same host here
+        if path not in wanted:
+            return None
+        api_key = headers.get("x-mbx-apikey")
+        key = params.get("listenKey")
+        try:
+            if method == "POST":
+                return 200, self.accounts.create(api_key)
+            if method == "PUT":
+                return 200, self.accounts.keepalive(api_key, key)
+            if method == "DELETE":
+                return 200, self.accounts.close(api_key, key)
+        except ApiError as exc:
+            return exc.status, {"code": exc.code, "msg": exc.msg}
+        return 405, {"code": -1, "msg": f"{method} is not allowed on {path}"}
 
     def feed(self, name: str, route: Route) -> Feed | None:
         """What ``name`` sends on a connection of ``route``: None (silence, after the
