@@ -417,6 +417,37 @@ class BinanceSocketManager(DerivativesSockets):
         return self._listen_key_socket("portfolio_margin", Market.USDM, None, keepalive_interval,
                                        portfolio=True)  # fmt: skip
 
+    def margin_socket(self, *, validity_ms: int | None = None) -> StreamSocket:
+        """Cross margin account events over the WebSocket API with a listenToken (Binance
+        retired the margin listenKey in 2026-02; see :mod:`binstream.margin`). Needs the API
+        key only; the token is renewed before it expires."""
+        return self._margin_socket("margin", None, validity_ms)
+
+    def isolated_margin_socket(
+        self, symbol: str, *, validity_ms: int | None = None
+    ) -> StreamSocket:
+        """Isolated margin account events of ``symbol`` (a listenToken with
+        ``isIsolated=TRUE``)."""
+        return self._margin_socket(symbol.upper(), symbol.upper(), validity_ms)
+
+    def _margin_socket(
+        self, path: str, symbol: str | None, validity_ms: int | None
+    ) -> StreamSocket:
+        from .endpoints import ConnectionPlan
+        from .margin import MAX_VALIDITY_MS, MarginStreamConfig, MarginStreamSession
+        from .signing import api_key_from
+
+        config = MarginStreamConfig(self.endpoints.rest, api_key_from(self._api_key), symbol,
+                                    validity_ms or MAX_VALIDITY_MS)  # fmt: skip
+        existing = self._sockets.get(path)
+        if existing is not None and not existing.closed:
+            return existing
+        plan = ConnectionPlan(self.endpoints.ws_api, (path,), (), combined=False)
+        socket = StreamSocket(path, [plan], self.options, on_close=self._forget,
+                              session_factory=lambda: MarginStreamSession(config))  # fmt: skip
+        self._sockets[path] = socket
+        return socket
+
     def multiplex_socket(self, streams: Iterable[str]) -> StreamSocket:
         """One combined socket for raw stream names such as ``bnbbtc@aggTrade``.
 

@@ -337,9 +337,14 @@ class _Run:
             wanted = dict(config.account)
             method = getattr(manager, wanted.pop("kind"))
             wanted.pop("api_key")
-            if method.__name__ not in ("futures_user_socket", "options_user_socket"):
-                wanted.pop("events", None)
-            socket = method(**wanted)
+            symbol, events = wanted.pop("symbol", None), wanted.pop("events", None)
+            keepalive = wanted.pop("keepalive_interval", None)
+            if method.__name__ in ("margin_socket", "isolated_margin_socket"):
+                socket = method(symbol) if symbol else method()
+            elif method.__name__ in ("futures_user_socket", "options_user_socket"):
+                socket = method(events=events, keepalive_interval=keepalive)
+            else:
+                socket = method(keepalive_interval=keepalive)
         elif config.credentials is not None:
             socket = manager.user_socket(
                 credentials=config.credentials, logon=config.logon, recv_window=config.recv_window

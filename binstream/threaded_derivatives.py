@@ -462,3 +462,30 @@ class ThreadedDerivatives:
             lambda: self._bsm.portfolio_margin_socket(keepalive_interval=keepalive_interval),
             on_event,
         )
+
+    def start_margin_socket(
+        self,
+        callback: Callback,
+        *,
+        validity_ms: int | None = None,
+        on_event: EventCallback | None = None,
+    ) -> str:
+        """Cross margin account events (a listenToken over the WebSocket API)."""
+        return self._start_socket(
+            callback, lambda: self._bsm.margin_socket(validity_ms=validity_ms), on_event
+        )
+
+    def start_isolated_margin_socket(
+        self,
+        callback: Callback,
+        symbol: str,
+        *,
+        validity_ms: int | None = None,
+        on_event: EventCallback | None = None,
+    ) -> str:
+        """Isolated margin account events of ``symbol``."""
+        return self._start_socket(
+            callback,
+            lambda: self._bsm.isolated_margin_socket(symbol, validity_ms=validity_ms),
+            on_event,
+        )

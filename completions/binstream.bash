@@ -151,7 +151,7 @@ _binstream() {
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --api-key --secret-file --private-key --private-key-passphrase --logon --recv-window --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --api-key --secret-file --private-key --private-key-passphrase --logon --recv-window --portfolio --margin --isolated --events --keepalive --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v" -- "$cur"))
             ;;
     esac
 }

@@ -198,3 +198,54 @@ async def test_cli_account_streams(accounts: LocalExchange) -> None:
     assert mixed.code == 2 and "API key only" in mixed.stderr
     for result in (usdm, wrong, no_key, mixed):
         assert DEMO_API_KEY not in result.stderr + result.stdout
+
+
+# -- margin: listenTokens over the WebSocket API ------------------------------------------
+
+
+async def test_margin_tokens_are_renewed_before_they_expire(accounts: LocalExchange) -> None:
+    bm = manager(accounts)
+    service = accounts.ws_api
+    async with bm.margin_socket(validity_ms=600) as socket:
+        async with asyncio.timeout(10):
+            while len(service.listen_tokens) < 4:  # three renewals, 0.6 s apart
+                message = await socket.recv()
+                assert message.get("e") not in ("error", "eventStreamTerminated"), message
+        assert socket.state is SocketState.OPEN
+    assert service.subscribe_count == 1  # renewals extend the one subscription
+
+
+async def test_a_terminated_margin_stream_subscribes_again(accounts: LocalExchange) -> None:
+    bm = manager(accounts)
+    service = accounts.ws_api
+    async with bm.isolated_margin_socket("bnbbtc") as socket:
+        await take(socket, 1)
+        service.terminate_streams()
+        async with asyncio.timeout(10):
+            while service.subscribe_count < 2:
+                await take(socket, 1)
+        await take(socket, 2)
+    tokens = list(service.listen_tokens.values())
+    assert {symbol for _, symbol, _ in tokens} == {"BNBBTC"}
+
+
+async def test_margin_refusals_are_clear(accounts: LocalExchange) -> None:
+    async with manager(accounts).isolated_margin_socket("NOPEUSDT") as socket:
+        unknown = await asyncio.wait_for(socket.recv(), 10)
+    async with manager(accounts, api_key="Nope" + "y" * 60).margin_socket() as socket:
+        refused = await asyncio.wait_for(socket.recv(), 10)
+    assert unknown["type"] == "BinanceUserStreamError" and "-1121" in unknown["m"]
+    assert refused["type"] == "BinanceUserStreamAuthError" and "y" * 60 not in refused["m"]
+
+
+async def test_cli_margin_streams(accounts: LocalExchange) -> None:
+    env = cli_env(BINSTREAM_ENDPOINT=accounts.url, BINANCE_API_KEY=DEMO_API_KEY)
+    cross, isolated, both = await asyncio.gather(
+        run_cli("user", "--margin", "--json", "-n", "2", env=env),
+        run_cli("user", "--isolated", "BNBBTC", "--json", "-n", "1", env=env),
+        run_cli("user", "--margin", "--isolated", "BNBBTC", env=env),
+    )
+    assert cross.code == 0 and isolated.code == 0, cross.stderr + isolated.stderr
+    assert json.loads(cross.lines[0])["e"] in ("executionReport", "outboundAccountPosition",
+                                                "balanceUpdate")  # fmt: skip
+    assert both.code == 2 and "use one" in both.stderr

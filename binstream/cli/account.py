@@ -78,6 +78,18 @@ def user(
         bool,
         typer.Option("--portfolio", help="Portfolio margin account (with --market usdm)."),
     ] = False,
+    margin: Annotated[
+        bool, typer.Option("--margin", help="Cross margin account (a listenToken).")
+    ] = False,
+    isolated: Annotated[
+        str | None,
+        typer.Option(
+            "--isolated",
+            metavar="SYMBOL",
+            show_default=False,
+            help="Isolated margin account of SYMBOL (a listenToken).",
+        ),
+    ] = None,
     events: Annotated[
         str | None,
         typer.Option(
@@ -103,13 +115,15 @@ def user(
     voice: Voice = VOICE,
 ) -> None:
     """Account events (balances, orders, fills): spot over the WebSocket API, futures and
-    options over a listenKey (--market usdm|coinm|options).
+    options over a listenKey (--market usdm|coinm|options), margin over a listenToken
+    (--margin, --isolated SYMBOL).
 
     Spot keys come from BINANCE_API_KEY with BINANCE_API_SECRET (HMAC) or
-    BINANCE_PRIVATE_KEY (a PEM file), or from the options. Futures and options need the API
-    key only: binstream makes the listenKey, keeps it alive every 30 minutes, makes a new one
-    when it lapses (one status line) and closes it on exit. Secrets are never printed; the
-    key id is shown masked.
+    BINANCE_PRIVATE_KEY (a PEM file), or from the options. Futures, options and margin
+    need the API key only: binstream makes the listenKey, keeps it alive every 30 minutes,
+    makes a new one when it lapses (one status line) and closes it on exit; a margin
+    listenToken is renewed before it expires. Secrets are never printed; the key id is
+    shown masked.
 
     [bold]Examples[/bold]
 
@@ -119,14 +133,16 @@ def user(
 
       BINANCE_API_KEY=... binstream user --market usdm --events ORDER_TRADE_UPDATE
 
+      BINANCE_API_KEY=... binstream user --isolated BNBUSDT
+
       binstream demo user --market usdm
     """  # fmt: skip
     from ..runner import run_stream
     from .keys import load_credentials
 
     prepare(voice)
-    if conn.market.value != "spot" or portfolio:
-        account = _listen_key_account(conn, portfolio, events)
+    if conn.market.value != "spot" or portfolio or margin or isolated:
+        account = _listen_key_account(conn, portfolio, events, margin, isolated)
         if logon or recv_window or secret_file or private_key:
             raise typer.BadParameter(
                 "futures and options account streams use the API key only: drop --logon, "
@@ -143,7 +159,8 @@ def user(
                              voice=voice, view="account",
                              account={"kind": account, "api_key": key,
                                       "events": events.split(",") if events else None,
-                                      "keepalive_interval": keepalive})  # fmt: skip
+                                      "keepalive_interval": keepalive,
+                                      "symbol": isolated})  # fmt: skip
         finish(run_stream(config))
         return
     if events or keepalive:
@@ -168,9 +185,23 @@ ACCOUNT_METHODS = {"usdm": "futures_user_socket", "coinm": "coin_futures_user_so
                    "options": "options_user_socket"}  # fmt: skip
 
 
-def _listen_key_account(conn: Connection, portfolio: bool, events: str | None) -> str:
-    """The manager method for a listenKey account stream, or a usage error."""
+def _listen_key_account(
+    conn: Connection, portfolio: bool, events: str | None, margin: bool, isolated: str | None
+) -> str:
+    """The manager method of a futures, options or margin account stream, or a usage error."""
     market = conn.market.value
+    if margin or isolated:
+        if market != "spot" or portfolio or (margin and isolated):
+            raise typer.BadParameter(
+                "--margin and --isolated are spot margin accounts: use one, without --market "
+                "or --portfolio", param_hint="--margin")  # fmt: skip
+        if events:
+            raise typer.BadParameter("--events is for usdm and options", param_hint="--events")
+        if isolated:
+            from .options import normalized_symbols
+
+            normalized_symbols([isolated])  # a usage error for a malformed symbol
+        return "isolated_margin_socket" if isolated else "margin_socket"
     if portfolio:
         if market not in ("usdm", "spot"):
             raise typer.BadParameter("--portfolio goes with --market usdm", param_hint="--market")

@@ -441,6 +441,11 @@ class LocalExchange:
             answer = venue.rest_write(method, path, params, headers)
             if answer is not None:
                 return answer
+        elif path == "/sapi/v1/userListenToken" and self.ws_api is not None and method == "POST":
+            try:
+                return 200, self.ws_api.listen_token(headers.get("x-mbx-apikey"), params)
+            except ApiError as exc:
+                return exc.status, {"code": exc.code, "msg": exc.msg}
         elif path in ("/api/v3/userDataStream", "/sapi/v1/userDataStream"):
             return 410, {"code": -1, "msg": "Gone: listenKeys were retired for spot and margin "
                          "on 2026-02-20; subscribe over the WebSocket API instead."}  # fmt: skip

@@ -108,6 +108,8 @@ class _Session:
     orders: int = 0
     logged_in: Account | None = None
     subscriptions: dict[int, Account] = field(default_factory=dict)
+    #: Subscriptions made with a listenToken end at its expiration time (ms).
+    expirations: dict[int, int] = field(default_factory=dict)
     next_id: itertools.count[int] = field(default_factory=itertools.count)
 
 
@@ -121,6 +123,8 @@ class UserDataService:
         for account in accounts or ():
             self.add_account(account)
         self.sessions: set[_Session] = set()
+        #: listenTokens of margin accounts: token → (account, isolated symbol, expiry ms).
+        self.listen_tokens: dict[str, tuple[Account, str | None, int]] = {}
         self.clock_offset_ms = 0  # simulate a server clock ahead (+) or behind (-)
         self.event_probability = 0.3
         self.rng = random.Random(4242)
@@ -255,6 +259,13 @@ class UserDataService:
                 "serverTime": now,
                 "userDataStream": bool(session.subscriptions),
             }
+        if method == "userDataStream.subscribe.listenToken":
+            token = self.listen_tokens.get(str(params.get("listenToken") or ""))
+            if token is None or token[2] <= self.now():
+                raise ApiError(400, -1209, "Invalid listenToken.")
+            subscription = self._subscribe(session, token[0])
+            session.expirations[subscription] = token[2]
+            return {"subscriptionId": subscription, "expirationTime": token[2]}
         if method == "userDataStream.subscribe":
             if session.logged_in is None:
                 raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
@@ -392,9 +403,42 @@ class UserDataService:
 
     # -- account activity -------------------------------------------------------------------
 
+    def listen_token(self, api_key: str | None, params: dict[str, str]) -> dict[str, Any]:
+        """``POST /sapi/v1/userListenToken``: a margin (or isolated margin) account's
+        listenToken, valid ``validity`` ms (default and most: 24 hours)."""
+        if not api_key or not api_key.isalnum():
+            raise ApiError(401, -2014, "API-key format invalid.")
+        account = self.accounts.get(api_key)
+        if account is None:
+            raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        isolated = str(params.get("isIsolated", "false")).lower() == "true"
+        symbol = params.get("symbol")
+        if isolated and not symbol:
+            raise missing("symbol")
+        if isolated and symbol not in self.exchange.markets:
+            raise ApiError(400, -1121, "Invalid symbol.")
+        try:
+            validity = min(int(params.get("validity", 86_400_000)), 86_400_000)
+        except ValueError:
+            raise ApiError(
+                400, -1100, "Illegal characters found in parameter 'validity'."
+            ) from None
+        token = base64.b64encode(random.randbytes(48)).decode()
+        expires = self.now() + max(validity, 1)
+        self.listen_tokens[token] = (account, symbol if isolated else None, expires)
+        return {"token": token, "expirationTime": expires}
+
     def on_step(self, steps: dict[str, m.Step]) -> None:
         """Fill resting orders the market moved through; let each subscribed account that
         no client trades with show some demo activity."""
+        now = self.now()
+        for session in list(self.sessions):
+            for sub_id, ends in list(session.expirations.items()):
+                if ends <= now:  # a listenToken subscription not renewed in time
+                    del session.expirations[sub_id]
+                    session.subscriptions.pop(sub_id, None)
+                    event = {"e": "eventStreamTerminated", "E": now}
+                    self._send(session, {"subscriptionId": sub_id, "event": event})
         self._deliver(self.trading.on_step())
         for session in list(self.sessions):
             for sub_id, account in list(session.subscriptions.items()):
