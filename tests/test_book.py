@@ -203,6 +203,8 @@ async def test_book_check_mode_finds_no_divergence(book_exchange: LocalExchange)
         assert book.checks >= 2 and book.divergences == 0
 
 
+# The CLI over the book socket: the book procedure is tested on both transports above.
+@pytest.mark.transport_independent
 async def test_cli_book_json_matches_the_exchange(book_exchange: LocalExchange) -> None:
     book_exchange.faults = Faults(gap_every=5, drop_after=40)
     result = await run_cli("book", "bnbbtc", "--endpoint", book_exchange.url, "--json",

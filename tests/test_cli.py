@@ -383,6 +383,8 @@ async def test_bad_input_is_one_line_or_one_json_object_with_exit_2() -> None:
     assert event["type"] == "RecordingError" and "/nonexistent.jsonl" in event["m"]
 
 
+# Steering is the subscription machinery (tested on both transports in test_subscribe).
+@pytest.mark.transport_independent
 async def test_control_steers_a_running_multiplex(exchange: LocalExchange) -> None:
     """A script on stdin subscribes, lists, unsubscribes; a bad line is one error line."""
     proc = await asyncio.create_subprocess_exec(

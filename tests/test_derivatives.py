@@ -100,10 +100,13 @@ def check_message(message: Any, expected: str) -> None:
 async def derivatives() -> Any:
     # A faster clock than the other tests': the 60 s streams (open interest, new options)
     # then send within two seconds.
-    async with LocalExchange(interval=0.003, seed=3) as ex:
+    async with LocalExchange(interval=0.002, seed=3) as ex:
         yield ex
 
 
+# What each method names and where it routes is above the transport (the mixed multiplex
+# and the route tests below run on both): one run.
+@pytest.mark.transport_independent
 @pytest.mark.usefixtures("transport")
 async def test_every_method_delivers_well_formed_messages(derivatives: LocalExchange) -> None:
     bm = BinanceSocketManager(endpoint=derivatives.url, user_timeout=10)

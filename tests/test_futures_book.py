@@ -123,7 +123,7 @@ async def test_futures_book_matches_the_exchange_through_drops_and_gaps(
     async with bm.book_socket(symbol.lower(), levels=10, futures_type=futures_type) as book:
         assert isinstance(book.book, FuturesOrderBook)
         assert book.socket.urls[0].endswith("@depth@100ms")
-        while len(views) < 80:
+        while len(views) < 60:
             message = await book.recv()
             (errors if message["e"] == "error" else views).append(message)
         assert book.book.resyncs >= 3

@@ -203,12 +203,14 @@ async def test_cli_account_streams(accounts: LocalExchange) -> None:
 # -- margin: listenTokens over the WebSocket API ------------------------------------------
 
 
+# Renewal is the session's logic over the WS-API, above the transport: one run.
+@pytest.mark.transport_independent
 async def test_margin_tokens_are_renewed_before_they_expire(accounts: LocalExchange) -> None:
     bm = manager(accounts)
     service = accounts.ws_api
-    async with bm.margin_socket(validity_ms=600) as socket:
+    async with bm.margin_socket(validity_ms=400) as socket:
         async with asyncio.timeout(10):
-            while len(service.listen_tokens) < 4:  # three renewals, 0.6 s apart
+            while len(service.listen_tokens) < 3:  # two renewals, 0.4 s apart
                 message = await socket.recv()
                 assert message.get("e") not in ("error", "eventStreamTerminated"), message
         assert socket.state is SocketState.OPEN

@@ -94,6 +94,8 @@ async def test_a_reconnect_restores_the_set_in_force(exchange: LocalExchange) ->
         assert sorted(await ms.list_subscriptions()) == sorted(wanted - {"ethbtc@trade"})
 
 
+# Placing streams on connections happens above the transport: one run.
+@pytest.mark.transport_independent
 async def test_past_a_connections_limit_another_opens_and_closes_with_its_last_stream(
     exchange: LocalExchange,
 ) -> None:

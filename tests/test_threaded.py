@@ -197,6 +197,8 @@ def test_drop_error_dict_then_data_again(
     assert ids == sorted(set(ids))
 
 
+# The bound lives in the buffer and the hand-off, above the transport: one run.
+@pytest.mark.transport_independent
 def test_slow_callback_keeps_memory_bounded() -> None:
     with ExchangeThread(interval=0.001, seed=3) as exchange:
         streams = [f"{s.lower()}@depth20@100ms" for s in exchange.markets]
