@@ -59,7 +59,8 @@ async def test_every_account_socket_delivers_the_demo_accounts_events(
     assert {e["e"] for e in events} <= ACCOUNT_EVENTS
     order = next(e for e in events if e["e"] == "ORDER_TRADE_UPDATE")["o"]
     assert {"s", "S", "o", "X", "x", "i", "z", "ap", "ps"} <= set(order)
-    calls = accounts.venues[market].accounts.calls
+    venue = accounts.venues[market]
+    calls = (venue.portfolio if method == "portfolio_margin_socket" else venue.accounts).calls
     assert calls["POST"] >= 1 and calls["DELETE"] == 1  # made, then closed with the socket
 
 
@@ -160,24 +161,38 @@ async def test_stop_during_keepalives_closes_the_key_promptly(accounts: LocalExc
     assert store.calls["DELETE"] == 1 and not store.keys
 
 
-def test_threaded_account_socket(transport: str) -> None:
+THREADED_ACCOUNT_METHODS = [
+    ("start_futures_user_socket", (), "futures"),
+    ("start_coin_futures_socket", (), "coin_futures"),
+    ("start_options_user_socket", (), "options_user"),
+    ("start_portfolio_margin_socket", (), "portfolio_margin"),
+    ("start_margin_socket", (), "margin"),
+    ("start_isolated_margin_socket", ("BNBBTC",), "BNBBTC"),
+]
+
+
+def test_threaded_account_sockets(transport: str) -> None:
     with ExchangeThread(interval=FAST, seed=9) as exchange:
         twm = ThreadedWebsocketManager(api_key=DEMO_API_KEY, endpoint=exchange.url)
         twm.start()
-        got: list[Any] = []
+        got: dict[str, list[Any]] = {}
         done = threading.Event()
 
-        def callback(message: Any) -> None:
-            got.append(message)
-            if len(got) >= 3:
-                done.set()
+        def collect(name: str) -> Any:
+            def callback(message: Any) -> None:
+                got.setdefault(name, []).append(message)
+                if len(got) == len(THREADED_ACCOUNT_METHODS):
+                    done.set()
 
-        name = twm.start_futures_user_socket(callback)
-        assert name == "futures"
-        assert done.wait(15), got
+            return callback
+
+        for method, args, expected in THREADED_ACCOUNT_METHODS:
+            assert getattr(twm, method)(collect(expected), *args) == expected
+        assert done.wait(15), sorted(got)
         twm.stop()
         assert twm.join(5)
-    assert {m["e"] for m in got} <= ACCOUNT_EVENTS
+    for name, messages in got.items():
+        assert all(m.get("e") != "error" for m in messages), (name, messages[:2])
 
 
 async def test_cli_account_streams(accounts: LocalExchange) -> None:

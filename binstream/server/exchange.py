@@ -42,6 +42,7 @@ from . import market as m
 from .apierror import ApiError, limit_param, symbol_param
 from .faults import Faults, Refusal
 from .feed import Feed, Tick, feed_for, is_diff_depth, is_well_formed
+from .futuresaccount import AccountStreams
 from .httpfront import connection_class
 from .venues import DerivativesVenue, split_path
 
@@ -478,9 +479,9 @@ class LocalExchange:
             await self.ws_api.handle(ws)
             return
         venue = self.venues.get(market)
-        key = venue.listen_key_of(route, path, query) if venue is not None else None
-        if venue is not None and key is not None:
-            await self._account_stream(ws, venue, key, query)
+        account = venue.listen_key_of(route, path, query) if venue is not None else None
+        if account is not None:
+            await self._account_stream(ws, *account, query)
             return
         if path == "/stream":
             names = self._query_streams(query)
@@ -511,7 +512,7 @@ class LocalExchange:
                 await sender
 
     async def _account_stream(
-        self, ws: ServerConnection, venue: DerivativesVenue, key: str, query: str
+        self, ws: ServerConnection, store: AccountStreams, key: str, query: str
     ) -> None:
         """A listenKey's connection: its account's events until it closes or is closed."""
         params = dict(part.partition("=")[::2] for part in query.split("&") if part)
@@ -532,9 +533,9 @@ class LocalExchange:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
 
-        listeners = venue.accounts.listeners.setdefault(key, [])
+        listeners = store.listeners.setdefault(key, [])
         listeners.append(listener)
-        if not venue.accounts.valid(key):  # unknown or lapsed: say so, send nothing more
+        if not store.valid(key):  # unknown or lapsed: say so, send nothing more
             listener({"e": "listenKeyExpired", "E": m.now_ms(), "listenKey": key})
         reader = asyncio.create_task(drain())
         try:

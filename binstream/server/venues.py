@@ -76,10 +76,13 @@ class DerivativesVenue:
         self.active = False
         #: listenKeys, the demo account and account-stream connections.
         self.accounts = AccountStreams(market, self.contracts, listen_key_ttl)
+        #: Portfolio margin's own listenKeys (``/papi/v1``, ``/pm/ws/``), on the USD-M host.
+        self.portfolio = AccountStreams(market, self.contracts, listen_key_ttl)
 
     def step(self, number: int, t: int) -> Tick:
         """Advance every contract once; the tick the streams render from."""
         self.accounts.step(number, t)
+        self.portfolio.step(number, t)
         for symbol, contract in self.contracts.items():
             self.recent[symbol].append(contract.step(number, t))
             if self.book_history:
@@ -94,39 +97,43 @@ class DerivativesVenue:
         """Whether a connection may open on ``route``."""
         return route is Route.NONE or self.venue.routed
 
-    def listen_key_of(self, route: Route, path: str, query: str) -> str | None:
-        """The listenKey an account-stream URL names, or None for a market-stream URL:
-        ``/private/ws?listenKey=K`` or ``/private/ws/K`` (USD-M, options), ``/ws/K``
-        (COIN-M), ``/pm/ws/K`` (portfolio margin, on the USD-M host)."""
+    def listen_key_of(
+        self, route: Route, path: str, query: str
+    ) -> tuple[AccountStreams, str] | None:
+        """The account streams and listenKey an account-stream URL names, or None for a
+        market-stream URL: ``/private/ws?listenKey=K`` or ``/private/ws/K`` (USD-M,
+        options), ``/ws/K`` (COIN-M), ``/pm/ws/K`` (portfolio margin, on the USD-M host)."""
         if route is Route.PRIVATE:
             params = dict(part.partition("=")[::2] for part in query.split("&") if part)
-            return params.get("listenKey") or path.removeprefix("/ws").strip("/") or ""
+            key = params.get("listenKey") or path.removeprefix("/ws").strip("/") or ""
+            return self.accounts, key
         if path.startswith("/pm/ws/") and self.market is Market.USDM:
-            return path[len("/pm/ws/") :]
+            return self.portfolio, path[len("/pm/ws/") :]
         if self.market is Market.COINM and path.startswith("/ws/"):
             candidate = path[4:]
             if candidate in self.accounts.keys:
-                return candidate
+                return self.accounts, candidate
         return None
 
     def rest_write(
         self, method: str, path: str, params: dict[str, str], headers: dict[str, str]
     ) -> tuple[int, Any] | None:
         """Answer a POST, PUT or DELETE under the venue (the listenKey calls), or None."""
-        wanted: tuple[str, ...] = (self.venue.rest_prefix + "/listenKey",)
-        if self.market is Market.USDM:
-            wanted += ("/papi/v1/listenKey",)  # portfolio margin, on the same host here
-        if path not in wanted:
+        stores = {self.venue.rest_prefix + "/listenKey": self.accounts}
+        if self.market is Market.USDM:  # portfolio margin, on the same host here
+            stores["/papi/v1/listenKey"] = self.portfolio
+        store = stores.get(path)
+        if store is None:
             return None
         api_key = headers.get("x-mbx-apikey")
         key = params.get("listenKey")
         try:
             if method == "POST":
-                return 200, self.accounts.create(api_key)
+                return 200, store.create(api_key)
             if method == "PUT":
-                return 200, self.accounts.keepalive(api_key, key)
+                return 200, store.keepalive(api_key, key)
             if method == "DELETE":
-                return 200, self.accounts.close(api_key, key)
+                return 200, store.close(api_key, key)
         except ApiError as exc:
             return exc.status, {"code": exc.code, "msg": exc.msg}
         return 405, {"code": -1, "msg": f"{method} is not allowed on {path}"}
