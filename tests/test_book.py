@@ -78,6 +78,8 @@ def machine_book(machine: OrderBook) -> tuple[Book, Book]:
     )
 
 
+# The book procedure sits above the transport (drops are tested on each in test_reconnect).
+@pytest.mark.transport_independent
 @settings(max_examples=300, deadline=None)
 @given(
     histories(),
@@ -176,6 +178,8 @@ async def book_exchange() -> Any:
         yield ex
 
 
+# The book procedure sits above the transport (drops are tested on each in test_reconnect).
+@pytest.mark.transport_independent
 async def test_book_socket_matches_the_exchange_through_drops_and_gaps(
     book_exchange: LocalExchange,
 ) -> None:
@@ -194,6 +198,8 @@ async def test_book_socket_matches_the_exchange_through_drops_and_gaps(
     assert ids == sorted(ids)
 
 
+# The book procedure sits above the transport (drops are tested on each in test_reconnect).
+@pytest.mark.transport_independent
 async def test_book_check_mode_finds_no_divergence(book_exchange: LocalExchange) -> None:
     bm = BinanceSocketManager(endpoint=book_exchange.url, user_timeout=5)
     async with bm.book_socket("bnbbtc", levels=5, check_interval=0.05) as book:

@@ -33,21 +33,50 @@ async def stream(exchange: LocalExchange, *args: str) -> list[Any]:
     return messages
 
 
+#: What a subcommand prints is the same on either transport; raw and combined frames are
+#: checked on both with the trade cases and the multiplex.
+ONE_TRANSPORT = pytest.mark.transport_independent
+
+
 @pytest.mark.parametrize(
     ("args", "check"),
     [
         (["trade", "bnbbtc"], lambda m: m["e"] == "trade" and m["s"] == "BNBBTC"),
         (["trade", "BNBBTC", "--agg"], lambda m: m["e"] == "aggTrade"),
         (["trade", "bnbbtc", "ethbtc"], lambda m: m["stream"] in ("bnbbtc@trade", "ethbtc@trade")),
-        (["ticker", "bnbbtc"], lambda m: m["e"] == "24hrTicker"),
-        (["ticker", "bnbbtc", "--window", "1h"], lambda m: m["e"] == "1hTicker"),
-        (["ticker"], lambda m: isinstance(m, list) and m[0]["e"] == "1dTicker"),
-        (["ticker", "--mini"], lambda m: isinstance(m, list) and m[0]["e"] == "24hrMiniTicker"),
-        (["depth", "bnbbtc"], lambda m: m["e"] == "depthUpdate"),
-        (["depth", "bnbbtc", "--depth", "10", "--speed", "100ms"], lambda m: len(m["bids"]) == 10),
-        (["kline", "bnbbtc", "-i", "5m"], lambda m: m["k"]["i"] == "5m"),
-        (["kline", "bnbbtc", "--tz", "+08:00"], lambda m: m["e"] == "kline"),
-        (["book-ticker", "bnbbtc"], lambda m: {"u", "s", "b", "B", "a", "A"} == set(m)),
+        pytest.param(["ticker", "bnbbtc"], lambda m: m["e"] == "24hrTicker", marks=ONE_TRANSPORT),
+        pytest.param(
+            ["ticker", "bnbbtc", "--window", "1h"],
+            lambda m: m["e"] == "1hTicker",
+            marks=ONE_TRANSPORT,
+        ),
+        pytest.param(
+            ["ticker"],
+            lambda m: isinstance(m, list) and m[0]["e"] == "1dTicker",
+            marks=ONE_TRANSPORT,
+        ),
+        pytest.param(
+            ["ticker", "--mini"],
+            lambda m: isinstance(m, list) and m[0]["e"] == "24hrMiniTicker",
+            marks=ONE_TRANSPORT,
+        ),
+        pytest.param(["depth", "bnbbtc"], lambda m: m["e"] == "depthUpdate", marks=ONE_TRANSPORT),
+        pytest.param(
+            ["depth", "bnbbtc", "--depth", "10", "--speed", "100ms"],
+            lambda m: len(m["bids"]) == 10,
+            marks=ONE_TRANSPORT,
+        ),
+        pytest.param(
+            ["kline", "bnbbtc", "-i", "5m"], lambda m: m["k"]["i"] == "5m", marks=ONE_TRANSPORT
+        ),
+        pytest.param(
+            ["kline", "bnbbtc", "--tz", "+08:00"], lambda m: m["e"] == "kline", marks=ONE_TRANSPORT
+        ),
+        pytest.param(
+            ["book-ticker", "bnbbtc"],
+            lambda m: {"u", "s", "b", "B", "a", "A"} == set(m),
+            marks=ONE_TRANSPORT,
+        ),
         (
             ["multiplex", "bnbbtc@aggTrade", "neobtc@ticker"],
             lambda m: m["stream"] in ("bnbbtc@aggTrade", "neobtc@ticker") and "data" in m,
@@ -61,6 +90,8 @@ async def test_subcommands_print_json_lines(
         assert check(message), message
 
 
+# Output and exit codes do not depend on the transport: one run.
+@pytest.mark.transport_independent
 async def test_endpoint_from_environment(exchange: LocalExchange) -> None:
     result = await run_cli(
         "trade", "bnbbtc", "-n", "2", "--json", env=cli_env(BINSTREAM_ENDPOINT=exchange.url)
@@ -68,6 +99,8 @@ async def test_endpoint_from_environment(exchange: LocalExchange) -> None:
     assert result.code == 0 and len(result.lines) == 2
 
 
+# Output and exit codes do not depend on the transport: one run.
+@pytest.mark.transport_independent
 async def test_timeout_exits_3(exchange: LocalExchange) -> None:
     exchange.pause()
     result = await run_cli("trade", "bnbbtc", "--endpoint", exchange.url, "--timeout", "0.5")
@@ -152,6 +185,8 @@ async def test_one_line_per_event(
         assert events[0]["retry"] == 1 and events[0]["retries"] == 5
 
 
+# Output and exit codes do not depend on the transport: one run.
+@pytest.mark.transport_independent
 async def test_giving_up_is_one_line_in_either_format() -> None:
     with pysocket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -202,6 +237,8 @@ async def test_head_closes_the_pipe_cleanly(exchange: LocalExchange) -> None:
     assert err.decode() == ""
 
 
+# Output and exit codes do not depend on the transport: one run.
+@pytest.mark.transport_independent
 async def test_ctrl_c_exits_130_without_traceback(exchange: LocalExchange) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "binstream", "trade", "bnbbtc", "--endpoint", exchange.url,
@@ -215,6 +252,8 @@ async def test_ctrl_c_exits_130_without_traceback(exchange: LocalExchange) -> No
     assert "Traceback" not in err.decode()
 
 
+# Output and exit codes do not depend on the transport: one run.
+@pytest.mark.transport_independent
 async def test_table_mode_renders_a_ladder(exchange: LocalExchange) -> None:
     result = await run_cli(
         "depth", "bnbbtc", "--depth", "5", "--endpoint", exchange.url, "-f", "table", "-n", "5"
@@ -224,6 +263,8 @@ async def test_table_mode_renders_a_ladder(exchange: LocalExchange) -> None:
     assert max(len(line) for line in result.lines) <= 100
 
 
+# Output and exit codes do not depend on the transport: one run.
+@pytest.mark.transport_independent
 async def test_table_mode_ticker_and_trades(exchange: LocalExchange) -> None:
     result = await run_cli("ticker", "bnbbtc", "ethbtc", "--endpoint", exchange.url, "-f",
                            "table", "-n", "6")  # fmt: skip
@@ -260,6 +301,8 @@ async def test_bad_input_exits_2_with_a_clear_message(args: list[str], text: str
     assert "Traceback" not in result.stderr
 
 
+# Output and exit codes do not depend on the transport: one run.
+@pytest.mark.transport_independent
 async def test_unknown_stream_type_passes_with_a_warning(exchange: LocalExchange) -> None:
     result = await run_cli(
         "multiplex", "bnbbtc@referencePrice", "bnbbtc@trade", "--endpoint", exchange.url,
@@ -269,6 +312,7 @@ async def test_unknown_stream_type_passes_with_a_warning(exchange: LocalExchange
     assert "'referencePrice' is not known" in result.stderr
 
 
+# Output and exit codes do not depend on the transport: one run.
 @pytest.mark.transport_independent
 @pytest.mark.parametrize(
     "argv",
@@ -291,6 +335,7 @@ def test_a_run_builds_only_its_command_and_says_the_same(argv: list[str]) -> Non
     assert (short.exit_code, short.output) == (full.exit_code, full.output)
 
 
+# Output and exit codes do not depend on the transport: one run.
 @pytest.mark.transport_independent
 async def test_version_and_help_examples() -> None:
     result = await run_cli("--version")
@@ -301,6 +346,8 @@ async def test_version_and_help_examples() -> None:
         assert help_text.code == 0 and "Examples" in help_text.stdout, command
 
 
+# Output and exit codes do not depend on the transport: one run.
+@pytest.mark.transport_independent
 async def test_demo_runs_with_no_network() -> None:
     result = await run_cli("demo", "--json", "-n", "6")
     assert result.code == 0, result.stderr
@@ -309,6 +356,8 @@ async def test_demo_runs_with_no_network() -> None:
     }  # fmt: skip
 
 
+# Output and exit codes do not depend on the transport: one run.
+@pytest.mark.transport_independent
 async def test_serve_prints_its_url_and_serves() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "binstream", "serve", "--interval", "0.01",
@@ -364,6 +413,7 @@ async def test_stdout_nobody_reads_is_reported_and_drop_keeps_the_connection(
     assert "Traceback" not in "".join(lines) + rest
 
 
+# Output and exit codes do not depend on the transport: one run.
 @pytest.mark.transport_independent
 async def test_bad_input_is_one_line_or_one_json_object_with_exit_2() -> None:
     result = await run_cli("trade", "bnb/btc")

@@ -64,6 +64,9 @@ async def test_every_account_socket_delivers_the_demo_accounts_events(
     assert calls["POST"] >= 1 and calls["DELETE"] == 1  # made, then closed with the socket
 
 
+# The listenKey session's logic sits above the transport (the account sockets and a
+# reconnect run on both).
+@pytest.mark.transport_independent
 async def test_the_key_is_kept_alive_and_never_lapses(accounts: LocalExchange) -> None:
     bm = manager(accounts)
     renewed: list[Any] = []
@@ -80,6 +83,9 @@ async def test_the_key_is_kept_alive_and_never_lapses(accounts: LocalExchange) -
     assert renewed == []
 
 
+# The listenKey session's logic sits above the transport (the account sockets and a
+# reconnect run on both).
+@pytest.mark.transport_independent
 async def test_an_expired_key_is_replaced_and_the_stream_goes_on(
     accounts: LocalExchange, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -127,6 +133,9 @@ async def test_a_reconnect_keeps_the_key_and_says_nothing_of_renewal(
     assert "renewed" not in kinds and kinds.count("connected") == 2
 
 
+# The listenKey session's logic sits above the transport (the account sockets and a
+# reconnect run on both).
+@pytest.mark.transport_independent
 async def test_a_wrong_api_key_ends_the_stream_with_an_auth_error(
     accounts: LocalExchange, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -140,6 +149,9 @@ async def test_a_wrong_api_key_ends_the_stream_with_an_auth_error(
     assert wrong not in caplog.text
 
 
+# The listenKey session's logic sits above the transport (the account sockets and a
+# reconnect run on both).
+@pytest.mark.transport_independent
 async def test_only_the_api_key_is_needed(accounts: LocalExchange) -> None:
     """listenKey calls carry no signature: no secret, and no clock, is involved."""
     bm = manager(accounts, api_secret=None)
@@ -147,6 +159,9 @@ async def test_only_the_api_key_is_needed(accounts: LocalExchange) -> None:
         assert (await take(socket, 1))[0]["e"] in ACCOUNT_EVENTS
 
 
+# The listenKey session's logic sits above the transport (the account sockets and a
+# reconnect run on both).
+@pytest.mark.transport_independent
 async def test_stop_during_keepalives_closes_the_key_promptly(accounts: LocalExchange) -> None:
     bm = manager(accounts)
     store = accounts.venues[Market.USDM].accounts
@@ -195,6 +210,9 @@ def test_threaded_account_sockets(transport: str) -> None:
         assert all(m.get("e") != "error" for m in messages), (name, messages[:2])
 
 
+# The listenKey session's logic sits above the transport (the account sockets and a
+# reconnect run on both).
+@pytest.mark.transport_independent
 async def test_cli_account_streams(accounts: LocalExchange) -> None:
     env = cli_env(BINSTREAM_ENDPOINT=accounts.url, BINANCE_API_KEY=DEMO_API_KEY)
     usdm, wrong, no_key, mixed = await asyncio.gather(
@@ -232,6 +250,9 @@ async def test_margin_tokens_are_renewed_before_they_expire(accounts: LocalExcha
     assert service.subscribe_count == 1  # renewals extend the one subscription
 
 
+# The listenKey session's logic sits above the transport (the account sockets and a
+# reconnect run on both).
+@pytest.mark.transport_independent
 async def test_a_terminated_margin_stream_subscribes_again(accounts: LocalExchange) -> None:
     bm = manager(accounts)
     service = accounts.ws_api
@@ -246,6 +267,9 @@ async def test_a_terminated_margin_stream_subscribes_again(accounts: LocalExchan
     assert {symbol for _, symbol, _ in tokens} == {"BNBBTC"}
 
 
+# The listenKey session's logic sits above the transport (the account sockets and a
+# reconnect run on both).
+@pytest.mark.transport_independent
 async def test_margin_refusals_are_clear(accounts: LocalExchange) -> None:
     async with manager(accounts).isolated_margin_socket("NOPEUSDT") as socket:
         unknown = await asyncio.wait_for(socket.recv(), 10)
@@ -255,6 +279,9 @@ async def test_margin_refusals_are_clear(accounts: LocalExchange) -> None:
     assert refused["type"] == "BinanceUserStreamAuthError" and "y" * 60 not in refused["m"]
 
 
+# The listenKey session's logic sits above the transport (the account sockets and a
+# reconnect run on both).
+@pytest.mark.transport_independent
 async def test_cli_margin_streams(accounts: LocalExchange) -> None:
     env = cli_env(BINSTREAM_ENDPOINT=accounts.url, BINANCE_API_KEY=DEMO_API_KEY)
     cross, isolated, both = await asyncio.gather(
