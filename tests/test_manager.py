@@ -176,6 +176,8 @@ async def test_many_streams_are_sharded_and_all_delivered(exchange: LocalExchang
             seen.add((await first_data(socket))["stream"])
 
 
+# Sharding and pacing sit above the transport: one run.
+@pytest.mark.transport_independent
 async def test_2500_streams_use_3_connections_and_subscribe_within_the_rate_limit(
     exchange: LocalExchange,
 ) -> None:

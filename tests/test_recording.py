@@ -65,6 +65,8 @@ async def test_record_replay_record_is_byte_identical(
         await asyncio.wait_for(server.wait(), 10)
 
 
+# Files and replay pacing, not the transport: one run.
+@pytest.mark.transport_independent
 async def test_replay_speed_is_honoured(tmp_path: Path) -> None:
     path = tmp_path / "paced.jsonl"
     with RecordingWriter(path, ["bnbbtc@trade"], combined=False) as writer:
@@ -78,6 +80,8 @@ async def test_replay_speed_is_honoured(tmp_path: Path) -> None:
     assert 0.45 <= elapsed < 0.9  # 1 s of recording at speed 2
 
 
+# Files and replay pacing, not the transport: one run.
+@pytest.mark.transport_independent
 @pytest.mark.parametrize(
     ("content", "text"),
     [
@@ -103,11 +107,15 @@ async def test_bad_recordings_name_the_line(tmp_path: Path, content: bytes, text
     assert result.code == 2 and text in result.stderr and "Traceback" not in result.stderr
 
 
+# Files and replay pacing, not the transport: one run.
+@pytest.mark.transport_independent
 async def test_missing_recording_is_a_clear_error(tmp_path: Path) -> None:
     result = await run_cli("replay", str(tmp_path / "nope.jsonl"))
     assert result.code == 2 and "cannot read" in result.stderr
 
 
+# Files and replay pacing, not the transport: one run.
+@pytest.mark.transport_independent
 async def test_record_rotates_by_size(exchange: LocalExchange, tmp_path: Path) -> None:
     path = tmp_path / "rot.jsonl"
     result = await run_cli("record", "bnbbtc@depth20@100ms", "-o", str(path), "--endpoint",

@@ -245,6 +245,8 @@ async def test_cli_user_stream_never_shows_the_secret(
         assert SECRET not in text
 
 
+# Fails before any connection: one run.
+@pytest.mark.transport_independent
 async def test_cli_missing_keys_exit_2_naming_the_variables() -> None:
     result = await run_cli("user")
     assert result.code == 2
