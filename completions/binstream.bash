@@ -124,6 +124,7 @@ _binstream() {
         ticker)
             case "$prev" in
                 --window) COMPREPLY=($(compgen -W "1h 4h 1d" -- "$cur")); return ;;
+                --sort) COMPREPLY=($(compgen -W "symbol change volume" -- "$cur")); return ;;
                 --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
@@ -131,7 +132,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --mini --window --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --mini --window --sort --top --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         trade)
             case "$prev" in

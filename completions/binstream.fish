@@ -194,6 +194,8 @@ complete -c binstream -n 'not __fish_seen_subcommand_from book book-ticker demo 
 complete -c binstream -n '__fish_seen_subcommand_from ticker' -l help -s h -d 'Show help and exit.'
 complete -c binstream -n '__fish_seen_subcommand_from ticker' -l mini -d 'Mini tickers (@miniTicker).'
 complete -c binstream -n '__fish_seen_subcommand_from ticker' -l window -r -a '1h 4h 1d' -d 'Rolling-window ticker instead of 24 h.'
+complete -c binstream -n '__fish_seen_subcommand_from ticker' -l sort -r -a 'symbol change volume' -d 'Table rows by symbol, change or volume.'
+complete -c binstream -n '__fish_seen_subcommand_from ticker' -l top -r -d 'Table: only the first N rows.'
 complete -c binstream -n '__fish_seen_subcommand_from ticker' -l market -r -a 'spot usdm coinm options' -d 'Binance market: spot, usdm (USD-M futures), coinm (COIN-M futures) or options.'
 complete -c binstream -n '__fish_seen_subcommand_from ticker' -l tld -r -a 'com us' -d 'Binance domain.'
 complete -c binstream -n '__fish_seen_subcommand_from ticker' -l testnet -d 'Use the market'\''s Binance testnet.'

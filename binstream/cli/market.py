@@ -24,6 +24,14 @@ from .options import (
 from .streaming import stream
 
 
+class TickerSort(StrEnum):
+    """``--sort``: the order of the ticker table's rows."""
+
+    symbol = "symbol"
+    change = "change"
+    volume = "volume"
+
+
 class SpeedChoice(StrEnum):
     """``--speed``: depth update speeds; which ones a market accepts is checked per market
     (spot 100ms/1000ms, futures 100/250/500ms, options 100/500ms)."""
@@ -96,6 +104,13 @@ def ticker(
         st.TickerWindow | None,
         typer.Option("--window", help="Rolling-window ticker instead of 24 h.", show_default=False),
     ] = None,
+    sort: Annotated[
+        TickerSort, typer.Option("--sort", help="Table rows by symbol, change or volume.")
+    ] = TickerSort.symbol,
+    top: Annotated[
+        int | None,
+        typer.Option("--top", min=1, help="Table: only the first N rows.", show_default=False),
+    ] = None,
     opts: Streaming = STREAMING,
 ) -> None:
     """24 h (or rolling-window) ticker statistics.
@@ -112,7 +127,10 @@ def ticker(
       binstream ticker btcusdt --window 1h
 
       binstream ticker --market usdm
+
+      binstream ticker --sort change --top 10
     """
+    table = {"sort": sort.value, "top": top}
     if mini and window:
         raise typer.BadParameter("--mini and --window cannot be combined", param_hint="--window")
     market = _market(opts)
@@ -130,7 +148,7 @@ def ticker(
         names = [f"{s}@{kind}" for s in normalized_symbols(symbols or [], market)] or [
             f"!{kind}@arr"
         ]
-        stream(market_streams(names, market), opts, view="tickers")
+        stream(market_streams(names, market), opts, view="tickers", view_options=table)
         return
     if symbols:
         names = [
@@ -139,7 +157,7 @@ def ticker(
         ]
     else:
         names = [st.mini_ticker_stream() if mini else st.ticker_stream(None, window)]
-    stream(names, opts, view="tickers")
+    stream(names, opts, view="tickers", view_options=table)
 
 
 @command()

@@ -16,9 +16,11 @@ from collections import deque
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
+
+from .numbers import align, bar, group, number, sparkline, trim
 
 
 def _clock(ms: Any) -> str:
@@ -66,7 +68,9 @@ class View:
     def table(self) -> Table:
         return Table(title=self.title, caption=self.caption, expand=False)
 
-    def __rich__(self) -> RenderableType:
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        """How a view renders; each view draws itself with ``__rich__`` or overrides this
+        to size itself to the terminal."""
         raise NotImplementedError
 
 
@@ -94,20 +98,30 @@ class TradeTape(View):
                 _clock(trade.get("T")),
                 str(trade.get("s", "")),
                 Text("sell" if sell else "buy", style=style),
-                Text(str(trade.get("p", "")), style=style),
-                str(trade.get("q", "")),
+                Text(trim(trade.get("p", "")), style=style),
+                trim(trade.get("q", "")),
             )
         return table
 
 
 class TickerBoard(View):
-    """One row per symbol, updated in place: tickers, mini tickers, book tickers, avg price."""
+    """One row per symbol, updated in place: tickers, mini tickers, book tickers, avg price.
+
+    Numbers are trimmed and aligned on the decimal point; a column shows only once some
+    stream carried its field; each symbol gets a sparkline of its last price over the run.
+    ``sort`` (``symbol``, ``change``, ``volume``) and ``top`` pick the rows shown.
+    """
 
     title = "tickers"
+    COLUMNS = ("last", "trend", "change %", "bid", "ask", "high", "low", "volume", "avg 5m")
 
-    def __init__(self) -> None:
+    def __init__(self, sort: str = "symbol", top: int | None = None, history: int = 24) -> None:
         super().__init__()
         self.rows: dict[str, dict[str, Any]] = {}
+        self.history: dict[str, deque[Decimal]] = {}
+        self.history_size = history
+        self.sort = sort
+        self.top = top
 
     def update_one(self, stream: str | None, data: dict[str, Any]) -> None:
         symbol = data.get("s")
@@ -116,40 +130,81 @@ class TickerBoard(View):
         row = self.rows.setdefault(str(symbol), {})
         kind = data.get("e")
         if kind in (None, "bookTicker") and "b" in data and "a" in data:  # spot: no "e"
-            row.update(bid=data["b"], bid_qty=data["B"], ask=data["a"], ask_qty=data["A"])
-        elif kind == "avgPrice":
-            row["avg"] = data.get("w")
-        else:
-            row.update(
-                last=data.get("c"),
-                change=data.get("P"),
-                high=data.get("h"),
-                low=data.get("l"),
-                volume=data.get("v"),
-                bid=data.get("b", row.get("bid")),
-                ask=data.get("a", row.get("ask")),
-            )
+            row.update(bid=data["b"], ask=data["a"])
+            return
+        if kind == "avgPrice":
+            row["avg 5m"] = data.get("w")
+            return
+        fields = {"last": "c", "change %": "P", "high": "h", "low": "l", "volume": "v",
+                  "bid": "b", "ask": "a"}  # fmt: skip
+        for column, key in fields.items():
+            if key in data:
+                row[column] = data[key]
+        last = number(data.get("c"))
+        if last is not None:
+            previous = self.history.setdefault(str(symbol), deque(maxlen=self.history_size))
+            row["rising"] = None if not previous else last > previous[-1] or (
+                None if last == previous[-1] else False)  # fmt: skip
+            previous.append(last)
 
-    def __rich__(self) -> RenderableType:
+    def _chosen(self) -> list[str]:
+        symbols = sorted(self.rows)
+        if self.sort in ("change", "volume"):
+            key = "change %" if self.sort == "change" else "volume"
+            symbols.sort(key=lambda s: number(self.rows[s].get(key)) or Decimal(0), reverse=True)
+        return symbols[: self.top] if self.top else symbols
+
+    #: Which columns go first when the terminal is too narrow for all of them.
+    DROP_ORDER = ("avg 5m", "low", "high", "bid", "ask", "trend", "volume", "change %")
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.render(options.max_width)
+
+    def render(self, width: int = 200) -> RenderableType:
+        """The table for a terminal ``width`` columns wide: whole numbers, never cut; the
+        narrowest-value columns go first when they do not all fit."""
+        symbols = self._chosen()
+
+        def carried(column: str) -> bool:
+            if column == "trend":
+                return bool(self.history)
+            return any(column in self.rows[s] for s in symbols)
+
+        present = [c for c in self.COLUMNS if carried(c)]
+        cells: dict[str, list[str]] = {}
+        for column in present:
+            if column == "trend":
+                cells[column] = [sparkline(list(self.history.get(s, ())), 12) for s in symbols]
+                continue
+            shown = [(group if column == "volume" else trim)(self.rows[s].get(column) or "")
+                     for s in symbols]  # fmt: skip
+            cells[column] = align(shown)
+        needed = {c: max([len(c)] + [len(v) for v in cells[c]]) + 3 for c in present}
+        symbol_width = max([6] + [len(s) for s in symbols]) + 4
+        for column in self.DROP_ORDER:
+            if symbol_width + sum(needed[c] for c in present) <= width:
+                break
+            if column in present:
+                present.remove(column)
         table = self.table()
-        columns = ("symbol", "last", "change %", "bid", "ask", "high", "low", "volume", "avg 5m")
-        for column in columns:
-            table.add_column(column, justify="left" if column == "symbol" else "right")
-        for symbol in sorted(self.rows):
+        table.add_column("symbol", justify="left", no_wrap=True)
+        for column in present:
+            table.add_column(column, justify="left" if column == "trend" else "right",
+                             no_wrap=True, min_width=needed[column] - 3)  # fmt: skip
+        for index, symbol in enumerate(symbols):
             row = self.rows[symbol]
-            change = row.get("change")
-            style = "green" if change and not str(change).startswith("-") else "red"
-            table.add_row(
-                symbol,
-                str(row.get("last") or ""),
-                Text(str(change or ""), style=style if change else ""),
-                str(row.get("bid") or ""),
-                str(row.get("ask") or ""),
-                str(row.get("high") or ""),
-                str(row.get("low") or ""),
-                str(row.get("volume") or ""),
-                str(row.get("avg") or ""),
-            )
+            out: list[RenderableType] = [symbol]
+            for column in present:
+                text = cells[column][index]
+                style = "cyan" if column == "trend" else ""
+                if column == "change %":
+                    change = number(row.get("change %"))
+                    style = "" if change is None or change == 0 else (
+                        "green" if change > 0 else "red")  # fmt: skip
+                elif column == "last" and row.get("rising") is not None:
+                    style = "green" if row["rising"] else "red"
+                out.append(Text(text, style=style))
+            table.add_row(*out)
         return table
 
 
@@ -238,11 +293,11 @@ class KlineBoard(View):
                 key[0],
                 key[1],
                 _clock(k.get("t")),
-                str(k.get("o")),
-                str(k.get("h")),
-                str(k.get("l")),
-                Text(str(k.get("c")), style="green" if up else "red"),
-                str(k.get("v")),
+                trim(k.get("o")),
+                trim(k.get("h")),
+                trim(k.get("l")),
+                Text(trim(k.get("c")), style="green" if up else "red"),
+                group(k.get("v")),
                 str(k.get("n")),
                 "yes" if k.get("x") else "",
             )
@@ -373,9 +428,12 @@ class AccountView(View):
 
 
 class BookLadder(View):
-    """A local order book: ladder with cumulative size, spread and mid price."""
+    """A local order book: ladder with cumulative size and depth bars on each side, the best
+    prices' row highlighted, spread and mid price; as many levels as ``levels`` and the
+    terminal's height allow."""
 
     title = "book"
+    BAR_WIDTH = 12
 
     def __init__(self, levels: int = 20) -> None:
         super().__init__()
@@ -386,36 +444,87 @@ class BookLadder(View):
         if data.get("e") == "book":
             self.book = data
 
-    def __rich__(self) -> RenderableType:
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        height = options.height or console.size.height
+        # Title, header, borders and caption take 7 lines; the status line one more.
+        yield self.render(max(1, min(self.levels, height - 8)), options.max_width)
+
+    def render(self, levels: int, width: int = 200) -> RenderableType:
+        """The ladder with at most ``levels`` rows, for a terminal ``width`` columns wide:
+        numbers are never cut; bars shrink, then the running totals go, when it is narrow."""
         book = self.book
         if book is None:
             return Text("syncing the book…")
-        bids, asks = book["bids"][: self.levels], book["asks"][: self.levels]
+        bids, asks = book["bids"][:levels], book["asks"][:levels]
         summary = ""
         if bids and asks:
             best_bid, best_ask = Decimal(bids[0][0]), Decimal(asks[0][0])
-            summary = f"spread {best_ask - best_bid}  mid {(best_bid + best_ask) / 2}"
-        table = Table(
-            title=f"{book.get('s')}  update {book.get('lastUpdateId')}  {summary}",
-            caption=self.caption,
-        )
-        for column in ("bid total", "bid qty", "bid", "ask", "ask qty", "ask total"):
-            table.add_column(column, justify="right")
-        bid_total = ask_total = Decimal(0)
+            summary = (f"spread {trim(str(best_ask - best_bid))}  "
+                       f"mid {trim(str((best_bid + best_ask) / 2))}")  # fmt: skip
+        table = Table(title=f"{book.get('s')}  update {book.get('lastUpdateId')}  {summary}",
+                      caption=self.caption)  # fmt: skip
+        bid_totals, ask_totals = _running(bids), _running(asks)
+        deepest = max(bid_totals[-1:] + ask_totals[-1:], default=Decimal(1)) or Decimal(1)
+        columns = [
+            align([trim(t) for t in bid_totals]),
+            align([trim(q) for _, q in bids]),
+            align([trim(p) for p, _ in bids]),
+            align([trim(p) for p, _ in asks]),
+            align([trim(q) for _, q in asks]),
+            align([trim(t) for t in ask_totals]),
+        ]
+        names = ("bid total", "bid qty", "bid", "ask", "ask qty", "ask total")
+        widths = [
+            max([len(n)] + [len(v) for v in c]) + 3 for n, c in zip(names, columns, strict=True)
+        ]
+        totals = True
+        bar_width = self.BAR_WIDTH
+        while sum(widths) + (2 * (bar_width + 3) if bar_width else 0) + 1 > width:
+            if bar_width > 4:
+                bar_width -= 1
+            elif totals:
+                totals, widths[0], widths[5] = False, 0, 0
+            elif bar_width:
+                bar_width = 0  # the last resort: no bars
+            else:
+                break
+        shown = [n for n, w in zip(names, widths, strict=True) if w]
+        if bar_width:
+            table.add_column("bids", justify="right", no_wrap=True, width=bar_width)
+        for name in shown:
+            table.add_column(name, justify="right", no_wrap=True)
+        if bar_width:
+            table.add_column("asks", justify="left", no_wrap=True, width=bar_width)
         for i in range(max(len(bids), len(asks))):
             row: list[RenderableType] = []
+            side = (1 if bar_width else 0) + (3 if totals else 2)
             if i < len(bids):
-                bid_total += Decimal(bids[i][1])
-                row += [str(bid_total), bids[i][1], Text(bids[i][0], style="green")]
+                if bar_width:
+                    depth = bar(float(bid_totals[i] / deepest), bar_width)
+                    row.append(Text(depth, style="green"))
+                row += [columns[0][i]] if totals else []
+                row += [columns[1][i], Text(columns[2][i], style="green")]
             else:
-                row += ["", "", ""]
+                row += [""] * side
             if i < len(asks):
-                ask_total += Decimal(asks[i][1])
-                row += [Text(asks[i][0], style="red"), asks[i][1], str(ask_total)]
+                row += [Text(columns[3][i], style="red"), columns[4][i]]
+                row += [columns[5][i]] if totals else []
+                if bar_width:
+                    depth = bar(float(ask_totals[i] / deepest), bar_width)
+                    row.append(Text(depth, style="red"))
             else:
-                row += ["", "", ""]
-            table.add_row(*row)
+                row += [""] * side
+            table.add_row(*row, style="bold reverse" if i == 0 else None)
         return table
+
+
+def _running(levels: list[Any]) -> list[Decimal]:
+    """Cumulative sizes of ``[price, qty]`` levels, best first."""
+    totals, total = [], Decimal(0)
+    for _, qty in levels:
+        total += Decimal(qty)
+        totals.append(total)
+    return totals
 
 
 class MarkPriceBoard(View):

@@ -1,0 +1,122 @@
+"""Terminal views rendered at fixed widths with rich's recording console: numbers that fit,
+no dead columns, sparklines, depth bars. Display only: JSON lines are tested elsewhere."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as hs
+from rich.console import Console
+
+from binstream.render.numbers import align, bar, group, sparkline, trim
+from binstream.render.tables import BookLadder, TickerBoard
+
+pytestmark = pytest.mark.transport_independent
+
+
+def render(view: object, width: int, height: int = 40) -> str:
+    console = Console(width=width, height=height, record=True, color_system=None)
+    console.print(view)
+    return console.export_text()
+
+
+@given(hs.decimals(min_value=-(10**9), max_value=10**9, places=8, allow_nan=False))
+def test_trimming_keeps_the_value(value: Decimal) -> None:
+    text = f"{value:.8f}"
+    shown = trim(text)
+    assert Decimal(shown) == Decimal(text)
+    assert not (shown.endswith("0") and "." in shown) and not shown.endswith(".")
+    assert Decimal(group(text).replace(",", "")) == Decimal(text)
+
+
+def test_numbers_helpers() -> None:
+    assert [trim(v) for v in ("410.11000000", "0.00898100", "95000.00000000", "7", "")] == [
+        "410.11", "0.008981", "95000", "7", ""]  # fmt: skip
+    assert group("-1234567.50") == "-1,234,567.5"
+    points = align(["1.5", "22", "0.125", ""])
+    assert points == ["1.5  ", "22    ", "0.125", ""]  # right-justified, the points line up
+    assert sparkline([1, 1, 1]) == "▁▁▁" and sparkline([1, 9]) == "▁█"
+    assert bar(1.0, 4) == "████" and bar(0.0, 4) == "" and len(bar(0.5, 10)) == 5
+
+
+def ticker_board(**options: object) -> TickerBoard:
+    board = TickerBoard(**options)  # type: ignore[arg-type]
+    for price in ("95000.54000000", "95010.00000000", "94990.10000000", "95020.00000000"):
+        board.update(
+            {
+                "e": "24hrTicker",
+                "s": "BTCUSDT",
+                "c": price,
+                "P": "1.250",
+                "h": "95100.00000000",
+                "l": "94000.00000000",
+                "v": "12345.67800000",
+            }
+        )
+        board.update(
+            {
+                "e": "24hrTicker",
+                "s": "ETHUSDT",
+                "c": "3500.16000000",
+                "P": "-0.500",
+                "h": "3600.00000000",
+                "l": "3400.00000000",
+                "v": "987654.32100000",
+            }
+        )
+        board.update({"e": "24hrMiniTicker", "s": "BNBBTC", "c": "0.00898100",
+                      "h": "0.00900000", "l": "0.00890000", "v": "410.11000000"})  # fmt: skip
+    return board
+
+
+@pytest.mark.parametrize("width", [80, 110])
+def test_ticker_numbers_fit_and_dead_columns_are_gone(width: int) -> None:
+    text = render(ticker_board(), width)
+    assert "…" not in text
+    for shown in ("95020", "0.008981", "3500.16", "987,654.321", "410.11"):
+        assert shown in text
+    assert "95020.00" not in text and "0.00898100" not in text
+    for dead in ("bid", "ask", "avg 5m"):  # the all-market streams carry none of these
+        assert dead not in text
+    assert "trend" in text and any(ch in text for ch in "▁▂▃▄▅▆▇█")
+    if width == 110:
+        assert "high" in text and "low" in text
+    else:  # narrow: the least useful columns went first, nothing was cut
+        assert "low" not in text
+
+
+def test_ticker_sort_and_top() -> None:
+    text = render(ticker_board(sort="change", top=2), 110)
+    assert text.index("BTCUSDT") < text.index("BNBBTC") and "ETHUSDT" not in text
+    text = render(ticker_board(sort="volume"), 110)
+    assert text.index("ETHUSDT") < text.index("BTCUSDT") < text.index("BNBBTC")
+
+
+def book_ladder(levels: int = 20) -> BookLadder:
+    ladder = BookLadder(levels=levels)
+    bids = [[f"{95000 - i / 10:.8f}", f"{1 + i:.8f}"] for i in range(20)]
+    asks = [[f"{95000.1 + i / 10:.8f}", f"{0.5 + i:.8f}"] for i in range(20)]
+    ladder.update({"e": "book", "s": "BTCUSDT", "lastUpdateId": 7, "bids": bids, "asks": asks})
+    return ladder
+
+
+@pytest.mark.parametrize("width", [80, 110])
+def test_book_has_depth_bars_and_never_cuts_a_number(width: int) -> None:
+    text = render(book_ladder(), width, height=40)
+    assert "…" not in text and "█" in text
+    assert "95000.1" in text and "94998.1" in text and "95000.10000000" not in text
+    assert "spread 0.1" in text and "mid 95000.05" in text and "bid total" in text
+
+
+def test_a_narrow_book_drops_bars_and_totals_before_numbers() -> None:
+    text = render(book_ladder(), 60)
+    assert "…" not in text and "bid total" not in text and "94998.1" in text
+
+
+def test_book_levels_follow_the_terminal_height() -> None:
+    rows = [line for line in render(book_ladder(20), 110, height=14).splitlines() if "│" in line]
+    assert len(rows) == 14 - 8
+    rows = [line for line in render(book_ladder(3), 110, height=40).splitlines() if "│" in line]
+    assert len(rows) == 3
