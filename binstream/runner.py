@@ -91,10 +91,15 @@ class _TableOutput:
         from rich.console import Console
         from rich.live import Live
 
-        from .render.tables import VIEWS
+        from .render.tables import VIEWS, View
 
         self.console = Console()
-        self.view = VIEWS[view_name](**options)
+        if view_name == "candles":
+            from .render.candles import CandleChart
+
+            self.view: View = CandleChart(**options)
+        else:
+            self.view = VIEWS[view_name](**options)
         self.view.default_stream = default_stream
         self.status = status
         self.live = Live(self.view, console=self.console, auto_refresh=False, redirect_stderr=False)

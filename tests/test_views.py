@@ -35,8 +35,8 @@ def test_numbers_helpers() -> None:
     assert [trim(v) for v in ("410.11000000", "0.00898100", "95000.00000000", "7", "")] == [
         "410.11", "0.008981", "95000", "7", ""]  # fmt: skip
     assert group("-1234567.50") == "-1,234,567.5"
-    points = align(["1.5", "22", "0.125", ""])
-    assert points == ["1.5  ", "22    ", "0.125", ""]  # right-justified, the points line up
+    points = [v.replace("\u2800", "_") for v in align(["1.5", "22", "0.125", ""])]
+    assert points == ["1.5__", "22____", "0.125", ""]  # right-justified, the points line up
     assert sparkline([1, 1, 1]) == "▁▁▁" and sparkline([1, 9]) == "▁█"
     assert bar(1.0, 4) == "████" and bar(0.0, 4) == "" and len(bar(0.5, 10)) == 5
 
@@ -120,3 +120,86 @@ def test_book_levels_follow_the_terminal_height() -> None:
     assert len(rows) == 14 - 8
     rows = [line for line in render(book_ladder(3), 110, height=40).splitlines() if "│" in line]
     assert len(rows) == 3
+
+
+def history_rows(count: int) -> list[list[object]]:
+    rows, price = [], Decimal("95000")
+    for i in range(count):
+        move = Decimal((i * 37) % 11 - 5)
+        o, c = price, price + move
+        rows.append([1_796_000_000_000 + i * 60_000, f"{o:.8f}", f"{max(o, c) + 2:.8f}",
+                     f"{min(o, c) - 2:.8f}", f"{c:.8f}", f"{1 + i % 7:.8f}", 0, "0", 1, "0",
+                     "0", "0"])  # fmt: skip
+        price = c
+    return rows
+
+
+@pytest.mark.parametrize("width", [80, 110])
+def test_kline_chart_fits_and_keeps_the_newest_candles(width: int) -> None:
+    from binstream.render.candles import CandleChart
+
+    chart = CandleChart(history_rows(120), "BTCUSDT 1m")
+    text = render(chart, width, height=24)
+    lines = text.splitlines()
+    assert all(len(line) <= width for line in lines)
+    assert "BTCUSDT 1m" in lines[0] and "vol" in text and "█" in text and "│" in text
+    candles = (width - len("95050") - 4) // 2
+    assert 0 < len(chart.candles) - candles < 120  # only the newest that fit are drawn
+    assert lines[-1].strip().endswith(":" + lines[-1].strip()[-2:])  # a time axis, HH:MM
+
+
+def test_the_forming_candle_updates_in_place_and_colours_by_value() -> None:
+    from binstream.render.candles import CandleChart
+
+    chart = CandleChart(history_rows(3), "BTCUSDT 1m")
+    start = 1_796_000_000_000 + 3 * 60_000
+    for close in ("95010.5", "94990.25"):
+        chart.update({"e": "kline", "k": {"t": start, "s": "BTCUSDT", "i": "1m",
+                                           "o": "95000.00000000", "h": "95011", "l": "94990",
+                                           "c": close, "v": "3.5"}})  # fmt: skip
+    assert len(chart.candles) == 4 and chart.candles[start].close == Decimal("94990.25")
+    assert not chart.candles[start].rising  # "94990.25" < "95000.00000000" as numbers
+    console = Console(width=80, height=20, record=True)
+    console.print(chart)
+    assert "c 94990.25" in console.export_text()
+
+
+async def test_cli_kline_on_a_terminal_draws_the_chart_with_rest_history() -> None:
+    """``binstream kline SYMBOL`` with a terminal on stdout: the chart, filled at start from
+    ``GET /api/v3/klines`` (the local exchange keeps 1m history from its start)."""
+    import asyncio
+    import os
+    import pty
+    import sys
+
+    from binstream.server import LocalExchange
+
+    from .conftest import cli_env
+
+    async with LocalExchange(interval=0.005, seed=3) as ex:
+        main, terminal = pty.openpty()
+        env = cli_env(COLUMNS="80", LINES="24", TERM="xterm")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "binstream", "kline", "btcusdt", "--endpoint", ex.url,
+            "-n", "3", "--quiet", stdin=asyncio.subprocess.DEVNULL, stdout=terminal,
+            stderr=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        os.close(terminal)
+        output = bytearray()
+
+        def read() -> None:
+            while True:
+                try:
+                    chunk = os.read(main, 65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                output.extend(chunk)
+
+        reader = asyncio.get_running_loop().run_in_executor(None, read)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        await asyncio.wait_for(reader, 10)
+        os.close(main)
+    text = output.decode("utf-8", "replace")
+    assert "BTCUSDT 1m" in text and "vol" in text and "█" in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -246,7 +246,7 @@ def kline(
             names = [st.kline_stream(s, interval, tz) for s in normalized_symbols(symbols)]
         except BinstreamError as exc:
             raise typer.BadParameter(str(exc), param_hint="--tz") from None
-        stream(names, opts, view="klines")
+        stream(names, opts, **_kline_view(opts, names, interval.value, tz is None))
         return
     if tz:
         raise typer.BadParameter("timezone offsets exist on spot only", param_hint="--tz")
@@ -257,7 +257,48 @@ def kline(
                  for s in normalized_symbols(symbols, market)]  # fmt: skip
     else:
         names = [f"{s}@kline_{interval.value}" for s in normalized_symbols(symbols, market)]
-    stream(market_streams(names, market, "--interval"), opts, view="klines")
+    names = market_streams(names, market, "--interval")
+    stream(names, opts, **_kline_view(opts, names, interval.value, contract is None))
+
+
+def _kline_view(opts: Streaming, names: list[str], interval: str, history: bool) -> dict[str, Any]:
+    """One symbol on a terminal: a candlestick chart, filled at start with recent history
+    from REST ``klines`` when there is one; else (several symbols, ``--format table``)
+    the table."""
+    from .options import Format
+
+    display = opts.display
+    if len(names) != 1 or display.fmt is not Format.auto or display.format != "table":
+        return {"view": "klines"}
+    symbol = names[0].split("@")[0]
+    rows: list[object] = []
+    if history:
+        rows = _kline_history(opts, symbol.upper(), interval)
+    return {"view": "candles",
+            "view_options": {"history": rows, "name": f"{symbol.upper()} {interval}"}}  # fmt: skip
+
+
+def _kline_history(opts: Streaming, symbol: str, interval: str) -> list[object]:
+    """Recent klines from REST (``/api/v3/klines``, ``/fapi/v1/klines``, ...); none, with one
+    line on stderr, when they cannot be had."""
+    from ..endpoints import Endpoints
+    from ..errors import RestError
+    from ..rest import get_json
+
+    conn = opts.conn
+    try:
+        endpoints = Endpoints.resolve(
+            tld=conn.tld.value, testnet=conn.testnet, endpoint=conn.chosen_endpoint,
+            market=conn.market,
+        )  # fmt: skip
+        path = endpoints.venue.rest_prefix + "/klines"
+        rows = get_json(endpoints.rest, path, {"symbol": symbol, "interval": interval,
+                                                "limit": 200}, timeout=5.0)  # fmt: skip
+    except (RestError, BinstreamError) as exc:
+        typer.echo(f"binstream: no kline history ({exc}); the chart fills as klines arrive",
+                   err=True)  # fmt: skip
+        return []
+    return rows if isinstance(rows, list) else []
 
 
 @command()

@@ -421,6 +421,17 @@ class LocalExchange:
             return json_response(200, {"serverTime": m.now_ms()})
         if path == "/api/v3/exchangeInfo":
             return self._exchange_info(params)
+        if path == "/api/v3/klines":
+            try:
+                market = symbol_param(params, self.markets)
+                limit = limit_param(params, 500, 1000)
+                interval = params.get("interval", "")
+                if interval not in m.KLINE_INTERVALS:
+                    raise ApiError(400, -1120, "Invalid interval.")
+            except ApiError as exc:
+                return json_response(exc.status, {"code": exc.code, "msg": exc.msg})
+            rows = [m.kline_row(k) for k in market.kline_history(interval, limit)]
+            return json_response(200, rows)
         if path == "/api/v3/depth":
             try:
                 market = symbol_param(params, self.markets)

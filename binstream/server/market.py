@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,8 @@ INTERVAL_MS = {
     "1w": 604_800_000,
 }
 WINDOW_MS = {"1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
+#: Closed klines kept per interval for ``GET /api/v3/klines``.
+KLINE_HISTORY = 500
 
 
 def now_ms() -> int:
@@ -196,6 +199,9 @@ class SymbolMarket:
         started = now_ms()
         self.stats = Stats(open_time=started, open=price, high=price, low=price, last=price)
         self.klines: dict[str, Kline] = {}
+        #: Closed klines per kline key (interval and offset), oldest first: REST history.
+        self.closed: dict[str, deque[Kline]] = {}
+        self.kline("1m", 0, started)  # 1m history from the start
         #: What outside orders changed since the last step (see :meth:`take`).
         self._pending: Step | None = None
         self.prices: list[tuple[int, int, int]] = []  # (time, price, qty) for avgPrice
@@ -392,6 +398,16 @@ class SymbolMarket:
             self.klines[key] = kline
         return kline
 
+    def kline_history(self, interval: str, limit: int, t: int | None = None) -> list[Kline]:
+        """The last ``limit`` klines of ``interval``, the forming one last (REST ``klines``).
+
+        Klines exist from the moment an interval is first asked for (stream or REST), and
+        1m ones from the market's start: history is what this market has really traded.
+        """
+        current = self.kline(interval, 0, t)
+        closed = list(self.closed.get(f"{interval}0", ()))
+        return [*closed, current][-limit:]
+
     def _new_kline(self, interval: str, offset_ms: int, t: int) -> Kline:
         span = INTERVAL_MS.get(interval)
         if span is None:  # 1M: calendar month start, good enough for a simulator
@@ -407,6 +423,7 @@ class SymbolMarket:
         for key, kline in list(self.klines.items()):
             if t > kline.close_time:
                 step.closed_klines.append(kline)
+                self.closed.setdefault(key, deque(maxlen=KLINE_HISTORY)).append(kline)
                 offset = int(key[len(kline.interval) :])
                 self.klines[key] = self._new_kline(kline.interval, offset, t)
 
@@ -487,6 +504,13 @@ def book_ticker_payload(market: SymbolMarket) -> dict[str, Any]:
         "a": fmt(ap),
         "A": fmt(aq, QTY_DECIMALS),
     }
+
+
+def kline_row(kline: Kline) -> list[Any]:
+    """One kline as ``GET /api/v3/klines`` (and ``/fapi/v1/klines``) answers it."""
+    return [kline.open_time, fmt(kline.open), fmt(kline.high), fmt(kline.low), fmt(kline.close),
+            fmt(kline.volume, QTY_DECIMALS), kline.close_time, fmt(kline.quote), kline.trades,
+            fmt(kline.taker_volume, QTY_DECIMALS), fmt(kline.taker_quote), "0"]  # fmt: skip
 
 
 def kline_payload(market: SymbolMarket, kline: Kline, t: int) -> dict[str, Any]:

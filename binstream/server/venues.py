@@ -27,7 +27,7 @@ from .apierror import ApiError, limit_param, symbol_param
 from .derivfeed import derivatives_feed_for, window_of
 from .feed import Feed, Tick
 from .futuresaccount import AccountStreams
-from .market import INTERVAL_MS, Step, merge_steps, now_ms
+from .market import INTERVAL_MS, Step, kline_row, merge_steps, now_ms
 
 _PREFIXES = {"/usdm": Market.USDM, "/coinm": Market.COINM, "/options": Market.OPTIONS}
 _ROUTES = {"/public": Route.PUBLIC, "/market": Route.MARKET, "/private": Route.PRIVATE}
@@ -192,19 +192,8 @@ class DerivativesVenue:
         interval = params.get("interval", "")
         if interval not in self.venue.kline_intervals or interval not in INTERVAL_MS:
             return 400, {"code": -1120, "msg": "Invalid interval."}
-        k = contract.market.kline(interval, 0, now_ms())
-        return 200, [
-            [
-                k.open_time,
-                *(f"{v / 1e8:.8f}" for v in (k.open, k.high, k.low, k.close, k.volume)),
-                k.close_time,
-                f"{k.quote / 1e8:.8f}",
-                k.trades,
-                f"{k.taker_volume / 1e8:.8f}",
-                f"{k.taker_quote / 1e8:.8f}",
-                "0",
-            ]
-        ]
+        limit = limit_param(params, 500, 1500)
+        return 200, [kline_row(k) for k in contract.market.kline_history(interval, limit)]
 
     def _premiumindex(self, params: dict[str, str]) -> tuple[int, Any]:
         t = now_ms()
