@@ -203,3 +203,23 @@ async def test_cli_kline_on_a_terminal_draws_the_chart_with_rest_history() -> No
         os.close(main)
     text = output.decode("utf-8", "replace")
     assert "BTCUSDT 1m" in text and "vol" in text and "█" in text
+
+
+def test_the_other_views_trim_their_numbers_too() -> None:
+    from binstream.render.tables import AccountView, DepthLadder, MarkPriceBoard
+
+    depth = DepthLadder(levels=3)
+    depth.update({"stream": "bnbbtc@depth5", "data": {"lastUpdateId": 1,
+                  "bids": [["0.00900000", "1.50000000"], ["0.00899900", "12.00000000"]],
+                  "asks": [["0.00900100", "0.25000000"]]}})  # fmt: skip
+    marks = MarkPriceBoard()
+    marks.update({"e": "markPriceUpdate", "s": "BTCUSDT", "p": "95000.10000000",
+                  "i": "95001.00000000", "r": "0.00010000", "T": 1796025600000})  # fmt: skip
+    account = AccountView()
+    balance = {"a": "USDT", "wb": "100000.00000000", "cw": "100000.00000000"}
+    position = {"s": "BTCUSDT", "pa": "0.01000000", "ep": "95000.00000000", "up": "-1.50"}
+    account.update({"e": "ACCOUNT_UPDATE", "E": 1, "a": {"B": [balance], "P": [position]}})
+    text = "".join(render(view, 80) for view in (depth, marks, account))
+    assert ".00000" not in text and "…" not in text
+    for shown in ("0.009001", "0.25", "95000.1", "95001", "100000", "0.01", "-1.5", "wallet"):
+        assert shown in text

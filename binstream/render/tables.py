@@ -239,15 +239,16 @@ class DepthLadder(View):
             book = self.books[symbol]
             table = Table(title=f"{symbol}  (update {book['id']})", caption=self.caption)
             for column in ("bid qty", "bid", "ask", "ask qty"):
-                table.add_column(column, justify="right")
+                table.add_column(column, justify="right", no_wrap=True)
             bids = sorted(book["bids"], key=_price, reverse=True)[: self.levels]
             asks = sorted(book["asks"], key=_price)[: self.levels]
+            bid_qty, bid_px = align([trim(q) for _, q in bids]), align([trim(p) for p, _ in bids])
+            ask_px, ask_qty = align([trim(p) for p, _ in asks]), align([trim(q) for _, q in asks])
             for i in range(max(len(bids), len(asks))):
-                bid = bids[i] if i < len(bids) else ("", "")
-                ask = asks[i] if i < len(asks) else ("", "")
-                table.add_row(
-                    bid[1], Text(bid[0], style="green"), Text(ask[0], style="red"), ask[1]
-                )
+                left = (bid_qty[i], bid_px[i]) if i < len(bids) else ("", "")
+                right = (ask_px[i], ask_qty[i]) if i < len(asks) else ("", "")
+                table.add_row(left[0], Text(left[1], style="green"),
+                              Text(right[0], style="red"), right[1])  # fmt: skip
             tables.append(table)
         return Group(*tables) if tables else Text("waiting for depth…")
 
@@ -383,19 +384,20 @@ class AccountView(View):
                                                         str(balance.get("cw")))  # fmt: skip
             for position in data["a"].get("P", []):
                 self.positions[str(position.get("s"))] = (
-                    str(position.get("pa")),
-                    str(position.get("ep")),
-                    str(position.get("up")),
+                    trim(position.get("pa")),
+                    trim(position.get("ep")),
+                    trim(position.get("up")),
                 )
         elif kind not in (None, "TRADE_LITE"):
             self.notes.append(f"{_clock(data.get('E'))} {kind}")
 
     def __rich__(self) -> RenderableType:
         balances = Table(title="balances", caption=self.caption)
-        for column in ("asset", "free", "locked"):
+        heads = ("wallet", "cross wallet") if self.positions else ("free", "locked")
+        for column in ("asset", *heads):
             balances.add_column(column, justify="left" if column == "asset" else "right")
         for asset in sorted(self.balances):
-            balances.add_row(asset, *self.balances[asset])
+            balances.add_row(asset, *(trim(v) for v in self.balances[asset]))
         orders = Table(title="executions")
         for column in ("time", "symbol", "side", "status", "price", "last qty", "filled", "order"):
             orders.add_column(column, justify="left" if column in ("time", "symbol") else "right")
@@ -406,9 +408,9 @@ class AccountView(View):
                 str(report.get("s", "")),
                 Text(side, style="green" if side == "BUY" else "red"),
                 str(report.get("X", "")),
-                str(report.get("p", "")),
-                str(report.get("l", "")),
-                str(report.get("z", "")),
+                trim(report.get("p", "")),
+                trim(report.get("l", "")),
+                trim(report.get("z", "")),
                 str(report.get("i", "")),
             )
         parts: list[RenderableType] = [balances, orders]
@@ -559,8 +561,8 @@ class MarkPriceBoard(View):
             left = max(0, int(funding) - now) // 1000 if funding else None
             table.add_row(
                 symbol,
-                str(row.get("p") or ""),
-                str(row.get("i") or ""),
+                trim(row.get("p") or ""),
+                trim(row.get("i") or ""),
                 Text(f"{rate:.4f}", style="green" if rate >= 0 else "red") if row.get("r") else "",
                 time.strftime("%H:%M", time.gmtime(int(funding) / 1000)) if funding else "",
                 f"{left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}" if left is not None else "",
