@@ -57,6 +57,13 @@ def _levels(raw: Any, what: str) -> list[tuple[Decimal, str, str]]:
         raise BookError(f"malformed {what} levels: {exc}") from None
 
 
+def _snapshot_id(snapshot: Mapping[str, Any]) -> int:
+    try:
+        return int(snapshot["lastUpdateId"])
+    except (KeyError, TypeError, ValueError):
+        raise BookError("snapshot without an integer lastUpdateId") from None
+
+
 class OrderBook:
     """The local book for one symbol, fed with diff events and REST snapshots."""
 
@@ -123,10 +130,7 @@ class OrderBook:
 
     def apply_snapshot(self, snapshot: Mapping[str, Any]) -> Action:
         """Start from a REST snapshot; returns LIVE, or NEED_SNAPSHOT when it is too old."""
-        try:
-            snapshot_id = int(snapshot["lastUpdateId"])
-        except (KeyError, TypeError, ValueError):
-            raise BookError("snapshot without an integer lastUpdateId") from None
+        snapshot_id = _snapshot_id(snapshot)
         if self.buffer and snapshot_id < int(self.buffer[0]["U"]):
             return Action.NEED_SNAPSHOT  # older than what we hold: events in between are lost
         pending = [e for e in self.buffer if int(e["u"]) > snapshot_id]
@@ -134,16 +138,20 @@ class OrderBook:
             self.buffer = pending
             self.resyncs += 1
             return Action.NEED_SNAPSHOT
+        self._load(snapshot, snapshot_id)
+        for event in pending:
+            if self.feed(event) is Action.RESYNC:
+                return Action.NEED_SNAPSHOT
+        return Action.LIVE
+
+    def _load(self, snapshot: Mapping[str, Any], snapshot_id: int) -> None:
+        """Replace the book with ``snapshot``'s levels; the buffer has been dealt with."""
         self.bids.clear()
         self.asks.clear()
         self._update(self.bids, _levels(snapshot.get("bids", ()), "bid"))
         self._update(self.asks, _levels(snapshot.get("asks", ()), "ask"))
         self.last_update_id = snapshot_id
         self.buffer = []
-        for event in pending:
-            if self.feed(event) is Action.RESYNC:
-                return Action.NEED_SNAPSHOT
-        return Action.LIVE
 
     # -- views ---------------------------------------------------------------------------
 
@@ -224,22 +232,15 @@ class FuturesOrderBook(OrderBook):
 
     def apply_snapshot(self, snapshot: Mapping[str, Any]) -> Action:
         """Start from a REST snapshot; NEED_SNAPSHOT when it is older than what is buffered."""
-        try:
-            snapshot_id = int(snapshot["lastUpdateId"])
-        except (KeyError, TypeError, ValueError):
-            raise BookError("snapshot without an integer lastUpdateId") from None
+        snapshot_id = _snapshot_id(snapshot)
         pending = [e for e in self.buffer if int(e["u"]) >= snapshot_id]
         if pending:
             head = pending[0]
             if int(head["U"]) > snapshot_id and int(head["pu"]) != snapshot_id:
                 self.buffer = pending
                 return Action.NEED_SNAPSHOT  # events between the snapshot and them are lost
-        self.bids.clear()
-        self.asks.clear()
-        self._update(self.bids, _levels(snapshot.get("bids", ()), "bid"))
-        self._update(self.asks, _levels(snapshot.get("asks", ()), "ask"))
-        self.last_update_id, self.previous_u = snapshot_id, None
-        self.buffer = []
+        self._load(snapshot, snapshot_id)
+        self.previous_u = None
         for event in pending:
             if self.feed(event) is Action.RESYNC:
                 return Action.NEED_SNAPSHOT

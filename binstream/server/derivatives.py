@@ -28,6 +28,8 @@ from .market import (
 )
 from .market import aggtrade_payloads as spot_aggtrades
 from .market import kline_payload as spot_kline
+from .market import mini_ticker_payload as spot_mini_ticker
+from .market import ticker_payload as spot_ticker
 
 FUNDING_PERIOD_MS = 8 * 3_600_000
 #: Chance per step that a contract liquidates a position (one in ~20 s at 100 ms steps).
@@ -340,52 +342,19 @@ def continuous_kline_payload(c: Contract, kline: Kline, t: int) -> dict[str, Any
     }
 
 
+#: Spot's 24 h ticker fields that futures' ``24hrTicker`` does not carry.
+_SPOT_ONLY_TICKER = frozenset(("x", "b", "B", "a", "A"))
+
+
 def ticker_payload(c: Contract, t: int) -> dict[str, Any]:
-    """``24hrTicker`` (futures have no bid/ask fields in it)."""
-    s = c.market.stats
-    change, percent, weighted = price_change(s)
-    return _with_pair(
-        c,
-        {
-            "e": "24hrTicker",
-            "E": t,
-            "s": c.symbol,
-            "p": change,
-            "P": percent,
-            "w": weighted,
-            "c": fmt(s.last),
-            "Q": fmt(s.last_qty, QTY_DECIMALS),
-            "o": fmt(s.open),
-            "h": fmt(s.high),
-            "l": fmt(s.low),
-            "v": fmt(s.volume, QTY_DECIMALS),
-            "q": fmt(s.quote),
-            "O": t - 86_400_000,
-            "C": t,
-            "F": s.first_id,
-            "L": s.last_id,
-            "n": s.count,
-        },
-    )
+    """``24hrTicker``: spot's statistics without its bid/ask fields (and ``x``)."""
+    spot = spot_ticker(c.market, t)
+    return _with_pair(c, {k: v for k, v in spot.items() if k not in _SPOT_ONLY_TICKER})
 
 
 def mini_ticker_payload(c: Contract, t: int) -> dict[str, Any]:
-    """``24hrMiniTicker``."""
-    s = c.market.stats
-    return _with_pair(
-        c,
-        {
-            "e": "24hrMiniTicker",
-            "E": t,
-            "s": c.symbol,
-            "c": fmt(s.last),
-            "o": fmt(s.open),
-            "h": fmt(s.high),
-            "l": fmt(s.low),
-            "v": fmt(s.volume, QTY_DECIMALS),
-            "q": fmt(s.quote),
-        },
-    )
+    """``24hrMiniTicker``: spot's, with the pair on COIN-M."""
+    return _with_pair(c, spot_mini_ticker(c.market, t))
 
 
 def composite_index_payload(c: Contract, t: int) -> dict[str, Any]:

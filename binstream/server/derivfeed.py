@@ -31,7 +31,6 @@ from typing import Any
 from ..venues import Market
 from . import derivatives as d
 from .feed import Feed, Tick, span
-from .market import Step
 
 ONE_SECOND = 10
 
@@ -293,18 +292,3 @@ def derivatives_feed_for(
     if venue is Market.OPTIONS:
         return _by_underlying(key, kind, extra, contracts)
     return _pair_feed(symbol, kind, extra, contracts)
-
-
-def window_of(
-    recent: Mapping[str, Any], merge: Callable[[list[Step]], Step]
-) -> Callable[[str, int], Step]:
-    """A ``window(symbol, steps)`` over ``recent`` steps, merged once per (symbol, steps)."""
-    cache: dict[tuple[str, int], Step] = {}
-
-    def window(symbol: str, steps: int) -> Step:
-        merged = cache.get((symbol, steps))
-        if merged is None:
-            merged = cache[symbol, steps] = merge(list(recent[symbol])[-steps:])
-        return merged
-
-    return window

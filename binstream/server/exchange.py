@@ -41,7 +41,7 @@ from ..venues import VENUES, Market, Route
 from . import market as m
 from .apierror import ApiError, limit_param, symbol_param
 from .faults import Faults, Refusal
-from .feed import Feed, Tick, feed_for, is_diff_depth, is_well_formed
+from .feed import Feed, Tick, feed_for, is_diff_depth, is_well_formed, window_of
 from .futuresaccount import AccountStreams
 from .httpfront import connection_class
 from .venues import DerivativesVenue, split_path
@@ -313,16 +313,7 @@ class LocalExchange:
                 history[market.update_id] = market.snapshot(50)
                 while len(history) > self.book_history:
                     del history[next(iter(history))]
-        windows: dict[tuple[str, int], m.Step] = {}
-
-        def window(symbol: str, every: int) -> m.Step:
-            merged = windows.get((symbol, every))
-            if merged is None:
-                recent = self.recent[symbol]
-                merged = windows[symbol, every] = m.merge_steps(list(recent)[-every:])
-            return merged
-
-        ticks = {Market.SPOT: Tick(self.markets, window, t, number)}
+        ticks = {Market.SPOT: Tick(self.markets, window_of(self.recent), t, number)}
         for kind, venue in self.venues.items():
             if venue.active:
                 ticks[kind] = venue.step(number, t)

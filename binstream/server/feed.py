@@ -214,3 +214,17 @@ def is_diff_depth(name: str) -> bool:
     """True for ``<symbol>@depth`` and ``<symbol>@depth@<speed>`` (not partial depth)."""
     parts = name.split("@")
     return len(parts) >= 2 and parts[1] == "depth"
+
+
+def window_of(recent: Mapping[str, Any]) -> Callable[[str, int], m.Step]:
+    """A ``window(symbol, steps)`` over each symbol's ``recent`` steps: the last ``steps``
+    of them merged, once per (symbol, steps) in a tick."""
+    cache: dict[tuple[str, int], m.Step] = {}
+
+    def window(symbol: str, steps: int) -> m.Step:
+        merged = cache.get((symbol, steps))
+        if merged is None:
+            merged = cache[symbol, steps] = m.merge_steps(list(recent[symbol])[-steps:])
+        return merged
+
+    return window

@@ -24,10 +24,10 @@ from typing import Any
 from ..venues import VENUES, Market, Route
 from . import derivatives as d
 from .apierror import ApiError, limit_param, symbol_param
-from .derivfeed import derivatives_feed_for, window_of
-from .feed import Feed, Tick
+from .derivfeed import derivatives_feed_for
+from .feed import Feed, Tick, window_of
 from .futuresaccount import AccountStreams
-from .market import INTERVAL_MS, Step, kline_row, merge_steps, now_ms
+from .market import INTERVAL_MS, Step, kline_row, now_ms
 
 _PREFIXES = {"/usdm": Market.USDM, "/coinm": Market.COINM, "/options": Market.OPTIONS}
 _ROUTES = {"/public": Route.PUBLIC, "/market": Route.MARKET, "/private": Route.PRIVATE}
@@ -91,7 +91,7 @@ class DerivativesVenue:
                 while len(history) > self.book_history:
                     del history[next(iter(history))]
         markets = {s: c.market for s, c in self.contracts.items()}
-        return Tick(markets, window_of(self.recent, merge_steps), t, number, self.contracts)
+        return Tick(markets, window_of(self.recent), t, number, self.contracts)
 
     def accepts_route(self, route: Route) -> bool:
         """Whether a connection may open on ``route``."""
