@@ -76,7 +76,13 @@ def endpoint_from_env(market: object) -> str | None:
         if own:
             return own
     root = os.environ.get(ENDPOINT_ENV, "").strip()
-    return root.rstrip("/") + LOCAL_PATHS[chosen] if root else None
+    return market_url(root, chosen) if root else None
+
+
+def market_url(root: str, market: object) -> str:
+    """Where ``market`` lives on a server laid out as ``binstream serve`` is: spot at
+    ``root``, the others under :data:`LOCAL_PATHS` (``ws://h:p`` → ``ws://h:p/usdm``)."""
+    return root.rstrip("/") + LOCAL_PATHS[market_value(market)]
 
 
 @dataclass(frozen=True)

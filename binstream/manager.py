@@ -141,11 +141,11 @@ class BinanceSocketManager(DerivativesSockets):
         chosen = market_value(market)
         found = self._market_endpoints.get(chosen)
         if found is None:
-            from .endpoints import LOCAL_PATHS
+            from .endpoints import market_url
 
             endpoint = self._endpoint_overrides.get(chosen)
             if endpoint is None and self._endpoint:
-                endpoint = self._endpoint.rstrip("/") + LOCAL_PATHS[chosen]
+                endpoint = market_url(self._endpoint, chosen)
             found = Endpoints.resolve(
                 tld=self.tld, testnet=self.testnet, endpoint=endpoint, market=chosen
             )

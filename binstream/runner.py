@@ -63,8 +63,8 @@ class RunConfig:
     events: bool = False  # lifecycle events as JSON lines on stderr
     control: bool = False  # read +STREAM / -STREAM / ? commands from stdin
     credentials: Any = None  # set for the user data stream
-    #: A listenKey account stream: {"kind": manager method, "api_key", "events",
-    #: "keepalive_interval"}.
+    #: A futures, options or margin account stream: {"method": the manager's method,
+    #: "api_key", "args", "options"} (see ``cli.account.account_request``).
     account: dict[str, Any] | None = None
     logon: bool = False
     recv_window: int | None = None
@@ -339,17 +339,9 @@ class _Run:
         if config.book is not None:
             socket = manager.book_socket(**config.book, market=market)
         elif config.account is not None:
-            wanted = dict(config.account)
-            method = getattr(manager, wanted.pop("kind"))
-            wanted.pop("api_key")
-            symbol, events = wanted.pop("symbol", None), wanted.pop("events", None)
-            keepalive = wanted.pop("keepalive_interval", None)
-            if method.__name__ in ("margin_socket", "isolated_margin_socket"):
-                socket = method(symbol) if symbol else method()
-            elif method.__name__ in ("futures_user_socket", "options_user_socket"):
-                socket = method(events=events, keepalive_interval=keepalive)
-            else:
-                socket = method(keepalive_interval=keepalive)
+            account = config.account
+            open_account = getattr(manager, account["method"])
+            socket = open_account(*account["args"], **account["options"])
         elif config.credentials is not None:
             socket = manager.user_socket(
                 credentials=config.credentials, logon=config.logon, recv_window=config.recv_window

@@ -155,12 +155,10 @@ def user(
             key = api_key_from(api_key)
         except BinstreamError as exc:
             errors.fail(exc)
+        request = account_request(account, key, events.split(",") if events else None,
+                                  keepalive, isolated)  # fmt: skip
         config = config_from(["userData"], conn=conn, display=display, limits=limits,
-                             voice=voice, view="account",
-                             account={"kind": account, "api_key": key,
-                                      "events": events.split(",") if events else None,
-                                      "keepalive_interval": keepalive,
-                                      "symbol": isolated})  # fmt: skip
+                             voice=voice, view="account", account=request)  # fmt: skip
         finish(run_stream(config))
         return
     if events or keepalive:
@@ -183,6 +181,26 @@ def user(
 #: ``binstream user --market ...`` → the manager method that opens the account stream.
 ACCOUNT_METHODS = {"usdm": "futures_user_socket", "coinm": "coin_futures_user_socket",
                    "options": "options_user_socket"}  # fmt: skip
+
+
+def account_request(
+    method: str,
+    api_key: str,
+    events: list[str] | None = None,
+    keepalive: float | None = None,
+    symbol: str | None = None,
+) -> dict[str, object]:
+    """What the runner opens: ``method`` of the manager with its own arguments (margin
+    streams take a symbol, the listenKey streams a keepalive, USD-M and options a filter)."""
+    args: list[object] = []
+    options: dict[str, object] = {}
+    if method == "isolated_margin_socket":
+        args.append(symbol)
+    elif method != "margin_socket":
+        options["keepalive_interval"] = keepalive
+        if method in ("futures_user_socket", "options_user_socket"):
+            options["events"] = events
+    return {"method": method, "api_key": api_key, "args": args, "options": options}
 
 
 def _listen_key_account(

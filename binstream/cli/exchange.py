@@ -190,12 +190,11 @@ def demo(
             extra: dict[str, object]
             if what is DemoWhat.user and market is not Market.SPOT:
                 from ..server.wsapi import DEMO_API_KEY
-                from .account import ACCOUNT_METHODS
+                from .account import ACCOUNT_METHODS, account_request
 
+                request = account_request(ACCOUNT_METHODS[market.value], DEMO_API_KEY)
                 extra = {"streams": ["userData"], "view": "account", "market": market.value,
-                         "account": {"kind": ACCOUNT_METHODS[market.value],
-                                     "api_key": DEMO_API_KEY, "events": None,
-                                     "keepalive_interval": None}}  # fmt: skip
+                         "account": request}  # fmt: skip
             elif what is DemoWhat.user:
                 from ..server.wsapi import DEMO_API_KEY, DEMO_API_SECRET
                 from ..signing import Credentials

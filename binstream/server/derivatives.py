@@ -130,7 +130,6 @@ class Contract:
         #: (step number, forceOrder payload) of recent liquidations.
         self.liquidations: deque[tuple[int, dict[str, Any]]] = deque(maxlen=64)
         self.basis = self.rng.uniform(-0.0004, 0.0004)
-        self.funding_rate = 0.0001
 
     # -- derived prices ------------------------------------------------------------------
 
@@ -143,11 +142,15 @@ class Contract:
         """The spot index the contract tracks: the mark less a small, slowly moving basis."""
         return int(self.mark_price() * (1 - self.basis))
 
+    @property
+    def funding_rate(self) -> float:
+        """The interest rate plus a third of the premium (the basis)."""
+        return round(0.0001 + self.basis / 3, 8)
+
     def step(self, number: int, t: int) -> Step:
         """Advance the book once; now and then liquidate a position against it."""
         step = self.market.step(t)
         self.basis = max(-0.001, min(0.001, self.basis + self.rng.uniform(-2e-5, 2e-5)))
-        self.funding_rate = round(0.0001 + self.basis / 3, 8)
         if self.venue is not Market.OPTIONS and self.rng.random() < LIQUIDATION_PROBABILITY:
             self._liquidate(number, t)
         return step

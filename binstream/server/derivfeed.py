@@ -40,10 +40,6 @@ def _contract(tick: Tick, symbol: str) -> d.Contract:
     return tick.contracts[symbol]  # type: ignore[no-any-return]
 
 
-def _every(render: Callable[[Tick], list[Any]], steps: int) -> Feed:
-    return Feed(render, steps)
-
-
 def _speed(name: str, extra: list[str], default_ms: int, allowed: tuple[int, ...]) -> int:
     if not extra:
         return default_ms
@@ -116,10 +112,10 @@ def _futures_symbol_feed(symbol: str, kind: str, extra: list[str], venue: Market
         simple["assetIndex"] = (lambda t: [d.asset_index_payload(_contract(t, symbol), t.time)], 10)
     if kind in simple and not extra:
         render, every = simple[kind]
-        return _every(render, every)
+        return Feed(render, every)
     if kind == "markPrice" and extra in ([], ["1s"]):
         every = ONE_SECOND if extra else 3 * ONE_SECOND
-        return _every(lambda t: [d.mark_price_payload(_contract(t, symbol), t.time)], every)
+        return Feed(lambda t: [d.mark_price_payload(_contract(t, symbol), t.time)], every)
     if kind == "depth" or kind in ("depth5", "depth10", "depth20"):
         return _depth_feed(symbol, kind, extra, venue)
     if kind == "rpiDepth" and extra == ["500ms"] and venue is Market.USDM:
@@ -131,11 +127,11 @@ def _futures_symbol_feed(symbol: str, kind: str, extra: list[str], venue: Market
 
 def _options_symbol_feed(symbol: str, kind: str, extra: list[str]) -> Feed | None:
     if kind == "optionTrade" and not extra:
-        return _every(lambda t: d.trade_payloads(_contract(t, symbol), t.window(symbol, 1)), 1)
+        return Feed(lambda t: d.trade_payloads(_contract(t, symbol), t.window(symbol, 1)), 1)
     if kind == "optionTicker" and not extra:
-        return _every(lambda t: [d.option_ticker_payload(_contract(t, symbol), t.time)], 10)
+        return Feed(lambda t: [d.option_ticker_payload(_contract(t, symbol), t.time)], 10)
     if kind == "bookTicker" and not extra:
-        return _every(lambda t: [d.book_ticker_payload(_contract(t, symbol), t.time)], 1)
+        return Feed(lambda t: [d.book_ticker_payload(_contract(t, symbol), t.time)], 1)
     if kind.startswith("depth"):
         return _depth_feed(symbol, kind, extra, Market.OPTIONS)
     if kind.startswith("kline_") and not extra:
@@ -160,17 +156,17 @@ def _by_underlying(
         return [c for c in picked if expiry is None or c.spec.expiry == expiry]
 
     if kind == "optionMarkPrice" and not extra:
-        return _every(lambda t: [[d.option_mark_payload(c, t.time) for c in of(t)]], ONE_SECOND)
+        return Feed(lambda t: [[d.option_mark_payload(c, t.time) for c in of(t)]], ONE_SECOND)
     if kind == "optionTicker" and len(extra) == 1:
-        return _every(
+        return Feed(
             lambda t: [d.option_ticker_payload(c, t.time) for c in of(t, extra[0])], ONE_SECOND
         )
     if kind == "optionTrade" and not extra:
-        return _every(
+        return Feed(
             lambda t: [p for c in of(t) for p in d.trade_payloads(c, t.window(c.symbol, 1))], 1
         )
     if kind == "optionOpenInterest" and len(extra) == 1:
-        return _every(
+        return Feed(
             lambda t: _nonempty(
                 [d.option_open_interest_payload(c, t.time) for c in of(t, extra[0])]
             ),
@@ -194,7 +190,7 @@ def _pair_feed(
     first = members[0].symbol
     if kind == "indexPrice" and extra in ([], ["1s"]):
         every = ONE_SECOND if extra else 3 * ONE_SECOND
-        return _every(
+        return Feed(
             lambda t: [
                 d.index_price_payload(pair.upper(), _contract(t, first).index_price(), t.time)
             ],
@@ -202,7 +198,7 @@ def _pair_feed(
         )
     if kind == "markPrice" and extra in ([], ["1s"]):
         every = ONE_SECOND if extra else 3 * ONE_SECOND
-        return _every(
+        return Feed(
             lambda t: [[d.mark_price_payload(_contract(t, c.symbol), t.time) for c in members]],
             every,
         )
@@ -226,13 +222,13 @@ def _all_market(name: str, venue: Market, contracts: Mapping[str, d.Contract]) -
 
     feeds: dict[str, Feed] = {}
     if venue is Market.OPTIONS:
-        feeds["!optionSymbol"] = _every(
+        feeds["!optionSymbol"] = Feed(
             lambda t: [d.option_symbol_payload(_contract(t, s), t.time) for s in symbols],
             60 * ONE_SECOND,
         )
-        feeds["!index@arr"] = _every(lambda t: [d.index_payloads(t.time)], ONE_SECOND)
+        feeds["!index@arr"] = Feed(lambda t: [d.index_payloads(t.time)], ONE_SECOND)
         return feeds.get(name)
-    feeds["!bookTicker"] = _every(
+    feeds["!bookTicker"] = Feed(
         lambda t: [
             d.book_ticker_payload(_contract(t, s), t.time)
             for s in symbols
@@ -240,25 +236,25 @@ def _all_market(name: str, venue: Market, contracts: Mapping[str, d.Contract]) -
         ],
         1,
     )
-    feeds["!ticker@arr"] = _every(
+    feeds["!ticker@arr"] = Feed(
         lambda t: _nonempty([d.ticker_payload(c, t.time) for c in changed(t, 10)]), 10
     )
-    feeds["!miniTicker@arr"] = _every(
+    feeds["!miniTicker@arr"] = Feed(
         lambda t: _nonempty([d.mini_ticker_payload(c, t.time) for c in changed(t, 10)]), 10
     )
     for suffix, every in (("", 30), ("@1s", 10)):
-        feeds[f"!markPrice@arr{suffix}"] = _every(
+        feeds[f"!markPrice@arr{suffix}"] = Feed(
             lambda t: [[d.mark_price_payload(_contract(t, s), t.time) for s in symbols]], every
         )
-    feeds["!forceOrder@arr"] = _every(
+    feeds["!forceOrder@arr"] = Feed(
         lambda t: [p for s in symbols for p in _latest_liquidation(_contract(t, s), t.number)], 10
     )
     if venue is Market.USDM:
-        feeds["!contractInfo"] = _every(
+        feeds["!contractInfo"] = Feed(
             lambda t: [d.contract_info_payload(_contract(t, s), t.time) for s in symbols],
             60 * ONE_SECOND,
         )
-        feeds["!assetIndex@arr"] = _every(
+        feeds["!assetIndex@arr"] = Feed(
             lambda t: [
                 [
                     d.asset_index_payload(_contract(t, s), t.time)

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, parse_qsl, unquote
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -213,10 +213,9 @@ class LocalExchange:
 
     def market_url(self, market: object) -> str:
         """Base websocket URL of one market: ``ws://127.0.0.1:PORT/usdm`` for USD-M."""
-        from ..endpoints import LOCAL_PATHS
-        from ..venues import market_value
+        from ..endpoints import market_url
 
-        return self.url + LOCAL_PATHS[market_value(market)]
+        return market_url(self.url, market)
 
     async def start(self) -> LocalExchange:
         """Bind, start serving and start the market clock."""
@@ -378,7 +377,8 @@ class LocalExchange:
             return json_response(404, {"code": -1, "msg": f"Not found: {full}"})
         if venue is not None and not venue.accepts_route(route):
             return json_response(404, {"code": -1, "msg": f"Not found: {full}"})
-        if venue is not None and venue.listen_key_of(route, path, query) is not None:
+        params = dict(parse_qsl(query))
+        if venue is not None and venue.listen_key_of(route, path, params) is not None:
             return None  # an account stream
         self.connections_total += 1
         if self.refusal.take():
@@ -481,9 +481,10 @@ class LocalExchange:
             await self.ws_api.handle(ws)
             return
         venue = self.venues.get(market)
-        account = venue.listen_key_of(route, path, query) if venue is not None else None
+        params = dict(parse_qsl(query))
+        account = venue.listen_key_of(route, path, params) if venue is not None else None
         if account is not None:
-            await self._account_stream(ws, *account, query)
+            await self._account_stream(ws, *account, params.get("events"))
             return
         if path == "/stream":
             names = self._query_streams(query)
@@ -514,11 +515,10 @@ class LocalExchange:
                 await sender
 
     async def _account_stream(
-        self, ws: ServerConnection, store: AccountStreams, key: str, query: str
+        self, ws: ServerConnection, store: AccountStreams, key: str, events: str | None
     ) -> None:
         """A listenKey's connection: its account's events until it closes or is closed."""
-        params = dict(part.partition("=")[::2] for part in query.split("&") if part)
-        wanted = set(unquote(params["events"]).split("/")) if params.get("events") else None
+        wanted = set(events.split("/")) if events else None
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self.client_queue)
 
         def listener(event: dict[str, Any] | None) -> None:

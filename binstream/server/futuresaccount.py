@@ -23,6 +23,7 @@ from typing import Any
 
 from ..venues import Market
 from . import derivatives as d
+from .apierror import ApiError
 from .market import PRICE_DECIMALS, QTY_DECIMALS, Fill, fmt
 from .wsapi import DEMO_API_KEY
 
@@ -100,8 +101,6 @@ class AccountStreams:
     # -- listenKeys ----------------------------------------------------------------------
 
     def _account(self, api_key: str | None) -> Account:
-        from .apierror import ApiError
-
         if not api_key:
             raise ApiError(401, -2014, "API-key format invalid.")
         if len(api_key) < 16 or not api_key.isalnum():
@@ -126,8 +125,6 @@ class AccountStreams:
 
     def keepalive(self, api_key: str | None, key: str | None) -> dict[str, Any]:
         """``PUT``: extend the key; ``-1125`` when it is unknown or lapsed."""
-        from .apierror import ApiError
-
         account = self._account(api_key)
         self.calls["PUT"] += 1
         entry = self._find(account, key)
@@ -252,9 +249,9 @@ class AccountStreams:
         for fill in fills:
             order.filled += fill.qty
             order.cost += fill.price * fill.qty
-            fee = fill.price * fill.qty // 10**QTY_DECIMALS * FEE_RATE_BPS // 10_000
-            if self.market is Market.COINM:
-                fee = fee * 0  # COIN-M fees are in coin; kept at zero in this simulation
+            # COIN-M fees are paid in coin: kept at zero in this simulation.
+            notional = fill.price * fill.qty // 10**QTY_DECIMALS
+            fee = 0 if self.market is Market.COINM else notional * FEE_RATE_BPS // 10_000
             realised = self._apply(account, contract, order.buy, fill)
             account.wallet += realised - fee
             done = order.filled >= order.quantity

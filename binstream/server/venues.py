@@ -98,13 +98,12 @@ class DerivativesVenue:
         return route is Route.NONE or self.venue.routed
 
     def listen_key_of(
-        self, route: Route, path: str, query: str
+        self, route: Route, path: str, params: dict[str, str]
     ) -> tuple[AccountStreams, str] | None:
         """The account streams and listenKey an account-stream URL names, or None for a
         market-stream URL: ``/private/ws?listenKey=K`` or ``/private/ws/K`` (USD-M,
         options), ``/ws/K`` (COIN-M), ``/pm/ws/K`` (portfolio margin, on the USD-M host)."""
         if route is Route.PRIVATE:
-            params = dict(part.partition("=")[::2] for part in query.split("&") if part)
             key = params.get("listenKey") or path.removeprefix("/ws").strip("/") or ""
             return self.accounts, key
         if path.startswith("/pm/ws/") and self.market is Market.USDM:
