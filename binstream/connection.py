@@ -169,6 +169,8 @@ class StatusEvent:
     #: after a connection was lost, rather than after a failed attempt), ``"rotated"`` (a
     #: planned switch to a new connection, nothing lost), or empty.
     kind: str = ""
+    #: The streams of the connection a ``"dropped"`` event is about.
+    streams: tuple[str, ...] = ()
 
 
 @dataclass
@@ -359,7 +361,12 @@ class Link:
                 return
             delay = policy.delay(attempt)
             self.socket._status(
-                SocketState.RECONNECTING, detail, attempt, delay, "dropped" if dropped else ""
+                SocketState.RECONNECTING,
+                detail,
+                attempt,
+                delay,
+                "dropped" if dropped else "",
+                streams=self.socket._link_streams(self) if dropped else (),
             )
             await asyncio.sleep(delay)
 
@@ -575,6 +582,12 @@ class StreamSocket:
 
     # -- live subscriptions ---------------------------------------------------------------
 
+    def _link_streams(self, link: Link) -> tuple[str, ...]:
+        """The market streams ``link`` carries; none for an account stream."""
+        if getattr(link.session, "subscriptions", None) is None:
+            return ()
+        return tuple(self._subs(link).streams)
+
     def _subs(self, link: Link) -> Subscriptions:
         subscriptions = getattr(link.session, "subscriptions", None)
         if subscriptions is None:
@@ -762,6 +775,7 @@ class StreamSocket:
         delay: float = 0.0,
         kind: str = "",
         url: str = "",
+        streams: tuple[str, ...] = (),
     ) -> None:
         if self._closed:
             return
@@ -769,7 +783,7 @@ class StreamSocket:
         if state is SocketState.RECONNECTING:
             self.stats.reconnects += 1
             if kind == "dropped":
-                self.emit(EventKind.DISCONNECTED, detail=detail)
+                self.emit(EventKind.DISCONNECTED, detail=detail, streams=streams)
             self.emit(EventKind.RECONNECTING, detail=detail, attempt=attempt, delay=delay)
         elif state is SocketState.CONNECTING:
             self.emit(EventKind.CONNECTING, url=url)
@@ -784,7 +798,7 @@ class StreamSocket:
         callback = self.options.on_status
         if callback is not None:
             try:
-                callback(StatusEvent(self.path, state, detail, attempt, delay, kind))
+                callback(StatusEvent(self.path, state, detail, attempt, delay, kind, streams))
             except Exception:  # a status hook must never break the stream
                 log.exception("status callback failed")
 

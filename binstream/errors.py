@@ -71,3 +71,15 @@ class AuthError(BinstreamError):
 
 class MissingKeysError(AuthError):
     """An authenticated stream was asked for without API keys."""
+
+
+class NatsError(BinstreamError):
+    """NATS or its JetStream cannot be reached or used (``binstream publish``/``consume``)."""
+
+
+class NatsAuthError(NatsError, AuthError):
+    """The NATS server refused the connection's credentials, or wants some."""
+
+
+class StreamConflictError(BinstreamError, ValueError):
+    """The JetStream stream exists with settings other than those asked for."""

@@ -212,24 +212,34 @@ def _frame_text(raw: bytes) -> str:
     return raw[start : raw.rindex(b"}")].decode()
 
 
+async def paced(entries: AsyncIterator[Entry], speed: float | None = 1.0) -> AsyncIterator[Entry]:
+    """``entries`` at the pace of their times divided by ``speed`` (None: as they come)."""
+    import asyncio
+
+    start_clock = time.monotonic()
+    first: float | None = None
+    async for entry in entries:
+        if speed:
+            if first is None:
+                first, start_clock = entry.time_ms, time.monotonic()
+            delay = start_clock + (entry.time_ms - first) / 1000 / speed - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        yield entry
+
+
 async def replay_entries(
     path: Path, speed: float | None = 1.0, loop: bool = False
 ) -> AsyncIterator[tuple[Header, Entry]]:
     """Yield entries at their recorded pace divided by ``speed`` (None: as fast as possible)."""
-    import asyncio
-
     while True:
         header, entries = read_recording(path)
-        start_clock = time.monotonic()
-        first: float | None = None
-        for entry in entries:
-            if first is None:
-                first = entry.time_ms
-            if speed:
-                due = start_clock + (entry.time_ms - first) / 1000 / speed
-                delay = due - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+
+        async def each(entries: Iterator[Entry] = entries) -> AsyncIterator[Entry]:
+            for entry in entries:
+                yield entry
+
+        async for entry in paced(each(), speed):
             yield header, entry
         if not loop:
             return

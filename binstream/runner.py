@@ -12,8 +12,10 @@ import contextlib
 import math
 import sys
 import time
+from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 
@@ -31,6 +33,10 @@ from .messages import CLOSED, FINAL, INVALID_MESSAGE, is_error
 from .render.notices import Notices
 from .render.status import StatusLine
 from .venues import Market, market_value
+
+if TYPE_CHECKING:
+    from .jetstream.publisher import JetStreamSink
+    from .recording import Entry
 
 
 @dataclass
@@ -68,6 +74,8 @@ class RunConfig:
     account: dict[str, Any] | None = None
     logon: bool = False
     recv_window: int | None = None
+    #: Publish into NATS JetStream instead of printing: JetStreamSink's keyword arguments.
+    publish: dict[str, Any] | None = None
 
 
 class Output(Protocol):
@@ -158,17 +166,31 @@ async def run_replay(
     """Print a recording like a live stream: JSON lines of the frames, or a live table."""
     from .recording import replay_entries
 
-    config = RunConfig(streams=[], format=format, view=view, count=count, quiet=quiet)  # type: ignore[arg-type]
+    async def entries() -> AsyncIterator[Entry]:
+        async for _, entry in replay_entries(path, speed, loop):
+            yield entry
+
+    return await run_entries(entries(), format=format, view=view, count=count, quiet=quiet)
+
+
+async def run_entries(
+    entries: AsyncIterator[Entry], *, format: str, view: str = "streams",
+    count: int | None = None, quiet: bool = False, errors: str = "text",
+) -> ExitCode:  # fmt: skip
+    """Print entries (a recording's, a JetStream log's) as a live stream prints: JSON lines
+    of the frames or a live table; gaps are notices on stderr."""
+    config = RunConfig(streams=[], format=format, view=view, count=count, quiet=quiet,  # type: ignore[arg-type]
+                       errors=errors)  # type: ignore[arg-type]  # fmt: skip
     run = _Run(config)
     output = run.make_output(asyncio.get_running_loop())
     remaining = count
     try:
-        async for _, entry in replay_entries(path, speed, loop):
+        async for entry in entries:
             if run.stop.is_set():
                 break
             if entry.gap is not None:
                 run.notices.say(
-                    f"binstream: gap in the recording: {entry.gap}",
+                    f"binstream: gap: {entry.gap}",
                     {"e": "status", "status": "gap", "m": entry.gap},
                 )
                 continue
@@ -180,6 +202,8 @@ async def run_replay(
                     break
             await output.wait_for_room()
     finally:
+        with contextlib.suppress(Exception):
+            await entries.aclose()  # type: ignore[attr-defined]
         await output.close()
         run.status.clear()
     return ExitCode.OK
@@ -195,6 +219,9 @@ class _Run:
         self.broken_pipe = False
         self.gave_up: dict[str, Any] | None = None
         self.recorder: Any = None
+        self.sink: JetStreamSink | None = None
+        #: The streams of each dropped connection, in the order the drops are reported.
+        self._dropped_streams: deque[tuple[str, tuple[str, ...]]] = deque(maxlen=64)
         self.notices = Notices(self.status, config.errors, config.quiet)
 
     def on_status(self, event: StatusEvent) -> None:
@@ -214,6 +241,8 @@ class _Run:
             )
             say(f"binstream: {event.detail}; retry {event.attempt}/{total} in {event.delay:.1f} s",
                 as_json)  # fmt: skip
+            if event.kind == "dropped":
+                self._dropped_streams.append((event.detail, event.streams))
         elif event.kind == "renewed":
             say(f"binstream: {event.detail}", {"e": "status", "status": "renewed",
                                                "m": event.detail})  # fmt: skip
@@ -233,15 +262,39 @@ class _Run:
         if kind == CLOSED:  # said with its retry by on_status
             if self.recorder is not None:
                 self.recorder.write_gap(str(error.get("m")))
+            if self.sink is not None:
+                self.sink.gap(str(error.get("m")), self._streams_of_drop(str(error.get("m"))))
             return
         if kind == INVALID_MESSAGE:
             self.status.invalid += 1
         self.notices.say(f"binstream: {error.get('m')}", error)
 
+    def _streams_of_drop(self, detail: str) -> tuple[str, ...]:
+        """The streams of the connection whose drop said ``detail`` (all, if unknown)."""
+        while self._dropped_streams:
+            said, streams = self._dropped_streams.popleft()
+            if said == detail and streams:
+                return streams
+        return tuple(self.config.streams)
+
     def make_output(self, loop: asyncio.AbstractEventLoop) -> Output:
         config = self.config
         if config.record_to is not None:
             return _RecordOutput(config)
+        if config.publish is not None:
+            from .jetstream.publisher import JetStreamSink
+
+            def notice(text: str, event: dict[str, Any]) -> None:
+                self.notices.say(text, event, final=event.get("e") == "error")
+
+            overflow: Literal["block", "drop"] = (
+                "drop" if config.overflow == "drop_oldest" else "block"
+            )
+            self.sink = JetStreamSink(
+                **config.publish, market=config.market, overflow=overflow, on_notice=notice
+            )
+            self.status.extra = self.sink.summary
+            return self.sink
         if config.format == "table":
             single = config.streams[0] if len(config.streams) == 1 else None
             return _TableOutput(config.view, self.status, config.view_options, single)
@@ -352,6 +405,15 @@ class _Run:
         output = self.make_output(loop)
         if isinstance(output, _RecordOutput):
             self.recorder = output.writer
+        if self.sink is not None:
+            await self.sink.start()
+            self.notices.say(
+                f"binstream: publishing {len(config.streams)} streams to "
+                f"{self.sink.options.shown()}, JetStream stream {self.sink.settings.name} "
+                f"({self.sink.stream_outcome})",
+                {"e": "status", "status": "publishing", "streams": len(config.streams),
+                 "js_stream": self.sink.settings.name, "stream_state": self.sink.stream_outcome},
+            )  # fmt: skip
         ticker = asyncio.create_task(self.ticker(socket))
         if config.events:
             socket.add_event_callback(
@@ -386,6 +448,8 @@ class _Run:
                 helper.cancel()
             await output.close()
             self.status.clear()
+        if self.sink is not None and self.sink.unacknowledged_at_close and code is ExitCode.OK:
+            code = ExitCode.FAILURE
         if self.gave_up and code is not ExitCode.OK:
             self.notices.say(f"binstream: gave up: {self.gave_up.get('m')}", self.gave_up,
                              final=True)  # fmt: skip

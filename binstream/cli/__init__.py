@@ -16,7 +16,7 @@ import sys
 import typer
 import typer.exceptions
 
-from . import account, errors, exchange, market, recording  # noqa: F401  (they register commands)
+from . import account, errors, exchange, fanout, market, recording  # noqa: F401  (register commands)
 from .app import app
 from .running import run
 

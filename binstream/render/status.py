@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 
@@ -27,6 +28,8 @@ class StatusLine:
         self._last_time = self.started
         self._rate = 0.0
         self._drawn = False
+        #: More to show after the counts (e.g. what a NATS publisher holds).
+        self.extra: Callable[[], str] | None = None
 
     def text(self) -> str:
         now = time.monotonic()
@@ -40,6 +43,8 @@ class StatusLine:
             parts.append(f"{self.dropped:,} dropped")
         if self.invalid:
             parts.append(f"{self.invalid} invalid")
+        if self.extra is not None:
+            parts.append(self.extra())
         return "binstream: " + " | ".join(parts)
 
     def draw(self) -> None:
