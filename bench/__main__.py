@@ -41,10 +41,10 @@ PLAIN_INSTALL = HERE / "plain_install"
 class Blaster:
     """The frame-blasting server process and its accept-time log."""
 
-    def __init__(self, count: int, payload: str, rate: float = 0.0) -> None:
+    def __init__(self, count: int, payload: str, rate: float = 0.0, unique: bool = False) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.blaster", "--count", str(count), "--payload", payload,
-             "--rate", str(rate)],
+             "--rate", str(rate), *(["--unique"] if unique else [])],
             stdout=subprocess.PIPE, text=True, cwd=ROOT,
         )  # fmt: skip
         assert self.proc.stdout is not None
@@ -135,7 +135,7 @@ def command(kind: str, blaster: Blaster, workload: str, count: int, peer: str | 
 
 def run_client(
     kind: str, blaster: Blaster, workload: str, count: int, peer: str | None,
-    stdout: str = "null", wscat: str | None = None,
+    stdout: str = "null", wscat: str | None = None, argv: list[str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Run one client; return msgs/s (from accept to exit), CPU seconds and peak RSS (MB).
 
@@ -147,7 +147,7 @@ def run_client(
     started = time.time()
     # wscat quits when its stdin ends: hand it one that stays open until it is killed.
     stdin = subprocess.PIPE if kind == "wscat" else subprocess.DEVNULL
-    proc = spawn(command(kind, blaster, workload, count, peer, wscat),
+    proc = spawn(argv or command(kind, blaster, workload, count, peer, wscat),
                  CLI_VARIANTS.get(kind.split(" ")[0], ([], {}))[1], stdin=stdin, stdout=out,
                  stderr=subprocess.PIPE)  # fmt: skip
     lines = 0
@@ -271,6 +271,58 @@ def throughput(workload: str, count: int, peer: Peer, wscat: Peer, clients: list
             row["client"] = kind
             keep_best(best, row)
     return list(best.values())
+
+
+PUBLISH_CLIENTS = ("cli (stdout)", "publish R1", "publish R3")
+
+
+def publishing(
+    count: int, repeat: int, kinds: tuple[str, ...] = PUBLISH_CLIENTS
+) -> list[dict[str, Any]]:
+    """``binstream publish`` into JetStream, one publisher: messages acknowledged per second
+    (from Binance's accept to the exit, which waits for the last acknowledgement), into one
+    server (R1) and a three-node cluster (R3); beside it the CLI writing the same feed (every
+    message with its own ids) to stdout. Best of ``repeat``."""
+    import tempfile
+
+    from .natsservers import NatsCluster, NatsServer, server_binary
+
+    try:
+        import nats  # noqa: F401
+    except ImportError:
+        return [{"client": "publish", "ok": False, "error": "nats-py is not installed"}]
+    if server_binary() is None:
+        return [{"client": "publish", "ok": False, "error": "nats-server is not installed"}]
+    best: dict[str, dict[str, Any]] = {}
+    for _ in range(repeat):
+        for kind in kinds:
+            with tempfile.TemporaryDirectory() as tmp:
+                target: NatsServer | NatsCluster | None = None
+                if kind == "publish R1":
+                    target = NatsServer(Path(tmp))
+                elif kind == "publish R3":
+                    target = NatsCluster(Path(tmp))
+                blaster = Blaster(count, "aggTrade", unique=True)
+                try:
+                    argv = None
+                    if target is not None:
+                        target.start()
+                        argv = [sys.executable, "-m", "binstream", "publish", "bnbbtc@aggTrade",
+                                "--endpoint", blaster.base, "--to", target.url, "-q",
+                                "-n", str(count), "--replicas", kind[-1]]  # fmt: skip
+                    row = run_client("cli", blaster, "aggTrade", count, None, argv=argv)
+                finally:
+                    blaster.close()
+                    if target is not None:
+                        target.stop()
+            row["client"] = kind
+            row["cpu_us_per_msg"] = round(row["cpu_s"] * 1e6 / count, 2)
+            keep_best(best, row)
+    rows = list(best.values())
+    for row in rows:
+        if "cli (stdout)" in kinds:
+            row["vs_stdout"] = ratio(rows, row["client"], "cli (stdout)")
+    return rows
 
 
 def keep_best(
@@ -514,6 +566,12 @@ def main() -> None:
                                "vs_floor_output", "cpu_us_per_msg", "cpu_s",
                                "rss_mb"]))  # fmt: skip
         lap(f"throughput {workload}")
+    published = publishing(50_000 // scale, repeat)
+    report["publish"] = published
+    sections.append(table("Publish into NATS JetStream, aggTrade, one publisher (acknowledged)",
+                          published, ["client", "msgs_per_s", "vs_stdout", "cpu_us_per_msg",
+                                      "cpu_s", "rss_mb"]))  # fmt: skip
+    lap("publish")
     lat = latency(4_000 // scale, 2000, 1 if args.quick else 2)
     report["latency"] = lat
     sections.append(table("Latency at 2,000 msg/s (µs, send → decoded)", lat,
@@ -585,6 +643,11 @@ def main() -> None:
         # #18: futures streams as fast as spot (each against its floor-output of the run).
         "usdm cli >= 0.9x spot cli (aggTrade)": vs_spot("usdm-aggTrade", agg),
         "usdm cli >= 0.9x spot cli (depth20)": vs_spot("usdm-depth20", depth),
+        # #21: what a JetStream publisher sustains, acknowledged (a figure, not a target).
+        "publish R1 acknowledged (msg/s)": next(
+            (r["msgs_per_s"] for r in published if r["client"] == "publish R1"), "not run"),
+        "publish R3 acknowledged (msg/s)": next(
+            (r["msgs_per_s"] for r in published if r["client"] == "publish R3"), "not run"),
     }  # fmt: skip
     report["targets"] = targets
     report["seconds"] = round(time.time() - started, 1)

@@ -74,10 +74,11 @@ def frame(payload: bytes, opcode: int = 0x1) -> bytes:
     return header + payload
 
 
-def payloads_for(kind: str, path: str) -> list[bytes]:
-    """``CYCLE`` encoded messages; a combined path gets them wrapped, streams in turn."""
+def payloads_for(kind: str, path: str, start: int = 0) -> list[bytes]:
+    """``CYCLE`` encoded messages (ids from ``start``); a combined path gets them wrapped,
+    streams in turn."""
     make = PAYLOADS[kind]
-    raw = [orjson.dumps(make(i)) for i in range(CYCLE)]
+    raw = [orjson.dumps(make(start + i)) for i in range(CYCLE)]
     if "/stream" in path:
         names = unquote(path.split("streams=", 1)[1]).split("/") if "streams=" in path else ["x"]
         return [b'{"stream":' + orjson.dumps(names[i % len(names)]) + b',"data":' + f + b"}"
@@ -88,10 +89,11 @@ def payloads_for(kind: str, path: str) -> list[bytes]:
 class Blast(asyncio.Protocol):
     """One client connection: handshake, then frames until ``count`` are written."""
 
-    def __init__(self, count: int, kind: str, rate: float) -> None:
+    def __init__(self, count: int, kind: str, rate: float, unique: bool = False) -> None:
         self.count = count
         self.kind = kind
         self.rate = rate
+        self.unique = unique
         self.transport: asyncio.Transport | None = None
         self.inbox = b""
         self.upgraded = False
@@ -186,6 +188,13 @@ class Blast(asyncio.Protocol):
 
     async def _blast(self, path: str) -> None:
         payloads = payloads_for(self.kind, path)
+        if self.unique:  # every message its own ids (a JetStream publisher keeps each once)
+            for start in range(0, self.count, CYCLE):
+                batch = payloads if start == 0 else payloads_for(self.kind, path, start)
+                frames = [frame(p) for p in batch[: self.count - start]]
+                if not await self._write(b"".join(frames)):
+                    return
+            return
         if self.rate <= 0:
             frames = [frame(p) for p in payloads]
             cycle = b"".join(frames)
@@ -222,10 +231,11 @@ async def main() -> None:
     parser.add_argument("--payload", choices=sorted(PAYLOADS), default="aggTrade")
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--seconds", type=float, default=240.0, help="stop after this long")
+    parser.add_argument("--unique", action="store_true", help="no two messages share ids")
     args = parser.parse_args()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: Blast(args.count, args.payload, args.rate), "127.0.0.1", 0
+        lambda: Blast(args.count, args.payload, args.rate, args.unique), "127.0.0.1", 0
     )
     port = server.sockets[0].getsockname()[1]
     print(port, flush=True)

@@ -170,12 +170,13 @@ async def run_replay(
         async for _, entry in replay_entries(path, speed, loop):
             yield entry
 
-    return await run_entries(entries(), format=format, view=view, count=count, quiet=quiet)
+    return await run_entries(entries(), format=format, view=view, count=count, quiet=quiet,
+                             source="the recording")  # fmt: skip
 
 
 async def run_entries(
     entries: AsyncIterator[Entry], *, format: str, view: str = "streams",
-    count: int | None = None, quiet: bool = False, errors: str = "text",
+    count: int | None = None, quiet: bool = False, errors: str = "text", source: str = "the log",
 ) -> ExitCode:  # fmt: skip
     """Print entries (a recording's, a JetStream log's) as a live stream prints: JSON lines
     of the frames or a live table; gaps are notices on stderr."""
@@ -190,7 +191,7 @@ async def run_entries(
                 break
             if entry.gap is not None:
                 run.notices.say(
-                    f"binstream: gap: {entry.gap}",
+                    f"binstream: gap in {source}: {entry.gap}",
                     {"e": "status", "status": "gap", "m": entry.gap},
                 )
                 continue
@@ -268,6 +269,16 @@ class _Run:
         if kind == INVALID_MESSAGE:
             self.status.invalid += 1
         self.notices.say(f"binstream: {error.get('m')}", error)
+
+    def _say_published(self, sink: JetStreamSink) -> None:
+        stats = sink.stats
+        text = (f"published to JetStream: {stats.stored:,} stored, {stats.duplicates:,} already "
+                f"there, {stats.resent:,} sent again, {stats.dropped:,} dropped, "
+                f"{stats.gaps:,} gap markers")  # fmt: skip
+        self.notices.say(f"binstream: {text}",
+                         {"e": "status", "status": "published", "m": text, "stored": stats.stored,
+                          "duplicates": stats.duplicates, "resent": stats.resent,
+                          "dropped": stats.dropped, "gaps": stats.gaps})  # fmt: skip
 
     def _streams_of_drop(self, detail: str) -> tuple[str, ...]:
         """The streams of the connection whose drop said ``detail`` (all, if unknown)."""
@@ -407,13 +418,13 @@ class _Run:
             self.recorder = output.writer
         if self.sink is not None:
             await self.sink.start()
-            self.notices.say(
-                f"binstream: publishing {len(config.streams)} streams to "
-                f"{self.sink.options.shown()}, JetStream stream {self.sink.settings.name} "
-                f"({self.sink.stream_outcome})",
-                {"e": "status", "status": "publishing", "streams": len(config.streams),
-                 "js_stream": self.sink.settings.name, "stream_state": self.sink.stream_outcome},
-            )  # fmt: skip
+            count = len(config.streams)
+            text = (f"publishing {count} stream{'s' if count != 1 else ''} to "
+                    f"{self.sink.options.shown()}, JetStream stream {self.sink.settings.name} "
+                    f"({self.sink.stream_outcome})")  # fmt: skip
+            self.notices.say(f"binstream: {text}",
+                             {"e": "status", "status": "publishing", "m": text, "streams": count,
+                              "js_stream": self.sink.settings.name})  # fmt: skip
         ticker = asyncio.create_task(self.ticker(socket))
         if config.events:
             socket.add_event_callback(
@@ -448,8 +459,10 @@ class _Run:
                 helper.cancel()
             await output.close()
             self.status.clear()
-        if self.sink is not None and self.sink.unacknowledged_at_close and code is ExitCode.OK:
-            code = ExitCode.FAILURE
+        if self.sink is not None:
+            self._say_published(self.sink)
+            if self.sink.unacknowledged_at_close and code is ExitCode.OK:
+                code = ExitCode.FAILURE
         if self.gave_up and code is not ExitCode.OK:
             self.notices.say(f"binstream: gave up: {self.gave_up.get('m')}", self.gave_up,
                              final=True)  # fmt: skip

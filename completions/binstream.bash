@@ -8,7 +8,7 @@ _binstream() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "book book-ticker demo depth kline liquidations mark-price multiplex record replay serve ticker trade user --version --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "book book-ticker consume demo depth kline liquidations mark-price multiplex publish record replay serve ticker trade user --version --help" -- "$cur"))
         return
     fi
     case "$cmd" in
@@ -33,6 +33,13 @@ _binstream() {
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
             COMPREPLY=($(compgen -W "--help -h --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            ;;
+        consume)
+            case "$prev" in
+                --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
+                --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--help -h --subject -s --since --from-start --stop-at-end --speed --js-stream --creds --count -n --format -f --json --quiet -q --errors --verbose -v" -- "$cur"))
             ;;
         demo)
             case "$prev" in
@@ -100,6 +107,16 @@ _binstream() {
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
             COMPREPLY=($(compgen -W "--help -h --control --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            ;;
+        publish)
+            case "$prev" in
+                --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
+                --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
+                --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+                --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
+                --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--help -h --to --shard --subject-prefix --js-stream --retention --max-age --replicas --dup-window --buffer --in-flight --creds --market --tld --testnet --endpoint --retries --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport" -- "$cur"))
             ;;
         record)
             case "$prev" in

@@ -70,3 +70,16 @@ def test_missing_peers_are_skipped_with_a_reason(
     not_a_peer = peers.python_binance(sys.executable, install=False)
     assert not_a_peer.path is None
     assert "cannot import python-binance" in not_a_peer.note
+
+
+@pytest.mark.transport_independent
+def test_publish_benchmark_counts_acknowledged_messages() -> None:
+    pytest.importorskip("nats", reason="the [nats] extra is not installed")
+    from bench.__main__ import publishing
+    from bench.natsservers import server_binary
+
+    if server_binary() is None:
+        pytest.skip("nats-server is not installed")
+    (row,) = publishing(2_000, 1, kinds=("publish R1",))
+    assert row["ok"], row
+    assert isinstance(row["msgs_per_s"], int) and row["msgs_per_s"] > 0

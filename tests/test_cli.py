@@ -340,9 +340,10 @@ def test_a_run_builds_only_its_command_and_says_the_same(argv: list[str]) -> Non
 async def test_version_and_help_examples() -> None:
     result = await run_cli("--version")
     assert result.code == 0 and result.stdout.startswith("binstream ")
-    for command in ("trade", "ticker", "depth", "kline", "book-ticker", "multiplex", "serve",
-                    "demo"):  # fmt: skip
-        help_text = await run_cli(command, "--help")
+    commands = ("trade", "ticker", "depth", "kline", "book-ticker", "multiplex", "serve", "demo",
+                "publish", "consume")  # fmt: skip
+    helps = await asyncio.gather(*(run_cli(command, "--help") for command in commands))
+    for command, help_text in zip(commands, helps, strict=True):
         assert help_text.code == 0 and "Examples" in help_text.stdout, command
 
 

@@ -130,7 +130,7 @@ async def test_two_publishers_one_killed_store_every_trade_once(
     assert doomed.stderr is not None
     line = await asyncio.wait_for(doomed.stderr.readline(), 30)
     assert b"publishing" in line
-    survivor = asyncio.create_task(run_cli(*args[3:], "-n", "400", timeout=40))
+    survivor = asyncio.create_task(run_cli(*args[3:], "-n", "250", timeout=40))
     await wait_for(lambda: len(exchange.clients) >= 2, what="both publishers connected")
     client = await nats.connect(url.split(","))
     try:
@@ -140,7 +140,7 @@ async def test_two_publishers_one_killed_store_every_trade_once(
             return int((await js.stream_info("BINANCE")).state.messages)
 
         base = await held()
-        while await held() < base + 100:  # both running, side by side
+        while await held() < base + 40:  # both running, side by side
             await asyncio.sleep(0.05)
     finally:
         await client.close()
@@ -160,7 +160,7 @@ async def test_nats_outage_under_block_loses_nothing_and_holds_a_bounded_buffer(
                          on_notice=lambda text, event: notices.append(event))  # fmt: skip
     peak = 0
     async with sink, manager.multiplex_socket(["bnbbtc@trade"]) as socket:
-        pump = asyncio.create_task(sink.pump(socket, count=600))
+        pump = asyncio.create_task(sink.pump(socket, count=400))
 
         def watch() -> bool:
             nonlocal peak
@@ -257,8 +257,10 @@ async def test_bad_nats_input_is_one_line_and_an_exit_code(
             ("--to", nats_server.url, "--max-age", "2h"): (2, "max age is 1h, not 2h"),
             ("--to", nats_server.url, "--shard", "3/2"): (2, "i runs from 1 to 2"),
         }
-        for args, (code, text) in cases.items():
-            result = await run_cli("publish", "bnbbtc@trade", *args, "-n", "1")
+        results = await asyncio.gather(
+            *(run_cli("publish", "bnbbtc@trade", *args, "-n", "1") for args in cases)
+        )
+        for (args, (code, text)), result in zip(cases.items(), results, strict=True):
             assert (result.code, len(result.stderr.splitlines())) == (code, 1), (args, result)
             assert text in result.stderr and "Traceback" not in result.stderr
             assert "wrong" not in result.stderr  # no password in what is said

@@ -7,7 +7,18 @@ message ids, shards, the acknowledgement window) import nothing from it.
 """
 
 from .identity import message_id
+from .publisher import JetStreamSink, PublishStats
 from .shards import Shard, parse_shard
+from .streamconfig import StreamSettings
 from .subjects import DEFAULT_PREFIX, stream_subject
 
-__all__ = ["DEFAULT_PREFIX", "Shard", "message_id", "parse_shard", "stream_subject"]
+__all__ = [
+    "DEFAULT_PREFIX",
+    "JetStreamSink",
+    "PublishStats",
+    "Shard",
+    "StreamSettings",
+    "message_id",
+    "parse_shard",
+    "stream_subject",
+]
