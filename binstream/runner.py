@@ -183,6 +183,7 @@ async def run_entries(
     config = RunConfig(streams=[], format=format, view=view, count=count, quiet=quiet,  # type: ignore[arg-type]
                        errors=errors)  # type: ignore[arg-type]  # fmt: skip
     run = _Run(config)
+    run.status.state = "reading"
     output = run.make_output(asyncio.get_running_loop())
     remaining = count
     try:
@@ -458,11 +459,11 @@ class _Run:
             for helper in helpers:
                 helper.cancel()
             await output.close()
+            if self.sink is not None:
+                self._say_published(self.sink)
             self.status.clear()
-        if self.sink is not None:
-            self._say_published(self.sink)
-            if self.sink.unacknowledged_at_close and code is ExitCode.OK:
-                code = ExitCode.FAILURE
+        if self.sink is not None and self.sink.unacknowledged_at_close and code is ExitCode.OK:
+            code = ExitCode.FAILURE
         if self.gave_up and code is not ExitCode.OK:
             self.notices.say(f"binstream: gave up: {self.gave_up.get('m')}", self.gave_up,
                              final=True)  # fmt: skip
