@@ -86,6 +86,51 @@ class MessageBuffer:
     #: Queue an error or status dict past the bound: they are few and must not be lost.
     put_control = append
 
+    async def put_many(self, batch: list[Any]) -> None:
+        """Queue ``batch`` in order, as :meth:`put` would one by one, but in whole runs:
+        what fits at once, then (``block``) the rest as room appears, or (``drop_oldest``)
+        all of it, the oldest beyond the bound dropped."""
+        items = self._items
+        start, end = 0, len(batch)
+        while start < end:
+            if self._ended:  # an ended buffer takes what fits, and drops the rest
+                room = self.maxsize - len(items)
+                if room > 0:
+                    items.extend(batch[start : start + room])
+                    self._readable.set()
+                return
+            bound = self.maxsize + self.extra
+            room = bound - len(items)
+            if room > 0:
+                chunk = batch[start : start + room] if start or room < end else batch
+                items.extend(chunk)
+                start += len(chunk)
+                self._readable.set()
+            elif self.overflow == "drop_oldest":  # full: each new item drops the oldest
+                items.extend(batch[start:])
+                excess = end - start
+                for _ in range(excess):
+                    items.popleft()
+                self.dropped += excess
+                self._readable.set()
+                return
+            else:
+                self._writable.clear()
+                await self._writable.wait()
+
+    def take(self, limit: int) -> list[Any]:
+        """Pop up to ``limit`` queued items at once, oldest first (maybe none)."""
+        items = self._items
+        if len(items) <= limit:
+            taken = list(items)
+            items.clear()
+        else:
+            popleft = items.popleft
+            taken = [popleft() for _ in range(limit)]
+        if taken and not self._writable.is_set():
+            self._writable.set()
+        return taken
+
     def get_nowait(self) -> Any:
         """Pop the next item; :class:`IndexError` when empty."""
         item = self._items.popleft()

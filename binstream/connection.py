@@ -890,12 +890,12 @@ async def recv_batch(socket: Any, limit: int, decode: bool = True) -> list[Any]:
     buffer: MessageBuffer | None = getattr(socket, "buffer", None)
     if buffer is None or not len(buffer):  # an empty buffer is falsy: test for None
         return [first]
-    get = buffer.get_nowait
-    rest = [get() for _ in range(min(len(buffer), limit - 1))]
-    if decode:
+    rest = buffer.take(limit - 1)
+    if decode and not socket.options.raw_frames:
         decoded = socket._decoded
         rest = [decoded(item) for item in rest]
-    return [first, *rest]
+    rest.insert(0, first)
+    return rest
 
 
 def _market_session() -> LinkSession:

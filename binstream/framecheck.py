@@ -101,10 +101,42 @@ def _simdjson_checker() -> Callable[[str], FrameShape] | None:
         del document
         return ("object", has_id, shutdown, stream)
 
+    def plain(frame: str) -> bool:
+        document: Any
+        try:
+            document = parser[0].parse(frame)
+        except RuntimeError:
+            parser[0] = simdjson.Parser()
+            document = parser[0].parse(frame)
+        kind = type(document)
+        if kind is not object_type:
+            del document
+            return kind is array_type
+        if len(frame) > _LONG:
+            keys = document.keys()
+            special = "id" in keys or ("e" in keys and document["e"] == "serverShutdown")
+        else:
+            special = ('"id"' in frame and "id" in document) or (
+                '"serverShutdown"' in frame and document.get("e") == "serverShutdown"
+            )
+        del document
+        return not special
+
+    check.plain = plain  # type: ignore[attr-defined]
     return check
+
+
+def _plain_with_orjson(frame: str) -> bool:
+    kind, has_id, shutdown, _ = _check_with_orjson(frame)
+    return kind == "array" or (kind == "object" and not has_id and not shutdown)
 
 
 #: ``check_frame(text) -> FrameShape``; raises ValueError when ``text`` is not JSON.
 check_frame: Callable[[str], FrameShape] = _simdjson_checker() or _check_with_orjson
+#: ``plain_frame(text) -> bool``: True for JSON that is delivered as it is on a raw
+#: (not combined) connection: an array, or an object that is neither a reply (``id``) nor
+#: a ``serverShutdown`` event. False for anything else, which :func:`check_frame` then
+#: sorts out; ValueError when ``text`` is not JSON. One question instead of four.
+plain_frame: Callable[[str], bool] = getattr(check_frame, "plain", _plain_with_orjson)
 #: Which library checks frames: "simdjson" or "orjson".
 CHECKER = "orjson" if check_frame is _check_with_orjson else "simdjson"

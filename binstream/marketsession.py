@@ -22,7 +22,7 @@ import orjson
 
 from .endpoints import quote_stream, split_for_url
 from .events import EventKind
-from .framecheck import check_frame, shape_of
+from .framecheck import check_frame, plain_frame, shape_of
 from .messages import SUBSCRIBE_ERROR, error_message
 from .rotation import Switch
 from .subscriptions import Subscriptions
@@ -35,6 +35,7 @@ from .wire import (
 )
 
 if TYPE_CHECKING:
+    from .buffer import MessageBuffer
     from .connection import Link
 
 log = logging.getLogger("binstream")
@@ -189,11 +190,24 @@ class MarketSession:
         leaving = subs.leaving
         raw = link.options.raw_frames
         loads = orjson.loads
-        maxsize = buffer.maxsize
-        append = buffer.append
+        #: Accepted items not queued yet: queued together, and before anything else is
+        #: reported (an invalid frame, a control reply), so the order is kept.
+        ready: list[Any] = []
+        keep = ready.append
         accepted = 0
+        # Frame texts of a raw connection, when nothing is switching: one question each.
+        plain = plain_frame if raw and not combined and switch is None else None
         for frame in batch:
+            if plain is not None and type(frame) is str:
+                try:
+                    if plain(frame):
+                        keep(frame)
+                        accepted += 1
+                        continue
+                except ValueError:
+                    pass  # said below
             if type(frame) is bytes:
+                await self._queue(buffer, ready)
                 link.invalid(frame, "binary frame")
                 continue
             # A frame delivered as text (JSON lines, or long enough to wait as text) is only
@@ -206,11 +220,13 @@ class MarketSession:
                     message = loads(frame)
                     shape = shape_of(message)
             except ValueError:  # orjson.JSONDecodeError is a ValueError too
+                await self._queue(buffer, ready)
                 link.invalid(frame, "not JSON")
                 continue
             kind, has_id, shutdown, stream = shape
             if kind == "object":
                 if has_id:
+                    await self._queue(buffer, ready)
                     self._control_reply(link, loads(frame) if as_text else message)
                     continue
                 if shutdown:
@@ -218,25 +234,33 @@ class MarketSession:
                     continue
                 if combined and stream not in stream_set:
                     if stream not in leaving:
+                        await self._queue(buffer, ready)
                         link.invalid(frame, "combined message for a stream not asked for")
                     continue
             elif kind != "array":
+                await self._queue(buffer, ready)
                 link.invalid(frame, "JSON that is not an object")
                 continue
             item = frame if as_text else message
             if switch is not None:
+                await self._queue(buffer, ready)
                 decided = switch.from_old if side == "old" else switch.from_new
                 for out in decided(frame, item):
                     accepted += 1
                     await buffer.put(out)
                 continue
             accepted += 1
-            if len(buffer) < maxsize:  # the common case, without a coroutine per message
-                append(item)
-            else:
-                await buffer.put(item)
+            keep(item)
+        await self._queue(buffer, ready)
         if accepted:
             link.count(accepted)
+
+    @staticmethod
+    async def _queue(buffer: MessageBuffer, ready: list[Any]) -> None:
+        """Queue (and empty) ``ready``, as the buffer's overflow policy says."""
+        if ready:
+            await buffer.put_many(ready)
+            ready.clear()
 
     def _control_reply(self, link: Link, message: dict[str, Any]) -> None:
         subs = self.subscriptions(link)

@@ -78,6 +78,9 @@ class RunConfig:
     publish: dict[str, Any] | None = None
 
 
+_FRAMES_ONLY = {str}
+
+
 class Output(Protocol):
     def feed(self, messages: list[Any]) -> None: ...
 
@@ -332,12 +335,15 @@ class _Run:
                 return ExitCode.TIMEOUT
             except StreamClosedError:
                 return ExitCode.FAILURE if self.gave_up else ExitCode.OK
-            data = []
-            for message in batch:
-                if type(message) is not str and is_error(message):
-                    self.report(message)
-                else:
-                    data.append(message)
+            if self.config.format == "json" and set(map(type, batch)) == _FRAMES_ONLY:
+                data = batch  # frame texts only: no error dict among them
+            else:
+                data = []
+                for message in batch:
+                    if type(message) is not str and is_error(message):
+                        self.report(message)
+                    else:
+                        data.append(message)
             if remaining is not None:
                 data = data[:remaining]
                 remaining -= len(data)

@@ -61,6 +61,27 @@ class PicowsConnection(WSListener, WireConnection):
         self.transport = transport
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is _TEXT and frame.fin and not self._done:
+            # The common case, inline: a whole text message.
+            if frame.rsv1 or frame.rsv2 or frame.rsv3:  # no extension was agreed
+                self._fail(1002, "reserved bits must be 0")
+                self._wake()
+                return
+            try:
+                text = frame.get_payload_as_utf8_text()
+            except UnicodeDecodeError as exc:
+                self._fail(1007, f"{exc.reason} at position {exc.start}")
+                self._wake()
+                return
+            ready = self._ready
+            ready.append(text)
+            waiting = len(ready)
+            if waiting == 1:  # the reader waits only on an empty queue
+                self._wake()
+            elif waiting > self._pause_at and not self._paused:
+                self._paused = True
+                self._pause_reading()
+            return
         if self._done:  # after a close frame, or a failure: nothing more is delivered
             return
         kind = frame.msg_type

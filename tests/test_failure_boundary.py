@@ -111,7 +111,7 @@ async def test_the_command_line_says_one_line_and_exits_1(exchange: LocalExchang
     script = (
         "import sys, binstream.marketsession as m\n"
         "def fail(*a, **k): raise AttributeError('renamed in a later release')\n"
-        "m.shape_of = m.check_frame = fail\n"
+        "m.shape_of = m.check_frame = m.plain_frame = fail\n"
         "from binstream.__main__ import main\n"
         "sys.argv = ['binstream', *sys.argv[1:]]\n"
         "main()\n"

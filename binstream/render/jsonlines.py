@@ -32,9 +32,10 @@ def encode_lines(messages: list[Any]) -> bytes:
     written through; anything else is serialised with orjson.
     """
     if type(messages[0]) is str:
-        text = "\n".join(messages) + "\n"
-        if text.count("\n") == len(messages):
-            return text.encode()
+        if not any("\n" in m for m in messages):
+            # The list gains an empty last item so that the text ends with a newline
+            # without being copied again.
+            return "\n".join([*messages, ""]).encode()
         # A frame with a newline inside (pretty-printed JSON): one line per message anyway.
         return b"".join([_dumps(orjson.loads(m), option=_NEWLINE) for m in messages])
     return b"".join([_dumps(m, option=_NEWLINE) for m in messages])
