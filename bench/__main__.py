@@ -22,6 +22,7 @@ import queue
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -126,6 +127,10 @@ def command(kind: str, blaster: Blaster, workload: str, count: int, peer: str | 
         variant = CLI_VARIANTS[kind.split(" ")[0]][0]
         return [sys.executable, "-m", "binstream", *args, "--endpoint", endpoint,
                 "--json", "-q", "-n", str(count), "--timeout", "20", *variant]  # fmt: skip
+    if kind == "record-zst":  # binstream record into a zstd file (a recorder's day)
+        target = Path(tempfile.gettempdir()) / f"binstream-bench-{os.getpid()}.jsonl.zst"
+        return [sys.executable, "-m", "binstream", "record", streams[0], "-o", str(target),
+                "--endpoint", blaster.base, "-q", "-n", str(count)]  # fmt: skip
     if kind == "wscat":
         assert wscat is not None
         return [wscat, "-c", url_for(blaster, workload)]
@@ -224,7 +229,8 @@ def run_client(
 READER = "cli into a reader"
 #: Every client on the single-stream workloads; a subset on the combined ones.
 THROUGHPUT_CLIENTS = ["ceiling", "floor", "floor-output", "cli", "cli-ws", "cli-plain", "bsm",
-                      "bsm-ws", "twm", "twm-ws", "pb-bsm", "pb-twm", "wscat", READER]  # fmt: skip
+                      "bsm-ws", "twm", "twm-ws", "pb-bsm", "pb-twm", "wscat", READER,
+                      "record-zst"]  # fmt: skip
 COMBINED_CLIENTS = ["floor-output", "cli", "cli-ws", "bsm", "bsm-ws", "twm", "twm-ws", "pb-bsm",
                     READER]  # fmt: skip
 #: python-binance reads ~10k msg/s: it gets at most this many messages (rates compare anyway).
@@ -283,8 +289,6 @@ def publishing(
     (from Binance's accept to the exit, which waits for the last acknowledgement), into one
     server (R1) and a three-node cluster (R3); beside it the CLI writing the same feed (every
     message with its own ids) to stdout. Best of ``repeat``."""
-    import tempfile
-
     from .natsservers import NatsCluster, NatsServer, server_binary
 
     try:
@@ -640,6 +644,7 @@ def main() -> None:
         "[fast] cli >= 1.3x cli-plain (depth20)": ratio(depth, "cli", "cli-plain"),
         "twm callbacks >= 0.2x ceiling (aggTrade)": ratio(agg, "twm", "ceiling"),
         "bsm recv() >= 0.25x ceiling (aggTrade)": ratio(agg, "bsm", "ceiling"),
+        "record to .zst >= 0.2x ceiling (aggTrade)": ratio(agg, "record-zst", "ceiling"),
         # #18: futures streams as fast as spot (each against its floor-output of the run).
         "usdm cli >= 0.9x spot cli (aggTrade)": vs_spot("usdm-aggTrade", agg),
         "usdm cli >= 0.9x spot cli (depth20)": vs_spot("usdm-depth20", depth),

@@ -37,16 +37,20 @@ class MessageBuffer:
         self.maxsize = maxsize
         self.overflow: OverflowPolicy = overflow
         self.dropped = 0
-        self._items: deque[Any] = deque()
+        #: The queued items, oldest first: a consumer may pop from the left directly,
+        #: calling :meth:`wake_writer` when :attr:`writer_waiting` says a writer waits.
+        self.items: deque[Any] = deque()
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
         self._writable.set()
         self._ended = False
         #: Room beyond ``maxsize`` granted for a while (see :meth:`widen`).
         self.extra = 0
+        #: True while a writer waits for room.
+        self.writer_waiting = False
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     @property
     def ended(self) -> bool:
@@ -58,7 +62,7 @@ class MessageBuffer:
 
         Once the buffer has ended, a full buffer takes nothing more: the item is dropped.
         """
-        items = self._items
+        items = self.items
         if self._ended and len(items) >= self.maxsize:
             return
         while len(items) >= self.maxsize + self.extra and not self._ended:
@@ -67,7 +71,9 @@ class MessageBuffer:
                 self.dropped += 1
                 break
             self._writable.clear()
+            self.writer_waiting = True
             await self._writable.wait()
+            self.writer_waiting = False
         items.append(item)
         self._readable.set()
 
@@ -80,7 +86,7 @@ class MessageBuffer:
 
     def append(self, item: Any) -> None:
         """Queue ``item`` now, ignoring the bound: for a caller that checked there is room."""
-        self._items.append(item)
+        self.items.append(item)
         self._readable.set()
 
     #: Queue an error or status dict past the bound: they are few and must not be lost.
@@ -90,7 +96,7 @@ class MessageBuffer:
         """Queue ``batch`` in order, as :meth:`put` would one by one, but in whole runs:
         what fits at once, then (``block``) the rest as room appears, or (``drop_oldest``)
         all of it, the oldest beyond the bound dropped."""
-        items = self._items
+        items = self.items
         start, end = 0, len(batch)
         while start < end:
             if self._ended:  # an ended buffer takes what fits, and drops the rest
@@ -116,11 +122,13 @@ class MessageBuffer:
                 return
             else:
                 self._writable.clear()
+                self.writer_waiting = True
                 await self._writable.wait()
+                self.writer_waiting = False
 
     def take(self, limit: int) -> list[Any]:
         """Pop up to ``limit`` queued items at once, oldest first (maybe none)."""
-        items = self._items
+        items = self.items
         if len(items) <= limit:
             taken = list(items)
             items.clear()
@@ -131,16 +139,21 @@ class MessageBuffer:
             self._writable.set()
         return taken
 
+    def wake_writer(self) -> None:
+        """Let a writer waiting for room go on (after items were taken)."""
+        self.writer_waiting = False
+        self._writable.set()
+
     def get_nowait(self) -> Any:
         """Pop the next item; :class:`IndexError` when empty."""
-        item = self._items.popleft()
+        item = self.items.popleft()
         if not self._writable.is_set():
             self._writable.set()
         return item
 
     async def get(self) -> Any:
         """Wait for the next item; :class:`StreamClosedError` once ended and drained."""
-        items = self._items
+        items = self.items
         while not items:
             if self._ended:
                 raise StreamClosedError("the socket is closed and holds no more messages")
@@ -159,5 +172,5 @@ class MessageBuffer:
 
     def clear(self) -> None:
         """Discard everything queued (used when a consumer stops for good)."""
-        self._items.clear()
+        self.items.clear()
         self._writable.set()

@@ -711,11 +711,14 @@ class StreamSocket:
         Raises :class:`ReceiveTimeoutError` on timeout and :class:`StreamClosedError` once
         the socket has ended and every queued message was read.
         """
+        buffer = self.buffer
+        if buffer.items and self._started:  # the common case: no coroutine waits
+            item = buffer.items.popleft()
+            if buffer.writer_waiting:
+                buffer.wake_writer()
+            return self._decoded(item) if type(item) is str else item
         if not self._started:
             self.start()
-        buffer = self.buffer
-        if len(buffer):
-            return self._decoded(buffer.get_nowait())
         timeout = self.options.user_timeout
         if timeout is None:
             return self._decoded(await buffer.get())

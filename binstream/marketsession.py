@@ -195,8 +195,11 @@ class MarketSession:
         ready: list[Any] = []
         keep = ready.append
         accepted = 0
-        # Frame texts of a raw connection, when nothing is switching: one question each.
+        # The common cases first, when nothing is switching: a raw connection's frame text
+        # (one question), or a short frame decoded for the consumer. Anything else (a reply,
+        # a shutdown notice, bad JSON, a stream not asked for) takes the full way below.
         plain = plain_frame if raw and not combined and switch is None else None
+        decoding = not raw and switch is None
         for frame in batch:
             if plain is not None and type(frame) is str:
                 try:
@@ -206,6 +209,24 @@ class MarketSession:
                         continue
                 except ValueError:
                     pass  # said below
+            elif decoding and type(frame) is str and len(frame) <= LAZY_DECODE_SIZE:
+                try:
+                    message = loads(frame)
+                except ValueError:
+                    message = None  # said below
+                if type(message) is dict:
+                    if (
+                        "id" not in message
+                        and message.get("e") != "serverShutdown"
+                        and (not combined or message.get("stream") in stream_set)
+                    ):
+                        keep(message)
+                        accepted += 1
+                        continue
+                elif type(message) is list:
+                    keep(message)
+                    accepted += 1
+                    continue
             if type(frame) is bytes:
                 await self._queue(buffer, ready)
                 link.invalid(frame, "binary frame")

@@ -127,13 +127,17 @@ class RecordingWriter:
             self._open_next()
 
     def write_frames(self, frames: list[str], received: float | None = None) -> None:
+        if not frames:
+            return
         self._maybe_rotate()
-        stamp = orjson.dumps(round((received or time.time()) * 1000, 3))
-        self._write(b"".join(b'{"t":' + stamp + b',"m":' + f.encode() + b"}\n" for f in frames))
+        stamp = orjson.dumps(round((received or time.time()) * 1000, 3)).decode()
+        head = f'{{"t":{stamp},"m":'
+        # One join for the batch: every line is head + frame + "}\n".
+        self._write((head + ("}\n" + head).join(frames) + "}\n").encode())
         self.count += len(frames)
 
-    def write_gap(self, reason: str) -> None:
-        line = {"t": round(time.time() * 1000, 3), "gap": reason}
+    def write_gap(self, reason: str, when: float | None = None) -> None:
+        line = {"t": round((when or time.time()) * 1000, 3), "gap": reason}
         self._write(orjson.dumps(line) + b"\n")
 
     def close(self) -> None:

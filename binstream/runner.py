@@ -139,9 +139,15 @@ class _TableOutput:
 
 
 class _RecordOutput:
-    """Writes frames as received, with receive times, to a recording file."""
+    """Writes frames as received, with receive times, to a recording file.
 
-    def __init__(self, config: RunConfig) -> None:
+    Encoding, compression (zstd releases the GIL) and the file writes run on a thread of
+    their own, so the event loop only stamps each batch and hands it over; gaps go the
+    same way, in order.
+    """
+
+    def __init__(self, config: RunConfig, loop: asyncio.AbstractEventLoop) -> None:
+        from .handoff import Handoff
         from .recording import RecordingWriter
 
         self.writer = RecordingWriter(
@@ -151,14 +157,29 @@ class _RecordOutput:
             rotate_bytes=config.rotate_bytes,
             rotate_seconds=config.rotate_seconds,
         )
+        # Items are (receive time, frames) and (time, gap reason): a few batches in flight.
+        self.handoff = Handoff("binstream-record", self._write, loop, high=8)
+
+    def _write(self, items: list[tuple[float, Any]]) -> None:
+        for received, what in items:
+            if type(what) is str:
+                self.writer.write_gap(what, received)
+            else:
+                self.writer.write_frames(what, received)
 
     def feed(self, messages: list[Any]) -> None:
-        self.writer.write_frames(messages)
+        self.handoff.feed([(time.time(), messages)])
+
+    def write_gap(self, reason: str) -> None:
+        """Record a gap after what was fed so far."""
+        self.handoff.feed([(time.time(), reason)])
 
     async def wait_for_room(self) -> None:
-        return None
+        await self.handoff.wait_for_room()
 
     async def close(self) -> None:
+        await self.handoff.drain(30.0)
+        self.handoff.close()
         self.writer.close()
 
 
@@ -295,7 +316,7 @@ class _Run:
     def make_output(self, loop: asyncio.AbstractEventLoop) -> Output:
         config = self.config
         if config.record_to is not None:
-            return _RecordOutput(config)
+            return _RecordOutput(config, loop)
         if config.publish is not None:
             from .jetstream.publisher import JetStreamSink
 
@@ -422,7 +443,7 @@ class _Run:
         loop = asyncio.get_running_loop()
         output = self.make_output(loop)
         if isinstance(output, _RecordOutput):
-            self.recorder = output.writer
+            self.recorder = output
         if self.sink is not None:
             await self.sink.start()
             count = len(config.streams)

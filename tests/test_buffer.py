@@ -14,7 +14,7 @@ pytestmark = pytest.mark.transport_independent
 
 
 def _state(buffer: MessageBuffer) -> tuple[list[int], int]:
-    return list(buffer._items), buffer.dropped
+    return list(buffer.items), buffer.dropped
 
 
 @given(
@@ -32,7 +32,7 @@ def test_put_many_drops_as_put_does(
 
     async def run(many: bool) -> tuple[list[int], int]:
         buffer = MessageBuffer(maxsize, "drop_oldest")
-        buffer._items.extend(range(-queued, 0))
+        buffer.items.extend(range(-queued, 0))
         buffer.widen(extra)
         if ended:
             buffer.end()

@@ -74,7 +74,10 @@ async def test_handshake(exchange: LocalExchange, monkeypatch: pytest.MonkeyPatc
 
 
 async def test_reading(exchange: LocalExchange, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("binstream.marketsession.shape_of", fail)
+    async def broken_queue(*_: Any) -> None:
+        fail()
+
+    monkeypatch.setattr(MarketSession, "_queue", staticmethod(broken_queue))
     async with manager(exchange.url).trade_socket("bnbbtc") as ts:
         await ends_with_failure(ts, "reading")
 

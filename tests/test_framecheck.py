@@ -92,3 +92,30 @@ def test_simdjson_and_orjson_agree_on_truncated_json(value: object, cut: int) ->
         except ValueError:
             results.append("invalid")
     assert results[0] == results[1], frame
+
+
+def _plain(shape: FrameShape) -> bool:
+    kind, has_id, shutdown, _ = shape
+    return kind == "array" or (kind == "object" and not has_id and not shutdown)
+
+
+@given(values, st.integers(0, 1200))
+def test_plain_frame_answers_what_the_full_check_would(value: object, pad: int) -> None:
+    """The one-question check of a raw connection's frames (short and long) agrees with
+    the full shape on every JSON document."""
+    for frame in (
+        orjson.dumps(value).decode(),
+        orjson.dumps({"pad": "p" * pad, "v": value}).decode(),
+    ):
+        assert framecheck.plain_frame(frame) == _plain(_check_with_orjson(frame))
+
+
+@pytest.mark.parametrize("frame", [*FRAMES, '{"id":1,"pad":"' + "p" * 1000 + '"}'])
+def test_plain_frame_on_known_frames(frame: str) -> None:
+    assert framecheck.plain_frame(frame) == _plain(_check_with_orjson(frame))
+
+
+@pytest.mark.parametrize("frame", NOT_JSON)
+def test_plain_frame_rejects_what_is_not_json(frame: str) -> None:
+    with pytest.raises(ValueError):
+        framecheck.plain_frame(frame)
