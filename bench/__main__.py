@@ -546,8 +546,8 @@ def main() -> None:
         sys.stderr.write(f"bench: {name}: {took} s\n")
         lap_started = time.time()
 
-    plan = [("aggTrade", 200_000, THROUGHPUT_CLIENTS, repeat),
-            ("depth20", 100_000, THROUGHPUT_CLIENTS, repeat),
+    plan = [("aggTrade", 1_000_000, THROUGHPUT_CLIENTS, repeat),
+            ("depth20", 400_000, THROUGHPUT_CLIENTS, repeat),
             ("combined10", 200_000, COMBINED_CLIENTS, 1),
             ("multiplex200", 200_000, COMBINED_CLIENTS, 1),
             ("usdm-aggTrade", 200_000, FUTURES_CLIENTS, repeat),
