@@ -75,7 +75,9 @@ class _Dispatcher(Handoff):
             if self.closed:
                 return
             try:
-                callback(decode(message) if decode is not None else message)
+                # Only a frame still queued as text needs the socket's decoding.
+                callback(decode(message) if decode is not None and type(message) is str
+                         else message)  # fmt: skip
             except Exception:
                 log.exception("callback for stream %s raised; the stream goes on", self.stream)
 
