@@ -37,8 +37,8 @@ class MessageBuffer:
         self.maxsize = maxsize
         self.overflow: OverflowPolicy = overflow
         self.dropped = 0
-        #: The queued items, oldest first: a consumer may pop from the left directly,
-        #: calling :meth:`wake_writer` when :attr:`writer_waiting` says a writer waits.
+        #: The queued items, oldest first (read them with :meth:`get_nowait`, :meth:`take`
+        #: or :meth:`get`, which wake a writer waiting for room).
         self.items: deque[Any] = deque()
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
@@ -46,8 +46,6 @@ class MessageBuffer:
         self._ended = False
         #: Room beyond ``maxsize`` granted for a while (see :meth:`widen`).
         self.extra = 0
-        #: True while a writer waits for room.
-        self.writer_waiting = False
 
     def __len__(self) -> int:
         return len(self.items)
@@ -71,9 +69,7 @@ class MessageBuffer:
                 self.dropped += 1
                 break
             self._writable.clear()
-            self.writer_waiting = True
             await self._writable.wait()
-            self.writer_waiting = False
         items.append(item)
         self._readable.set()
 
@@ -122,9 +118,7 @@ class MessageBuffer:
                 return
             else:
                 self._writable.clear()
-                self.writer_waiting = True
                 await self._writable.wait()
-                self.writer_waiting = False
 
     def take(self, limit: int) -> list[Any]:
         """Pop up to ``limit`` queued items at once, oldest first (maybe none)."""
@@ -138,11 +132,6 @@ class MessageBuffer:
         if taken and not self._writable.is_set():
             self._writable.set()
         return taken
-
-    def wake_writer(self) -> None:
-        """Let a writer waiting for room go on (after items were taken)."""
-        self.writer_waiting = False
-        self._writable.set()
 
     def get_nowait(self) -> Any:
         """Pop the next item; :class:`IndexError` when empty."""

@@ -713,9 +713,7 @@ class StreamSocket:
         """
         buffer = self.buffer
         if buffer.items and self._started:  # the common case: no coroutine waits
-            item = buffer.items.popleft()
-            if buffer.writer_waiting:
-                buffer.wake_writer()
+            item = buffer.get_nowait()
             return self._decoded(item) if type(item) is str else item
         if not self._started:
             self.start()

@@ -61,3 +61,24 @@ def test_put_many_blocks_for_room_and_keeps_order(batch: int, maxsize: int, take
         return seen
 
     assert asyncio.run(run()) == list(range(batch))
+
+
+@given(batches=st.lists(st.integers(1, 25), min_size=2, max_size=4), maxsize=st.integers(1, 6))
+def test_several_writers_waiting_for_room_all_get_through(batches: list[int], maxsize: int) -> None:
+    """Connections of one socket share its buffer: each waiting writer is woken as the
+    consumer takes, one message at a time, and nothing is lost."""
+
+    async def run() -> int:
+        buffer = MessageBuffer(maxsize, "block")
+        writers = [asyncio.create_task(buffer.put_many(list(range(n)))) for n in batches]
+        seen = 0
+        async with asyncio.timeout(10):
+            while seen < sum(batches):
+                await asyncio.sleep(0)
+                if len(buffer):
+                    buffer.get_nowait()
+                    seen += 1
+        await asyncio.gather(*writers)
+        return seen
+
+    assert asyncio.run(run()) == sum(batches)
