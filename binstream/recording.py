@@ -220,7 +220,7 @@ async def paced(entries: AsyncIterator[Entry], speed: float | None = 1.0) -> Asy
     """``entries`` at the pace of their times divided by ``speed`` (None: as they come)."""
     import asyncio
 
-    start_clock = time.monotonic()
+    start_clock = 0.0
     first: float | None = None
     async for entry in entries:
         if speed:

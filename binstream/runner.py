@@ -170,8 +170,8 @@ class _RecordOutput:
     def feed(self, messages: list[Any]) -> None:
         self.handoff.feed([(time.time(), messages)])
 
-    def write_gap(self, reason: str) -> None:
-        """Record a gap after what was fed so far."""
+    def gap(self, reason: str, streams: tuple[str, ...]) -> None:
+        """Record a gap after what was fed so far (a recording's gaps name no streams)."""
         self.handoff.feed([(time.time(), reason)])
 
     async def wait_for_room(self) -> None:
@@ -244,7 +244,8 @@ class _Run:
         self.stop = asyncio.Event()
         self.broken_pipe = False
         self.gave_up: dict[str, Any] | None = None
-        self.recorder: Any = None
+        #: The output that records where messages may be missing (a recording, JetStream).
+        self.gap_output: _RecordOutput | JetStreamSink | None = None
         self.sink: JetStreamSink | None = None
         #: The streams of each dropped connection, in the order the drops are reported.
         self._dropped_streams: deque[tuple[str, tuple[str, ...]]] = deque(maxlen=64)
@@ -286,10 +287,9 @@ class _Run:
             self.gave_up = error
             return  # said once, at exit
         if kind == CLOSED:  # said with its retry by on_status
-            if self.recorder is not None:
-                self.recorder.write_gap(str(error.get("m")))
-            if self.sink is not None:
-                self.sink.gap(str(error.get("m")), self._streams_of_drop(str(error.get("m"))))
+            if self.gap_output is not None:
+                detail = str(error.get("m"))
+                self.gap_output.gap(detail, self._streams_of_drop(detail))
             return
         if kind == INVALID_MESSAGE:
             self.status.invalid += 1
@@ -356,7 +356,7 @@ class _Run:
                 return ExitCode.TIMEOUT
             except StreamClosedError:
                 return ExitCode.FAILURE if self.gave_up else ExitCode.OK
-            if self.config.format == "json" and set(map(type, batch)) == _FRAMES_ONLY:
+            if set(map(type, batch)) == _FRAMES_ONLY:
                 data = batch  # frame texts only: no error dict among them
             else:
                 data = []
@@ -443,8 +443,9 @@ class _Run:
         loop = asyncio.get_running_loop()
         output = self.make_output(loop)
         if isinstance(output, _RecordOutput):
-            self.recorder = output
+            self.gap_output = output
         if self.sink is not None:
+            self.gap_output = self.sink
             await self.sink.start()
             count = len(config.streams)
             text = (f"publishing {count} stream{'s' if count != 1 else ''} to "

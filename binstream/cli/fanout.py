@@ -13,6 +13,7 @@ from .options import (
     CONNECTION,
     DISPLAY,
     LIMITS,
+    RESILIENCE,
     VOICE,
     Connection,
     CountOpt,
@@ -45,41 +46,37 @@ JsStreamOpt = Annotated[
 ]
 
 
-def _require_nats() -> None:
+def _nats_target(url: str, hint: str, creds: Path | None) -> list[str]:
+    """The NATS servers ``url`` names, once the client is known to be installed and the
+    credentials file to exist; a usage error (exit 2, one line) otherwise."""
+    from ..errors import EndpointError
+    from ..jetstream.connect import NATS_EXTRA, parse_servers
+
     try:
         import nats  # noqa: F401
     except ImportError:
-        raise typer.BadParameter(
-            "NATS needs the nats-py package: pip install 'binstream[nats]'"
-        ) from None
-
-
-def _servers(text: str, hint: str) -> list[str]:
-    from ..errors import EndpointError
-    from ..jetstream.connect import parse_servers
-
+        raise typer.BadParameter(NATS_EXTRA) from None
+    if creds is not None and not creds.is_file():
+        raise typer.BadParameter(f"{creds}: no such file", param_hint="--creds")
     try:
-        return parse_servers(text)
+        return parse_servers(url)
     except EndpointError as exc:
         raise typer.BadParameter(str(exc), param_hint=hint) from None
 
 
-def _duration(text: str | None, hint: str) -> float | None:
-    from ..jetstream.durations import parse_duration
-
-    if text is None:
-        return None
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=hint) from None
-
-
 def _checked(value: Any, check: Any, hint: str) -> Any:
+    """``check(value)``, a ValueError becoming a usage error (exit 2) on option ``hint``."""
     try:
         return check(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=hint) from None
+
+
+def _duration(text: str | None, hint: str) -> float | None:
+    """Seconds in ``--max-age 24h`` and the like (None when not given)."""
+    from ..jetstream.durations import parse_duration
+
+    return None if text is None else _checked(text, parse_duration, hint)
 
 
 @command()
@@ -166,7 +163,7 @@ def publish(
     conn: Connection = CONNECTION,
     limits: Limits = LIMITS,
     voice: Voice = VOICE,
-    resilience: Resilience = Resilience(),  # noqa: B008 - an immutable option group
+    resilience: Resilience = RESILIENCE,
 ) -> None:
     """Publish streams into NATS JetStream, each message stored once.
 
@@ -188,8 +185,7 @@ def publish(
     from ..jetstream.subjects import check_prefix
 
     prepare(voice)
-    _require_nats()
-    servers = _servers(to, "--to")
+    servers = _nats_target(to, "--to", creds)
     names = market_streams(streams, conn.market, "STREAM")
     if shard is not None:
         part = _checked(shard, parse_shard, "--shard")
@@ -202,8 +198,6 @@ def publish(
     if retention is not None and retention not in RETENTIONS:
         raise typer.BadParameter(f"{retention!r}: choose {', '.join(RETENTIONS)}",
                                  param_hint="--retention")  # fmt: skip
-    if creds is not None and not creds.is_file():
-        raise typer.BadParameter(f"{creds}: no such file", param_hint="--creds")
     prefix = _checked(subject_prefix, check_prefix, "--subject-prefix")
     settings = StreamSettings(
         name=js_stream or "BINANCE",
@@ -282,12 +276,9 @@ def consume(
     from .recording import speed_value
 
     prepare(voice)
-    _require_nats()
-    servers = _servers(url, "URL")
+    servers = _nats_target(url, "URL", creds)
     if since is not None and from_start:
         raise typer.BadParameter("give --since or --from-start, not both", param_hint="--since")
-    if creds is not None and not creds.is_file():
-        raise typer.BadParameter(f"{creds}: no such file", param_hint="--creds")
     start = _duration(since, "--since")
     pace = speed_value(speed)
     from ..jetstream.consumer import LogQuery, read_log

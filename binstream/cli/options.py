@@ -242,6 +242,7 @@ class Streaming:
 
 
 CONNECTION, DISPLAY, LIMITS, VOICE = Connection(), Display(), Limits(), Voice()
+RESILIENCE = Resilience()
 STREAMING = Streaming()
 #: The option groups a command can take as parameters.
 GROUPS: tuple[type, ...] = (Connection, Display, Limits, Voice, Resilience, Streaming)

@@ -55,7 +55,6 @@ class _Outgoing:
     subject: str
     data: bytes
     headers: dict[str, str]
-    stream: str
 
 
 @dataclass
@@ -116,6 +115,8 @@ class JetStreamSink:
         self.stats = PublishStats()
         #: Messages left unacknowledged at close (nothing lost means 0).
         self.unacknowledged_at_close = 0
+        #: What :meth:`start` found: ``"created"`` (the JetStream stream) or ``"exists"``.
+        self.stream_outcome = ""
         self._notice = on_notice or (lambda text, event: None)
         self._client: Any = None
         self._inbox = ""
@@ -193,7 +194,7 @@ class JetStreamSink:
         messages that are not combined-stream ones are skipped."""
         market = market or self.market
         block = self.overflow == "block"
-        offer = self.window.offer
+        window = self.window
         for message in messages:
             if isinstance(message, dict) and is_error(message):
                 continue
@@ -203,12 +204,9 @@ class JetStreamSink:
                 continue
             subject = self._subject(market, stream)
             headers = {"Nats-Msg-Id": message_id(subject, payload, data), STREAM_HEADER: stream}
-            item = _Outgoing(subject, data, headers, stream)
-            if block:
-                self.window.offer(item, beyond=True)
-            elif not offer(item):
+            if not window.offer(_Outgoing(subject, data, headers), beyond=block):
                 self._dropped_by_stream[stream] += 1
-                self.stats.dropped += 1
+                self.stats.dropped = window.dropped
         self._work.set()
 
     async def wait_for_room(self) -> None:
@@ -231,7 +229,7 @@ class JetStreamSink:
                 GAP_HEADER: reason,
                 PUBLISHER_HEADER: self.publisher_id,
             }
-            self.window.offer(_Outgoing(subject, body, headers, stream), beyond=True)
+            self.window.offer(_Outgoing(subject, body, headers), beyond=True)
             self.stats.gaps += 1
         self._work.set()
 
@@ -294,22 +292,26 @@ class JetStreamSink:
             subject = self._subjects[key] = stream_subject(market, stream, self.prefix)
         return subject
 
-    async def _send(self, seq: int, item: _Outgoing) -> None:
-        await self._client.publish(
-            item.subject, item.data, reply=f"{self._inbox}.{seq}", headers=item.headers
-        )
+    async def _send_all(self, pairs: Iterable[tuple[int, _Outgoing]], again: bool = False) -> None:
+        """Publish each ``(seq, message)``, the reply subject naming ``seq`` (``again``:
+        counted as resent). If the connection goes away midway, the rest stay held and are
+        sent again on reconnect."""
+        publish, inbox = self._client.publish, self._inbox
+        try:
+            for seq, item in pairs:
+                if again:
+                    self.stats.resent += 1
+                await publish(item.subject, item.data, reply=f"{inbox}.{seq}",
+                              headers=item.headers)  # fmt: skip
+        except Exception:
+            return
 
     async def _send_loop(self) -> None:
         while True:
             await self._work.wait()
             self._work.clear()
-            if not self._connected.is_set():
-                continue
-            try:
-                for seq, item in self.window.sendable(time.monotonic()):
-                    await self._send(seq, item)
-            except Exception:  # the connection went away mid-batch: resent on reconnect
-                continue
+            if self._connected.is_set():
+                await self._send_all(self.window.sendable(time.monotonic()))
 
     async def _timer_loop(self) -> None:
         period = max(0.05, self.window.ack_timeout / 4)
@@ -317,12 +319,7 @@ class JetStreamSink:
             await asyncio.sleep(period)
             if not self._connected.is_set():
                 continue
-            try:
-                for seq, item in self.window.overdue(time.monotonic()):
-                    self.stats.resent += 1
-                    await self._send(seq, item)
-            except Exception:
-                continue
+            await self._send_all(self.window.overdue(time.monotonic()), again=True)
             if self.window.unacknowledged < self.window.in_flight:
                 self._work.set()
 
@@ -383,13 +380,8 @@ class JetStreamSink:
             self._notice(f"binstream: {text}", {"e": "status", "status": "nats_reconnected",
                                                 "m": text, "held": held})  # fmt: skip
             self._connected.set()
-            now = time.monotonic()
-            try:
-                for seq, item in list(self.window.unacknowledged_items(now)):
-                    self.stats.resent += 1
-                    await self._send(seq, item)
-            except Exception:
-                pass
+            held_items = list(self.window.unacknowledged_items(time.monotonic()))
+            await self._send_all(held_items, again=True)
             self._work.set()
         elif what == "error" and self.connected and not self._closing:
             text = f"NATS: {detail}"

@@ -48,10 +48,8 @@ class AckWindow(Generic[T]):
         self._waiting: deque[T] = deque()
         self._sent: OrderedDict[int, _Sent[T]] = OrderedDict()
         self._next_seq = 1
-        #: Messages offered while full (the caller's ``drop`` policy), since the last
-        #: :meth:`take_dropped`.
+        #: Messages refused because the window was full (the caller's ``drop`` policy).
         self.dropped = 0
-        self.acknowledged = 0
 
     @property
     def pending(self) -> int:
@@ -88,10 +86,7 @@ class AckWindow(Generic[T]):
 
     def acknowledge(self, seq: int) -> bool:
         """Forget message ``seq``: stored. False if it was not outstanding."""
-        if self._sent.pop(seq, None) is None:
-            return False
-        self.acknowledged += 1
-        return True
+        return self._sent.pop(seq, None) is not None
 
     def overdue(self, now: float) -> Iterator[tuple[int, T]]:
         """Sent messages whose acknowledgement is late, oldest first, with new deadlines:
@@ -108,8 +103,3 @@ class AckWindow(Generic[T]):
         for seq, sent in self._sent.items():
             sent.deadline = now + self.ack_timeout
             yield seq, sent.item
-
-    def take_dropped(self) -> int:
-        """The drops counted since the last call, and reset the count."""
-        dropped, self.dropped = self.dropped, 0
-        return dropped
