@@ -550,8 +550,8 @@ def main() -> None:
             ("depth20", 400_000, THROUGHPUT_CLIENTS, repeat),
             ("combined10", 200_000, COMBINED_CLIENTS, 1),
             ("multiplex200", 200_000, COMBINED_CLIENTS, 1),
-            ("usdm-aggTrade", 200_000, FUTURES_CLIENTS, repeat),
-            ("usdm-depth20", 100_000, FUTURES_CLIENTS, repeat)]  # fmt: skip
+            ("usdm-aggTrade", 1_000_000, FUTURES_CLIENTS, repeat),
+            ("usdm-depth20", 400_000, FUTURES_CLIENTS, repeat)]  # fmt: skip
     for workload, count, clients, runs in plan:
         count //= scale
         extra = 0 if args.quick else TARGET_EXTRA_RUNS
