@@ -266,7 +266,7 @@ def consume(
 
     [bold]Examples[/bold]
 
-      binstream consume nats://127.0.0.1:4222 --subject 'binance.spot.>' --since 10m | jq .data.p
+      binstream consume --subject 'binance.spot.*.trade' --since 10m | jq .data.p
 
       binstream consume --subject binance.usdm.btcusdt.aggTrade --from-start --stop-at-end
 
