@@ -31,13 +31,12 @@ from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import orjson
-
 from .buffer import MessageBuffer, OverflowPolicy
 from .derivstreams import normalize_market_streams
 from .endpoints import ConnectionPlan
 from .errors import ReceiveTimeoutError, StreamClosedError, StreamError
 from .events import EventKind, SocketEvent, mask_url
+from .framecheck import decode_frame
 from .messages import (
     CLOSED,
     INVALID_MESSAGE,
@@ -733,7 +732,7 @@ class StreamSocket:
         :data:`~binstream.marketsession.LAZY_DECODE_SIZE`) unless the socket delivers raw
         frames anyway."""
         if type(item) is str and not self.options.raw_frames:
-            return orjson.loads(item)
+            return decode_frame(item)
         return item
 
     def __aiter__(self) -> AsyncIterator[Any]:

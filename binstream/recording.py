@@ -21,6 +21,7 @@ from typing import IO, Any
 import orjson
 
 from .errors import BinstreamError
+from .framecheck import decode_frame
 
 FORMAT = "recording"
 VERSION = 1
@@ -49,7 +50,7 @@ class Entry:
 
     def decoded(self) -> Any:
         if self._decoded is None and self.frame is not None:
-            self._decoded = orjson.loads(self.frame)
+            self._decoded = decode_frame(self.frame)
         return self._decoded
 
 

@@ -24,10 +24,10 @@ def test_each_client_reads_every_blasted_message(kind: str) -> None:
 
 
 def test_the_plain_install_client_runs_without_the_fast_extra() -> None:
-    """ "cli-plain" stands for `pip install binstream`: no picows, uvloop or simdjson."""
+    """ "cli-plain" stands for `pip install binstream`: no picows, uvloop or msgspec."""
     probe = (
         "import importlib, binstream.framecheck as f\n"
-        "for name in ('picows', 'uvloop', 'simdjson'):\n"
+        "for name in ('picows', 'uvloop', 'msgspec'):\n"
         "    try: importlib.import_module(name)\n"
         "    except ImportError: print(name, 'missing')\n"
         "print('frames checked with', f.CHECKER)\n"
@@ -38,7 +38,7 @@ def test_the_plain_install_client_runs_without_the_fast_extra() -> None:
     assert out.decode().split("\n") == [
         "picows missing",
         "uvloop missing",
-        "simdjson missing",
+        "msgspec missing",
         "frames checked with orjson",
         "",
     ]
