@@ -79,11 +79,11 @@ WORKLOADS: dict[str, tuple[str, list[str]]] = {
     "usdm-depth20": ("usdmDepth20", ["btcusdt@depth20"]),
 }
 
-#: Client kind → (command-line variant, extra environment). ``-ws``: websockets transport;
-#: ``-asyncio``: the standard event loop instead of uvloop.
+#: Client kind → (command-line variant, extra environment). ``-picows``: the picows
+#: transport, which ``auto`` passes over (see binstream.transport).
 CLI_VARIANTS: dict[str, tuple[list[str], dict[str, str]]] = {
     "cli": ([], {}),
-    "cli-ws": (["--transport", "websockets"], {}),
+    "cli-picows": (["--transport", "picows"], {}),
     # What `pip install binstream` gives: websockets, asyncio's loop, frames checked with orjson.
     "cli-plain": (
         ["--transport", "websockets"],
@@ -228,11 +228,11 @@ def run_client(
 #: The CLI writing into a pipe that this process reads, timed to its last line, like wscat.
 READER = "cli into a reader"
 #: Every client on the single-stream workloads; a subset on the combined ones.
-THROUGHPUT_CLIENTS = ["ceiling", "floor", "floor-output", "cli", "cli-ws", "cli-plain", "bsm",
-                      "bsm-ws", "twm", "twm-ws", "pb-bsm", "pb-twm", "wscat", READER,
-                      "record-zst"]  # fmt: skip
-COMBINED_CLIENTS = ["floor-output", "cli", "cli-ws", "bsm", "bsm-ws", "twm", "twm-ws", "pb-bsm",
-                    READER]  # fmt: skip
+THROUGHPUT_CLIENTS = ["ceiling", "bound", "floor", "floor-output", "cli", "cli-picows",
+                      "cli-plain", "bsm", "bsm-picows", "twm", "twm-picows", "pb-bsm", "pb-twm",
+                      "wscat", READER, "record-zst"]  # fmt: skip
+COMBINED_CLIENTS = ["floor-output", "cli", "cli-picows", "bsm", "bsm-picows", "twm", "twm-picows",
+                    "pb-bsm", READER]  # fmt: skip
 #: python-binance reads ~10k msg/s: it gets at most this many messages (rates compare anyway).
 PEER_COUNT = 10_000
 
@@ -248,8 +248,10 @@ def one_run(kind: str, workload: str, count: int, peer: str | None, wscat: str |
 
 
 #: The clients the targets compare, per workload: they get ``TARGET_EXTRA_RUNS`` more runs.
-TARGET_CLIENTS = {"aggTrade": ["floor-output", "cli", "cli-plain", "wscat", READER],
-                  "depth20": ["floor-output", "cli"], "usdm-aggTrade": ["floor-output", "cli"],
+TARGET_CLIENTS = {"aggTrade": ["ceiling", "bound", "floor-output", "cli", "cli-picows",
+                               "cli-plain", "wscat", READER],
+                  "depth20": ["ceiling", "bound", "floor-output", "cli", "cli-picows", "cli-plain"],
+                  "usdm-aggTrade": ["floor-output", "cli"],
                   "usdm-depth20": ["floor-output", "cli"]}  # fmt: skip
 #: Futures through the CLI, beside the floor of the same run: same speed as spot?
 FUTURES_CLIENTS = ["floor-output", "cli"]
@@ -352,8 +354,8 @@ def latency(count: int, rate: float, repeat: int = 2) -> list[dict[str, Any]]:
     best: dict[str, dict[str, Any]] = {}
     # In-process (send → decoded): the floor and BinanceSocketManager. Through a pipe to
     # this process (send → line read here): the floor writing each line, and the CLI.
-    kinds = ("floor-latency", "bsm-latency", "bsm-latency-ws", "floor-output-latency", "cli",
-             "cli-ws")  # fmt: skip
+    kinds = ("floor-latency", "bsm-latency", "bsm-latency-picows", "floor-output-latency", "cli",
+             "cli-picows")  # fmt: skip
     for _ in range(repeat):
         for kind in kinds:
             piped = kind.startswith("cli") or "output" in kind
@@ -365,7 +367,7 @@ def latency(count: int, rate: float, repeat: int = 2) -> list[dict[str, Any]]:
 
 
 #: The clients that must lose nothing at a paced 20,000 msg/s (python-binance's is shown).
-ZERO_LOSS_CLIENTS = ("cli", "cli-ws", "twm", "twm-ws")
+ZERO_LOSS_CLIENTS = ("cli", "cli-picows", "twm", "twm-picows")
 
 
 def paced(rate: float, seconds: float, peer: Peer) -> list[dict[str, Any]]:
@@ -561,12 +563,13 @@ def main() -> None:
             row["vs_floor"] = ratio(rows, row["client"], "floor")
             row["vs_floor_output"] = ratio(rows, row["client"], base)
             row["vs_ceiling"] = ratio(rows, row["client"], "ceiling")
+            row["vs_bound"] = ratio(rows, row["client"], "bound")
             if row.get("ok") and isinstance(row.get("cpu_s"), float | int):
                 sent = min(count, PEER_COUNT) if row["client"].startswith("pb-") else count
                 row["cpu_us_per_msg"] = round(row["cpu_s"] * 1e6 / sent, 2)
         report[f"throughput_{workload}"] = rows
         sections.append(table(f"Throughput, {workload}, {count:,} messages", rows,
-                              ["client", "msgs_per_s", "vs_ceiling", "vs_floor",
+                              ["client", "msgs_per_s", "vs_ceiling", "vs_bound", "vs_floor",
                                "vs_floor_output", "cpu_us_per_msg", "cpu_s",
                                "rss_mb"]))  # fmt: skip
         lap(f"throughput {workload}")
@@ -629,17 +632,26 @@ def main() -> None:
             ratio(agg, READER, "wscat"),
         "p99 cli <= 1.5x floor (both through a pipe)":
             ratio(lat, "cli-latency", "floor-output-latency", "p99_us"),
-        "p99 cli-ws <= 1.5x floor (both through a pipe)":
-            ratio(lat, "cli-latency-ws", "floor-output-latency", "p99_us"),
+        "p99 cli-picows <= 1.5x floor (both through a pipe)":
+            ratio(lat, "cli-latency-picows", "floor-output-latency", "p99_us"),
         "p99 bsm <= 1.5x floor": ratio(lat, "bsm-latency", "floor-latency", "p99_us"),
-        "zero loss at 20,000 msg/s (cli, cli-ws, twm, twm-ws)":
+        "zero loss at 20,000 msg/s (cli, cli-picows, twm, twm-picows)":
             all(r["ok"] for r in pace if r["client"] in ZERO_LOSS_CLIENTS),
         "peak RSS < 80 MB with a 10x slower reader (MB)": slow[0]["rss_mb"],
         "start-up cli <= 1.5x floor": ratio(start, "cli", "floor", "first_message_s"),
         "idle CPU < 1 % (%)": idle["cpu_percent"],
-        # The fast path (#22, not yet met): fractions of the ceiling, picows counting frames.
+        # The fast path (#22): fractions of the ceiling (picows counting frames), and of the
+        # bound (picows + the frame check + JSON lines, nothing else) for what they can mean.
         "[fast] cli >= 0.35x ceiling (aggTrade)": ratio(agg, "cli", "ceiling"),
         "[fast] cli >= 0.25x ceiling (depth20)": ratio(depth, "cli", "ceiling"),
+        "bound / ceiling (aggTrade; a figure)": ratio(agg, "bound", "ceiling"),
+        "bound / ceiling (depth20; a figure)": ratio(depth, "bound", "ceiling"),
+        "[fast] cli / bound (aggTrade; a figure)": ratio(agg, "cli", "bound"),
+        "[fast] cli / bound (depth20; a figure)": ratio(depth, "cli", "bound"),
+        "auto never the slower: cli >= 1.0x cli-picows (aggTrade)":
+            ratio(agg, "cli", "cli-picows"),
+        "auto never the slower: cli >= 1.0x cli-picows (depth20)":
+            ratio(depth, "cli", "cli-picows"),
         "[fast] cli >= 1.3x cli-plain (aggTrade)": ratio(agg, "cli", "cli-plain"),
         "[fast] cli >= 1.3x cli-plain (depth20)": ratio(depth, "cli", "cli-plain"),
         "twm callbacks >= 0.2x ceiling (aggTrade)": ratio(agg, "twm", "ceiling"),

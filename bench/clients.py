@@ -78,6 +78,56 @@ async def ceiling(url: str, count: int) -> None:
     transport.disconnect()
 
 
+async def bound(url: str, count: int) -> None:
+    """The least a JSON lines writer that checks what it writes can do here: picows' text
+    frames, each checked by binstream's frame check (valid JSON, not a reply, not a shutdown
+    notice), written to stdout in batches. No reconnects, queues, policies or threads."""
+    import picows
+
+    from binstream.framecheck import plain_frame
+
+    done = asyncio.Event()
+    seen = 0
+    text = picows.WSMsgType.TEXT
+    lines: list[str] = []
+    fd = sys.stdout.fileno()
+
+    def flush() -> None:
+        lines.append("")
+        data = memoryview("\n".join(lines).encode())
+        lines.clear()
+        while data:
+            data = data[os.write(fd, data) :]
+
+    class Writer(picows.WSListener):  # type: ignore[misc]
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            nonlocal seen
+            if frame.msg_type is text and frame.fin:
+                payload = frame.get_payload_as_utf8_text()
+                if plain_frame(payload):
+                    lines.append(payload)
+                seen += 1
+                if frame.last_in_buffer or len(lines) >= 256:
+                    flush()
+                if seen == count:
+                    flush()
+                    done.set()
+
+    transport, _ = await picows.ws_connect(Writer, url, max_frame_size=2**24)
+    await done.wait()
+    transport.disconnect()
+
+
+def _run_on_uvloop(main: Any) -> None:
+    """Run ``main`` on uvloop when installed, as the CLI does."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 def split_url(url: str) -> tuple[str, list[str]]:
     """``ws://host:port/ws/a`` or ``.../stream?streams=a/b`` → (base, [streams])."""
     if "/stream?streams=" in url:
@@ -200,11 +250,13 @@ def python_binance_twm(url: str, count: int) -> None:
 def main() -> None:
     kind, url, count_text = sys.argv[1:4]
     count = int(count_text)
-    transport = "websockets" if kind.endswith("-ws") else "auto"
+    transport = "picows" if kind.endswith("-picows") else "auto"
     if kind.startswith("floor"):
         asyncio.run(floor(url, count, "output" in kind, "latency" in kind))
     elif kind == "ceiling":
         asyncio.run(ceiling(url, count))
+    elif kind == "bound":
+        _run_on_uvloop(bound(url, count))
     elif kind.startswith("bsm"):
         asyncio.run(bsm(url, count, "latency" in kind, transport))
     elif kind.startswith("twm"):

@@ -1,11 +1,13 @@
 """``python -m binstream`` and the ``binstream`` command."""
 
-from . import gcpause
+from . import gcpause, malloctune
 
 
 def main() -> None:
-    """Run the command line, with the garbage collector paused while it starts."""
+    """Run the command line, with the garbage collector paused while it starts and the
+    allocator keeping the memory of its batches (see :mod:`binstream.malloctune`)."""
     gcpause.pause()
+    malloctune.keep_batch_memory()
     from .cli import main as cli_main
 
     cli_main()

@@ -150,7 +150,7 @@ class SocketOptions:
     #: Queue the frame text as received (validated, not re-encoded) instead of the decoded
     #: dict: the command line's JSON-lines output writes it straight through.
     raw_frames: bool = False
-    #: ``"auto"`` (picows when installed), ``"websockets"`` or ``"picows"``.
+    #: ``"auto"`` (websockets), ``"websockets"`` or ``"picows"``.
     transport: str = "auto"
     on_status: Callable[[StatusEvent], None] | None = None
 

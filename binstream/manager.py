@@ -54,7 +54,7 @@ class BinanceSocketManager(DerivativesSockets):
     binstream's local exchange: spot at its root, the derivatives markets under ``/usdm``,
     ``/coinm`` and ``/options`` as ``binstream serve`` lays them out; ``endpoints`` maps a
     market (``"usdm"``) to its own base URL instead. ``transport`` picks the websocket
-    library: ``"auto"`` (picows when ``binstream[fast]`` is installed, else websockets),
+    library: ``"auto"`` (websockets, measured the faster of the two),
     ``"websockets"`` or ``"picows"``; both behave the same (see :mod:`binstream.transport`).
 
     One socket per stream path: asking for a path that is already open returns the same

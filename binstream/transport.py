@@ -4,14 +4,20 @@ Both are reached through the same seam, :mod:`binstream.wire`: an asyncio ``conn
 returning a :class:`~binstream.wire.WireConnection` that hands over messages in batches,
 with one set of errors. Each is built on its library's public API only: websockets'
 sans-I/O protocol under binstream's own asyncio protocol (:mod:`binstream.wire_websockets`),
-and picows' listener API (:mod:`binstream.wire_picows`, ``pip install 'binstream[fast]'``).
+and picows' listener API (:mod:`binstream.wire_picows`, ``pip install 'binstream[picows]'``).
 Everything above this seam (reconnects, backoff, stall watchdog,
 error dicts, queue policy, rotation, sharding, the user stream) is transport-independent
 code in :mod:`binstream.connection`, so both transports behave the same.
 
-``transport="auto"`` (the default) picks picows when it is installed. The environment
-variable ``BINSTREAM_TRANSPORT`` (``auto``, ``websockets`` or ``picows``) changes the
-default for the whole process, e.g. to run the test suite on one transport.
+``transport="auto"`` (the default) picks websockets, by measurement: binstream parses the
+common data frames of each socket read itself there, in one loop, while picows calls a
+Python method per frame (a third of the CLI's time in a profile), and its read buffer grows
+to hold tens of thousands of frames per read under load, which costs page faults. In the
+bench (``python -m bench``) websockets was as fast or faster for every client on both
+aggTrade and depth20, so ``auto`` never picks the slower one. picows stays available by
+name. The environment variable ``BINSTREAM_TRANSPORT`` (``auto``, ``websockets`` or
+``picows``) changes the default for the whole process, e.g. to run the test suite on one
+transport.
 
 Example::
 
@@ -69,12 +75,12 @@ _loaded: dict[str, Transport] = {}
 
 
 def picows_installed() -> bool:
-    """True when the ``[fast]`` extra (picows) can be imported."""
+    """True when picows (the ``[picows]`` extra) can be imported."""
     return importlib.util.find_spec("picows") is not None
 
 
 def resolve(name: str | None = None) -> Transport:
-    """The transport for ``name``: ``auto``/None → ``$BINSTREAM_TRANSPORT`` → picows if installed.
+    """The transport for ``name``: ``auto``/None → ``$BINSTREAM_TRANSPORT`` → websockets.
 
     Raises :class:`TransportUnavailableError` for an unknown name (given or from the
     environment) or a missing library.
@@ -83,7 +89,7 @@ def resolve(name: str | None = None) -> Transport:
     if choice == "auto":
         choice = (os.environ.get(ENV_VAR) or "auto").strip().lower()
     if choice == "auto":
-        choice = "picows" if picows_installed() else "websockets"
+        choice = "websockets"
     if choice not in _LOADERS:
         raise TransportUnavailableError(
             f"unknown transport {choice!r}; choose one of {', '.join(TRANSPORTS)}"
@@ -95,6 +101,6 @@ def resolve(name: str | None = None) -> Transport:
         except ImportError as exc:
             raise TransportUnavailableError(
                 f"transport {choice!r} is not installed ({exc.name or exc}); "
-                "pip install 'binstream[fast]' for picows"
+                "pip install 'binstream[picows]' for picows"
             ) from None
     return transport

@@ -1,4 +1,4 @@
-"""The picows transport (``pip install 'binstream[fast]'``), on picows' public listener API.
+"""The picows transport (``pip install 'binstream[picows]'``), on picows' listener API.
 
 picows parses frames in Cython and calls :meth:`PicowsConnection.on_ws_frame` once per
 frame, synchronously from its socket read: each whole message goes straight into the

@@ -39,7 +39,7 @@ def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     """
     name: str = request.param
     if name == "picows":
-        pytest.importorskip("picows", reason="the [fast] extra (picows) is not installed")
+        pytest.importorskip("picows", reason="picows (the [picows] extra) is not installed")
     monkeypatch.setenv("BINSTREAM_TRANSPORT", name)
     return name
 

@@ -15,7 +15,9 @@ from bench import peers  # noqa: E402
 from bench.__main__ import CLI_VARIANTS, one_run, ratio, spawn  # noqa: E402
 
 
-@pytest.mark.parametrize("kind", ["ceiling", "floor-output", "cli-plain", "bsm-ws", "twm-ws"])
+@pytest.mark.parametrize(
+    "kind", ["ceiling", "floor-output", "cli-plain", "bsm-picows", "twm-picows"]
+)
 def test_each_client_reads_every_blasted_message(kind: str) -> None:
     row = one_run(kind, "aggTrade", 2_000, None, None)
     assert row["ok"], row.get("error")
@@ -45,7 +47,7 @@ def test_the_plain_install_client_runs_without_the_fast_extra() -> None:
 
 
 def test_cli_into_a_reader_counts_what_it_delivered() -> None:
-    row = one_run("cli-ws", "combined10", 3_000, None, None, stdout="pipe")
+    row = one_run("cli-picows", "combined10", 3_000, None, None, stdout="pipe")
     assert row["ok"], row.get("error")
     assert row["delivered"] >= 3_000
 

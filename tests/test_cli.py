@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import platform
 import re
 import signal
 import socket as pysocket
+import subprocess
 import sys
 from typing import Any
 
@@ -480,3 +482,19 @@ async def test_events_are_json_lines_on_stderr(exchange: LocalExchange) -> None:
     events = [json.loads(line) for line in result.stderr.splitlines()]
     assert [e["event"] for e in events[:3]] == ["connecting", "connected", "first_message"]
     assert events[1]["url"] == f"{exchange.url}/ws/bnbbtc@trade"
+
+
+# Output and exit codes do not depend on the transport: one run.
+@pytest.mark.transport_independent
+def test_the_allocator_is_tuned_only_when_nothing_else_asks() -> None:
+    """The command keeps its batches' memory on glibc, unless the environment tunes glibc
+    itself or opts out; each answer is the same in a fresh process."""
+    probe = "from binstream.malloctune import keep_batch_memory as k; print(k())"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    answers = []
+    for extra in ({}, {"BINSTREAM_MALLOC": "default"}, {"MALLOC_TRIM_THRESHOLD_": "0"}):
+        out = subprocess.run([sys.executable, "-c", probe], env={**base, **extra},
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        answers.append(out.stdout.strip())
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert answers == ["True" if glibc else "False", "False", "False"]

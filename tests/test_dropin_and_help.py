@@ -53,6 +53,6 @@ async def test_help_reads_as_a_newcomer_expects() -> None:
     assert "Examples" in top.stdout and "binstream demo" in top.stdout
     trade = await run_cli("trade", "--help")
     assert "Usage: binstream trade [OPTIONS] SYMBOL..." in trade.stdout
-    assert "binstream[fast]" in trade.stdout.replace("\n", " ").replace("│", " ").replace(" ", "")
+    assert "binstream[picows]" in trade.stdout.replace("\n", " ").replace("│", " ").replace(" ", "")
     multiplex = await run_cli("multiplex", "--help")
     assert "Usage: binstream multiplex [OPTIONS] STREAM..." in multiplex.stdout

@@ -85,5 +85,5 @@ async def test_soak_4_seconds() -> None:
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_soak_60_seconds(transport: str) -> None:
     if transport == "picows":
-        pytest.importorskip("picows", reason="the [fast] extra (picows) is not installed")
+        pytest.importorskip("picows", reason="picows (the [picows] extra) is not installed")
     await soak(60, transport)

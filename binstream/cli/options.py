@@ -217,8 +217,8 @@ class Resilience:
         TransportChoice | None,
         typer.Option(
             "--transport",
-            help="Websocket library: auto (picows when binstream\\[fast] is installed), "
-            "websockets or picows. Default: $BINSTREAM_TRANSPORT or auto.",
+            help="Websocket library: auto (websockets, measured the faster), websockets, or "
+            "picows (pip install binstream\\[picows]). Default: $BINSTREAM_TRANSPORT or auto.",
             show_default=False,
         ),
     ] = None
