@@ -579,7 +579,7 @@ def main() -> None:
                           published, ["client", "msgs_per_s", "vs_stdout", "cpu_us_per_msg",
                                       "cpu_s", "rss_mb"]))  # fmt: skip
     lap("publish")
-    lat = latency(4_000 // scale, 2000, 1 if args.quick else 2)
+    lat = latency(4_000 // scale, 2000, 1 if args.quick else 3)
     report["latency"] = lat
     sections.append(table("Latency at 2,000 msg/s (µs, send → decoded)", lat,
                           ["client", "p50_us", "p99_us", "max_us"]))  # fmt: skip

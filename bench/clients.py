@@ -85,6 +85,9 @@ async def bound(url: str, count: int) -> None:
     import picows
 
     from binstream.framecheck import plain_frame
+    from binstream.malloctune import keep_batch_memory
+
+    keep_batch_memory()  # as the CLI does: the same allocator for the same batches
 
     done = asyncio.Event()
     seen = 0

@@ -75,6 +75,8 @@ def _check_with_orjson(frame: str) -> FrameShape:
 
 
 def _plain_with_orjson(frame: str) -> bool:
+    if type(frame) is not str:
+        return False
     kind, has_id, shutdown, _ = _check_with_orjson(frame)
     return kind == "array" or (kind == "object" and not has_id and not shutdown)
 
@@ -85,7 +87,7 @@ def _msgspec_checkers() -> tuple[Callable[[str], FrameShape], Callable[[str], bo
     except ImportError:
         return None
 
-    class Routing(msgspec.Struct):
+    class Routing(msgspec.Struct, gc=False):  # decoded JSON has no cycles to collect
         """The top-level keys the read loop routes on; any other key is validated, skipped."""
 
         id: Any = msgspec.UNSET
@@ -112,6 +114,8 @@ def _msgspec_checkers() -> tuple[Callable[[str], FrameShape], Callable[[str], bo
         )
 
     def plain(frame: str) -> bool:
+        if type(frame) is not str:  # a binary frame is never delivered as it is
+            return False
         try:
             routing = decode(frame)
         except not_an_object:
@@ -128,8 +132,9 @@ _CHECKERS = _msgspec_checkers()
 check_frame: Callable[[str], FrameShape] = _CHECKERS[0] if _CHECKERS else _check_with_orjson
 #: ``plain_frame(text) -> bool``: True for JSON that is delivered as it is on a raw
 #: (not combined) connection: an array, or an object that is neither a reply (``id``) nor
-#: a ``serverShutdown`` event. False for anything else, which :func:`check_frame` then
-#: sorts out; ValueError when ``text`` is not JSON. One question instead of four.
+#: a ``serverShutdown`` event. False for anything else (a binary frame too), which
+#: :func:`check_frame` then sorts out; ValueError when ``text`` is not JSON. One question
+#: instead of four.
 plain_frame: Callable[[str], bool] = _CHECKERS[1] if _CHECKERS else _plain_with_orjson
 #: Which library checks frames: "msgspec" or "orjson".
 CHECKER = "msgspec" if _CHECKERS else "orjson"

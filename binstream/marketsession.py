@@ -199,6 +199,18 @@ class MarketSession:
         # (one question), or a short frame decoded for the consumer. Anything else (a reply,
         # a shutdown notice, bad JSON, a stream not asked for) takes the full way below.
         plain = plain_frame if raw and not combined and switch is None else None
+        if plain is not None:
+            # JSON lines' usual batch: every frame plain, checked in one pass (a frame that
+            # is not, or a binary one, sends the whole batch the full way below).
+            try:
+                whole = all(map(plain, batch))
+            except ValueError:
+                whole = False
+            if whole:
+                if batch:
+                    await buffer.put_many(list(batch))
+                    link.count(len(batch))
+                return
         decoding = not raw and switch is None
         for frame in batch:
             if plain is not None and type(frame) is str:

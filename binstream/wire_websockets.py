@@ -100,6 +100,9 @@ class WebsocketsConnection(asyncio.Protocol, WireConnection):
     def data_received(self, data: bytes) -> None:
         if self._bulk:
             self._parse(self._partial + data if self._partial else data)
+            if len(self._ready) > self._pause_at and not self._paused:
+                self._paused = True
+                self._pause_reading()
         elif not self.opened.done():
             self._handshake(data)
         else:
@@ -174,11 +177,13 @@ class WebsocketsConnection(asyncio.Protocol, WireConnection):
     # -- frames ---------------------------------------------------------------------------
 
     def _parse(self, buf: bytes) -> None:
-        """Take every whole plain data frame in ``buf``; control frames go to websockets."""
-        deliver = self._deliver
+        """Take every whole plain data frame in ``buf``; control frames go to websockets.
+
+        Frames are appended to the batch directly; the caller pauses reading once after
+        the whole read if the batch is over its mark (the read is parsed whole anyway)."""
+        deliver = self._ready.append
         size = len(buf)
         limit = self._limit
-        view = memoryview(buf)
         pos = 0
         while size - pos >= 2:
             first = buf[pos]
@@ -194,7 +199,7 @@ class WebsocketsConnection(asyncio.Protocol, WireConnection):
                 elif length == 127:
                     if size - pos < 10:
                         break
-                    length = int.from_bytes(view[pos + 2 : pos + 10], "big")
+                    length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
                     start = pos + 10
                 else:
                     return self._hand_over_rest(buf, pos)  # masked by a server: an error
@@ -205,11 +210,11 @@ class WebsocketsConnection(asyncio.Protocol, WireConnection):
                     break
                 if first == _WHOLE_TEXT:
                     try:
-                        deliver(str(view[start:end], "utf-8"))
+                        deliver(buf[start:end].decode())
                     except UnicodeDecodeError:
                         return self._hand_over_rest(buf, pos)  # websockets closes with 1007
                 else:
-                    deliver(bytes(view[start:end]))
+                    deliver(buf[start:end])
                 pos = end
             elif first in _CONTROL and length < 126:
                 end = pos + 2 + length
