@@ -228,7 +228,7 @@ def run_client(
 #: The CLI writing into a pipe that this process reads, timed to its last line, like wscat.
 READER = "cli into a reader"
 #: Every client on the single-stream workloads; a subset on the combined ones.
-THROUGHPUT_CLIENTS = ["ceiling", "bound", "floor", "floor-output", "cli", "cli-picows",
+THROUGHPUT_CLIENTS = ["ceiling", "picows-lines", "floor", "floor-output", "cli", "cli-picows",
                       "cli-plain", "bsm", "bsm-picows", "twm", "twm-picows", "pb-bsm", "pb-twm",
                       "wscat", READER, "record-zst"]  # fmt: skip
 COMBINED_CLIENTS = ["floor-output", "cli", "cli-picows", "bsm", "bsm-picows", "twm", "twm-picows",
@@ -248,9 +248,10 @@ def one_run(kind: str, workload: str, count: int, peer: str | None, wscat: str |
 
 
 #: The clients the targets compare, per workload: they get ``TARGET_EXTRA_RUNS`` more runs.
-TARGET_CLIENTS = {"aggTrade": ["ceiling", "bound", "floor-output", "cli", "cli-picows",
+TARGET_CLIENTS = {"aggTrade": ["ceiling", "picows-lines", "floor-output", "cli", "cli-picows",
                                "cli-plain", "wscat", READER],
-                  "depth20": ["ceiling", "bound", "floor-output", "cli", "cli-picows", "cli-plain"],
+                  "depth20": ["ceiling", "picows-lines", "floor-output", "cli", "cli-picows",
+                              "cli-plain"],
                   "usdm-aggTrade": ["floor-output", "cli"],
                   "usdm-depth20": ["floor-output", "cli"]}  # fmt: skip
 #: Futures through the CLI, beside the floor of the same run: same speed as spot?
@@ -563,13 +564,12 @@ def main() -> None:
             row["vs_floor"] = ratio(rows, row["client"], "floor")
             row["vs_floor_output"] = ratio(rows, row["client"], base)
             row["vs_ceiling"] = ratio(rows, row["client"], "ceiling")
-            row["vs_bound"] = ratio(rows, row["client"], "bound")
             if row.get("ok") and isinstance(row.get("cpu_s"), float | int):
                 sent = min(count, PEER_COUNT) if row["client"].startswith("pb-") else count
                 row["cpu_us_per_msg"] = round(row["cpu_s"] * 1e6 / sent, 2)
         report[f"throughput_{workload}"] = rows
         sections.append(table(f"Throughput, {workload}, {count:,} messages", rows,
-                              ["client", "msgs_per_s", "vs_ceiling", "vs_bound", "vs_floor",
+                              ["client", "msgs_per_s", "vs_ceiling", "vs_floor",
                                "vs_floor_output", "cpu_us_per_msg", "cpu_s",
                                "rss_mb"]))  # fmt: skip
         lap(f"throughput {workload}")
@@ -640,14 +640,12 @@ def main() -> None:
         "peak RSS < 80 MB with a 10x slower reader (MB)": slow[0]["rss_mb"],
         "start-up cli <= 1.5x floor": ratio(start, "cli", "floor", "first_message_s"),
         "idle CPU < 1 % (%)": idle["cpu_percent"],
-        # The fast path (#22): fractions of the ceiling (picows counting frames), and of the
-        # bound (picows + the frame check + JSON lines, nothing else) for what they can mean.
+        # The fast path (#22): fractions of the ceiling (picows counting frames). Beside them
+        # picows-lines: picows, the frame check and JSON lines, nothing else.
         "[fast] cli >= 0.35x ceiling (aggTrade)": ratio(agg, "cli", "ceiling"),
         "[fast] cli >= 0.25x ceiling (depth20)": ratio(depth, "cli", "ceiling"),
-        "bound / ceiling (aggTrade; a figure)": ratio(agg, "bound", "ceiling"),
-        "bound / ceiling (depth20; a figure)": ratio(depth, "bound", "ceiling"),
-        "[fast] cli / bound (aggTrade; a figure)": ratio(agg, "cli", "bound"),
-        "[fast] cli / bound (depth20; a figure)": ratio(depth, "cli", "bound"),
+        "picows-lines / ceiling (aggTrade; a figure)": ratio(agg, "picows-lines", "ceiling"),
+        "picows-lines / ceiling (depth20; a figure)": ratio(depth, "picows-lines", "ceiling"),
         "auto never the slower: cli >= 1.0x cli-picows (aggTrade)":
             ratio(agg, "cli", "cli-picows"),
         "auto never the slower: cli >= 1.0x cli-picows (depth20)":

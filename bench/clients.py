@@ -78,10 +78,11 @@ async def ceiling(url: str, count: int) -> None:
     transport.disconnect()
 
 
-async def bound(url: str, count: int) -> None:
-    """The least a JSON lines writer that checks what it writes can do here: picows' text
-    frames, each checked by binstream's frame check (valid JSON, not a reply, not a shutdown
-    notice), written to stdout in batches. No reconnects, queues, policies or threads."""
+async def picows_lines(url: str, count: int) -> None:
+    """The least a JSON lines writer on picows that checks what it writes can do here:
+    picows' text frames, each checked by binstream's frame check (valid JSON, not a reply,
+    not a shutdown notice), written to stdout in batches. No reconnects, queues, policies
+    or threads: how close picows can come to the ceiling with the work a tail must do."""
     import picows
 
     from binstream.framecheck import plain_frame
@@ -258,8 +259,8 @@ def main() -> None:
         asyncio.run(floor(url, count, "output" in kind, "latency" in kind))
     elif kind == "ceiling":
         asyncio.run(ceiling(url, count))
-    elif kind == "bound":
-        _run_on_uvloop(bound(url, count))
+    elif kind == "picows-lines":
+        _run_on_uvloop(picows_lines(url, count))
     elif kind.startswith("bsm"):
         asyncio.run(bsm(url, count, "latency" in kind, transport))
     elif kind.startswith("twm"):
