@@ -264,12 +264,14 @@ def test_subscribe_and_unsubscribe_from_a_callback(
     try:
         inbox = Inbox()
         done = threading.Event()
+        named = threading.Event()  # the first message may come before start_* returns
         errors: list[BaseException] = []
 
         def callback(message: Any) -> None:
             inbox(message)
             if len(inbox.messages) == 1:  # the first message: change the set from here
                 try:
+                    assert named.wait(15)
                     twm.subscribe(name, ["ethbtc@trade"])
                     twm.unsubscribe(name, ["bnbbtc@trade"])
                 except BaseException as exc:  # reported to the test thread
@@ -277,6 +279,7 @@ def test_subscribe_and_unsubscribe_from_a_callback(
                 done.set()
 
         name = twm.start_multiplex_socket(callback=callback, streams=["bnbbtc@trade"])
+        named.set()
         assert done.wait(15) and errors == []
         # What was queued before the unsubscribe still arrives; then only ethbtc.
         with inbox.cond:
