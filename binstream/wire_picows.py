@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from picows import (
     WSCloseCode,
@@ -195,11 +196,38 @@ async def connect(
     :class:`HandshakeError`, :class:`OSError` or :class:`TimeoutError`.
     """
     del close_timeout  # closing waits are passed to close()
+    created: list[PicowsConnection] = []
+
+    def listener_factory() -> PicowsConnection:
+        listener = PicowsConnection(max_queue)
+        created.append(listener)
+        return listener
+
+    try:
+        return await _connect(url, listener_factory, open_timeout, ping_interval, ping_timeout,
+                              max_size, user_agent)  # fmt: skip
+    except BaseException:
+        # Cancelled (or timed out) just as the handshake completed: picows made the
+        # connection and started its ping task, but nobody will read or close it.
+        for listener in created:
+            listener.abort()
+        raise
+
+
+async def _connect(
+    url: str,
+    listener_factory: Callable[[], PicowsConnection],
+    open_timeout: float,
+    ping_interval: float | None,
+    ping_timeout: float | None,
+    max_size: int | None,
+    user_agent: str,
+) -> PicowsConnection:
     try:
         proxy = _proxy_for(url)
         async with asyncio.timeout(open_timeout):
             _, listener = await ws_connect(
-                lambda: PicowsConnection(max_queue),
+                listener_factory,
                 url,
                 websocket_handshake_timeout=open_timeout,
                 enable_auto_ping=bool(ping_interval),

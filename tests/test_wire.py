@@ -324,3 +324,34 @@ def test_auto_picks_websockets_the_measured_faster(monkeypatch: pytest.MonkeyPat
     assert resolve().name == "websockets"
     assert resolve("auto").name == "websockets"
     assert resolve("picows").name == "picows"
+
+
+async def test_a_connect_cancelled_as_the_handshake_completes_leaves_nothing_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A socket closed while its connection is opening (a command that gives up at once)
+    must not leave picows' connection, and its ping task, behind: the server sees it end."""
+    pytest.importorskip("picows", reason="picows (the [picows] extra) is not installed")
+    from binstream.wire_picows import PicowsConnection
+
+    ended = asyncio.Event()
+
+    async def until_the_end(reader: asyncio.StreamReader, _: asyncio.StreamWriter) -> None:
+        while await reader.read(4096):
+            pass
+        ended.set()
+
+    opening: asyncio.Task[Any] | None = None
+    connected = PicowsConnection.on_ws_connected
+
+    def cancel_the_opener(self: PicowsConnection, transport: Any) -> None:
+        connected(self, transport)
+        assert opening is not None
+        opening.cancel()  # lands before ws_connect's caller resumes with the connection
+
+    monkeypatch.setattr(PicowsConnection, "on_ws_connected", cancel_the_opener)
+    async with frame_server(until_the_end, early=True) as url:
+        opening = asyncio.create_task(resolve("picows").connect(url, max_queue=64))
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        await asyncio.wait_for(ended.wait(), 5)
