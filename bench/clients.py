@@ -87,6 +87,7 @@ async def picows_lines(url: str, count: int) -> None:
 
     from binstream.framecheck import plain_frame
     from binstream.malloctune import keep_batch_memory
+    from binstream.render.jsonlines import encode_lines, write_all
 
     keep_batch_memory()  # as the CLI does: the same allocator for the same batches
 
@@ -97,11 +98,9 @@ async def picows_lines(url: str, count: int) -> None:
     fd = sys.stdout.fileno()
 
     def flush() -> None:
-        lines.append("")
-        data = memoryview("\n".join(lines).encode())
-        lines.clear()
-        while data:
-            data = data[os.write(fd, data) :]
+        if lines:
+            write_all(fd, encode_lines(lines))
+            lines.clear()
 
     class Writer(picows.WSListener):  # type: ignore[misc]
         def on_ws_frame(self, transport: Any, frame: Any) -> None:

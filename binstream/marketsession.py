@@ -247,7 +247,7 @@ class MarketSession:
         if decoding and batch:
             messages = _plain_messages(batch, stream_set if combined else None)
             if messages is not None:
-                link.count(len(messages))
+                link.count(len(messages))  # counted first: _queue empties the list
                 await self._queue(buffer, messages)
                 return
         for frame in batch:

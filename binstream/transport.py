@@ -13,9 +13,10 @@ code in :mod:`binstream.connection`, so both transports behave the same.
 common data frames of each socket read itself there, in one loop, while picows calls a
 Python method per frame (a third of the CLI's time in a profile), and its read buffer grows
 to hold tens of thousands of frames per read under load, which costs page faults. In the
-bench (``python -m bench``) websockets was as fast or faster for every client on both
-aggTrade and depth20, so ``auto`` never picks the slower one. picows stays available by
-name. The environment variable ``BINSTREAM_TRANSPORT`` (``auto``, ``websockets`` or
+bench (``python -m bench``) the CLI on websockets was as fast or faster on aggTrade and
+depth20 in every run, and the managers were within the machine's noise of picows with a
+fifth to a third of its memory, so ``auto`` never picks the slower one. picows stays
+available by name. The environment variable ``BINSTREAM_TRANSPORT`` (``auto``, ``websockets`` or
 ``picows``) changes the default for the whole process, e.g. to run the test suite on one
 transport.
 
