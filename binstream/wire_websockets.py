@@ -39,6 +39,7 @@ from websockets.http11 import Response
 from websockets.protocol import OPEN
 from websockets.uri import WebSocketURI, parse_uri
 
+from .framesplit import take_frames
 from .wire import (
     ConnectionClosed,
     HandshakeError,
@@ -49,9 +50,6 @@ from .wire import (
     proxy_possible,
 )
 
-#: First byte of a frame the bulk parser takes: FIN, no reserved bits, text or binary.
-_WHOLE_TEXT, _WHOLE_BINARY = 0x81, 0x82
-_WHOLE_DATA = frozenset((_WHOLE_TEXT, _WHOLE_BINARY))
 #: First byte of a whole close, ping or pong frame: handed to websockets one by one.
 _CLOSE = 0x88
 _CONTROL = frozenset((_CLOSE, 0x89, 0x8A))
@@ -181,51 +179,29 @@ class WebsocketsConnection(asyncio.Protocol, WireConnection):
 
         Frames are appended to the batch directly; the caller pauses reading once after
         the whole read if the batch is over its mark (the read is parsed whole anyway)."""
-        deliver = self._ready.append
         size = len(buf)
-        limit = self._limit
+        limit = -1 if self._limit is None else self._limit
+        extend = self._ready.extend
         pos = 0
-        while size - pos >= 2:
+        while True:
+            frames, pos, waiting = take_frames(buf, pos, limit)
+            extend(frames)
+            if waiting:
+                break
+            # What take_frames stopped at: a control frame, or something websockets judges.
             first = buf[pos]
-            length = buf[pos + 1]  # the mask bit is set above 127: never taken here
-            if first in _WHOLE_DATA:
-                if length < 126:
-                    start = pos + 2
-                elif length == 126:
-                    if size - pos < 4:
-                        break
-                    length = (buf[pos + 2] << 8) | buf[pos + 3]
-                    start = pos + 4
-                elif length == 127:
-                    if size - pos < 10:
-                        break
-                    length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-                    start = pos + 10
-                else:
-                    return self._hand_over_rest(buf, pos)  # masked by a server: an error
-                if limit is not None and length > limit:
-                    return self._hand_over_rest(buf, pos)  # too big: websockets fails it
-                end = start + length
-                if end > size:
-                    break
-                if first == _WHOLE_TEXT:
-                    try:
-                        deliver(buf[start:end].decode())
-                    except UnicodeDecodeError:
-                        return self._hand_over_rest(buf, pos)  # websockets closes with 1007
-                else:
-                    deliver(buf[start:end])
-                pos = end
-            elif first in _CONTROL and length < 126:
-                end = pos + 2 + length
-                if end > size:
-                    break
-                if first == _CLOSE:  # websockets runs the closing handshake from here on
-                    return self._hand_over_rest(buf, pos)
-                self._feed(buf[pos:end])
-                pos = end
-            else:
+            length = buf[pos + 1]
+            if first not in _CONTROL or length >= 126:
+                # A fragment, reserved bits, a masked, oversized or invalid UTF-8 frame:
+                # websockets parses from here on, so that its errors and close codes apply.
                 return self._hand_over_rest(buf, pos)
+            end = pos + 2 + length
+            if end > size:
+                break
+            if first == _CLOSE:  # websockets runs the closing handshake from here on
+                return self._hand_over_rest(buf, pos)
+            self._feed(buf[pos:end])
+            pos = end
         self._partial = buf[pos:]
 
     def _hand_over_rest(self, buf: bytes, pos: int) -> None:
