@@ -552,11 +552,17 @@ def main() -> None:
     for package in ("binstream", "bench"):
         compileall.compile_dir(ROOT / package, quiet=1)
     started = time.time()
+    from binstream.framecheck import CHECKER
+    from binstream.framesplit import SPLITTER
     from binstream.transport import picows_installed
 
+    if SPLITTER != "c":
+        print("bench: the C frame splitter is not built in this checkout (pip install -e . "
+              "builds it): the clients measure the Python one", file=sys.stderr)  # fmt: skip
     machine = (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.platform()}; picows {'installed' if picows_installed() else 'not installed'}"
+        f"{platform.platform()}; frames split in {SPLITTER}, checked with {CHECKER}; "
+        f"picows {'installed' if picows_installed() else 'not installed'}"
         f"; peers: {peer.note}, {wscat.note}"
     )
     report: dict[str, Any] = {"machine": machine, "section_seconds": {}}

@@ -61,10 +61,14 @@ def _version(value: bool) -> None:
         except TransportUnavailableError as exc:
             transport = f"unavailable: {exc}"
         how = f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "auto"
+        from ..framecheck import CHECKER
+        from ..framesplit import SPLITTER
+
         loop = f"uvloop {sys.modules['uvloop'].__version__}" if loop_factory() else "asyncio"
         typer.echo(
             f"binstream {__version__} (transport {transport} [{how}], loop {loop}, "
-            f"Python {sys.version.split()[0]})"
+            f"frames split in {'C' if SPLITTER == 'c' else 'Python'} and checked with "
+            f"{CHECKER}, Python {sys.version.split()[0]})"
         )
         raise typer.Exit()
 
