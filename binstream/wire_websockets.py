@@ -50,6 +50,26 @@ from .wire import (
     proxy_possible,
 )
 
+#: A frame header's longest form: 2 bytes, a 64-bit length and a mask.
+_LONGEST_HEADER = 14
+
+
+def _frame_size(head: bytes) -> int | None:
+    """A frame's whole size (header and payload) from its first bytes; None while ``head``
+    is too short to say."""
+    if len(head) < 2:
+        return None
+    second = head[1]
+    length = second & 0x7F
+    mask = 4 if second & 0x80 else 0
+    if length < 126:
+        return 2 + mask + length
+    extended = 2 if length == 126 else 8
+    if len(head) < 2 + extended:
+        return None
+    return 2 + extended + mask + int.from_bytes(head[2 : 2 + extended], "big")
+
+
 #: First byte of a whole close, ping or pong frame: handed to websockets one by one.
 _CLOSE = 0x88
 _CONTROL = frozenset((_CLOSE, 0x89, 0x8A))
@@ -97,7 +117,10 @@ class WebsocketsConnection(asyncio.Protocol, WireConnection):
 
     def data_received(self, data: bytes) -> None:
         if self._bulk:
-            self._parse(self._partial + data if self._partial else data)
+            if self._partial:
+                self._parse_after_partial(data)
+            else:
+                self._parse(data, 0)
             if len(self._ready) > self._pause_at and not self._paused:
                 self._paused = True
                 self._pause_reading()
@@ -174,15 +197,37 @@ class WebsocketsConnection(asyncio.Protocol, WireConnection):
 
     # -- frames ---------------------------------------------------------------------------
 
-    def _parse(self, buf: bytes) -> None:
-        """Take every whole plain data frame in ``buf``; control frames go to websockets.
+    def _parse_after_partial(self, data: bytes) -> None:
+        """Complete the frame the previous read cut with the head of ``data``, then parse the
+        rest of ``data`` where it is: a read is not copied whole behind the cut frame (a
+        fresh 256 KB copy per read was 6% of the CLI's time on depth20)."""
+        partial = self._partial
+        head = partial[:_LONGEST_HEADER] + data[: max(0, _LONGEST_HEADER - len(partial))]
+        size = _frame_size(head)
+        if size is None:  # even its header is not complete yet: the read is a few bytes
+            self._partial = b""
+            self._parse(partial + data, 0)
+            return
+        missing = size - len(partial)
+        if missing > len(data):  # a long frame, still not complete
+            self._partial = partial + data
+            return
+        self._partial = b""
+        self._parse(partial + data[:missing], 0)
+        if not self._bulk:  # that frame handed the connection over to websockets
+            self._feed(data[missing:])
+        else:
+            self._parse(data, missing)
+
+    def _parse(self, buf: bytes, pos: int) -> None:
+        """Take every whole plain data frame in ``buf`` from ``pos`` on; control frames go
+        to websockets.
 
         Frames are appended to the batch directly; the caller pauses reading once after
         the whole read if the batch is over its mark (the read is parsed whole anyway)."""
         size = len(buf)
         limit = -1 if self._limit is None else self._limit
         extend = self._ready.extend
-        pos = 0
         while True:
             frames, pos, waiting = take_frames(buf, pos, limit)
             extend(frames)

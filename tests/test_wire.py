@@ -172,6 +172,31 @@ async def test_websockets_bulk_parser_parses_every_cut_of_a_stream_the_same() ->
         assert ws._bulk, "binstream's parser took these frames, not websockets'"
 
 
+BAD_FRAMES = [
+    (frame(TEXT, b"masked", masked=True), 1002),  # a server must not mask
+    (bytes([0xC1, 0x01]) + b"x", 1002),  # a reserved bit, no extension agreed
+    (frame(TEXT, b"\xff\xfe"), 1007),  # not UTF-8
+    (frame(TEXT, b"x" * 2000), 1009),  # over max_size
+]
+
+
+@pytest.mark.parametrize(("bad", "code"), BAD_FRAMES, ids=["masked", "reserved-bit", "utf8", "big"])
+async def test_websockets_bulk_parser_fails_a_bad_frame_cut_anywhere(bad: bytes, code: int) -> None:
+    """A bad frame whose start ends one read and whose rest begins the next fails the
+    connection with its close code, wherever the cut, and nothing after it is delivered."""
+
+    async def idle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_frame(reader)
+
+    for cut in [1, 2, 3, 5, len(bad) // 2, len(bad) - 1]:
+        async with frame_server(idle) as url, open_client(url, "websockets", max_size=1000) as ws:
+            assert isinstance(ws, WebsocketsConnection)
+            ws.data_received(text("ok") + bad[:cut])
+            ws.data_received(bad[cut:] + text("never"))
+            assert list(await ws.recv_batch()) == ["ok"], cut
+            assert ws.protocol.close_sent is not None and ws.protocol.close_sent.code == code
+
+
 async def test_binary_frames_arrive_as_bytes(transport: str) -> None:
     async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(frame(BINARY, b"\x00\xff") + text("after") + frame(CLOSE, b"\x03\xe8"))
@@ -229,14 +254,7 @@ async def test_a_fragmented_message_arrives_whole_and_order_holds(transport: str
 
 
 @pytest.mark.parametrize(
-    ("bad", "code"),
-    [
-        (frame(TEXT, b"masked", masked=True), 1002),  # a server must not mask
-        (bytes([0xC1, 0x01]) + b"x", 1002),  # a reserved bit, no extension agreed
-        (frame(TEXT, b"\xff\xfe"), 1007),  # not UTF-8
-        (frame(TEXT, b"x" * 2000), 1009),  # over max_size
-    ],
-    ids=["masked", "reserved-bit", "invalid-utf8", "too-big"],
+    ("bad", "code"), BAD_FRAMES, ids=["masked", "reserved-bit", "invalid-utf8", "too-big"]
 )
 async def test_protocol_errors_fail_the_connection_with_their_close_code(
     bad: bytes, code: int, transport: str
