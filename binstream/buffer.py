@@ -43,6 +43,9 @@ class MessageBuffer:
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
         self._writable.set()
+        #: A writer cleared ``_writable`` and waits for room: the next read sets it. A plain
+        #: flag, read on every get, costs less than asking the event.
+        self._writer_blocked = False
         self._ended = False
         #: Room beyond ``maxsize`` granted for a while (see :meth:`widen`).
         self.extra = 0
@@ -69,6 +72,7 @@ class MessageBuffer:
                 self.dropped += 1
                 break
             self._writable.clear()
+            self._writer_blocked = True
             await self._writable.wait()
         items.append(item)
         self._readable.set()
@@ -118,6 +122,7 @@ class MessageBuffer:
                 return
             else:
                 self._writable.clear()
+                self._writer_blocked = True
                 await self._writable.wait()
 
     def take(self, limit: int) -> list[Any]:
@@ -129,14 +134,16 @@ class MessageBuffer:
         else:
             popleft = items.popleft
             taken = [popleft() for _ in range(limit)]
-        if taken and not self._writable.is_set():
+        if taken and self._writer_blocked:
+            self._writer_blocked = False
             self._writable.set()
         return taken
 
     def get_nowait(self) -> Any:
         """Pop the next item; :class:`IndexError` when empty."""
         item = self.items.popleft()
-        if not self._writable.is_set():
+        if self._writer_blocked:
+            self._writer_blocked = False
             self._writable.set()
         return item
 
@@ -149,7 +156,8 @@ class MessageBuffer:
             self._readable.clear()
             await self._readable.wait()
         item = items.popleft()
-        if not self._writable.is_set():
+        if self._writer_blocked:
+            self._writer_blocked = False
             self._writable.set()
         return item
 
