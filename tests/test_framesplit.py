@@ -1,9 +1,8 @@
 """The frame splitter (:mod:`binstream.framesplit`): its C and Python versions agree on any
-bytes, and the websockets transport reads the same messages with either."""
+bytes. (tests/test_wire.py runs the websockets transport with each.)"""
 
 from __future__ import annotations
 
-import asyncio
 import struct
 
 import pytest
@@ -14,14 +13,9 @@ from binstream import framesplit, wire_websockets
 from binstream.framesplit import take_frames_python
 
 from .test_wire import (
-    CLOSE,
     PING,
     frame,
-    frame_server,
     messages_of_every_size,
-    open_client,
-    read_all,
-    read_frame,
     text,
 )
 
@@ -102,22 +96,3 @@ def test_the_installed_splitter_is_the_compiled_one() -> None:
     """Where the C version was built, the transport uses it (the fast path depends on it)."""
     assert framesplit.SPLITTER == "c"
     assert wire_websockets.take_frames is compiled.take_frames
-
-
-@pytest.mark.parametrize("piece", [1, 7, 4096])
-async def test_the_transport_reads_the_same_with_the_python_splitter(
-    piece: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A build without a C compiler reads every message, split anywhere, as the C one."""
-    monkeypatch.setattr(wire_websockets, "take_frames", take_frames_python)
-    sent = messages_of_every_size() * 2
-    stream = b"".join(text(m) for m in sent) + frame(CLOSE, struct.pack("!H", 1000))
-
-    async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        for i in range(0, len(stream), piece):
-            writer.write(stream[i : i + piece])
-            await writer.drain()
-        await read_frame(reader)
-
-    async with frame_server(scenario) as url, open_client(url, "websockets") as ws:
-        assert await asyncio.wait_for(read_all(ws), 30) == sent

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from binstream import wire_websockets
+from binstream.framesplit import take_frames_python
 from binstream.transport import resolve
 from binstream.wire import ConnectionClosed, WireConnection
 from binstream.wire_websockets import WebsocketsConnection
@@ -97,10 +99,15 @@ async def frame_server(scenario: Scenario, early: bool = False) -> AsyncIterator
         server.close()
 
 
-@pytest.fixture(params=["websockets", "picows"])
-def transport(request: pytest.FixtureRequest) -> str:
+@pytest.fixture(params=["websockets", "websockets-python-splitter", "picows"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A transport's name; ``websockets-python-splitter`` is websockets with the Python frame
+    splitter that a build without a C compiler uses."""
     if request.param == "picows":
         pytest.importorskip("picows", reason="picows (the [picows] extra) is not installed")
+    if request.param == "websockets-python-splitter":
+        monkeypatch.setattr(wire_websockets, "take_frames", take_frames_python)
+        return "websockets"
     return str(request.param)
 
 
