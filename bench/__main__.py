@@ -554,14 +554,17 @@ def main() -> None:
     started = time.time()
     from binstream.framecheck import CHECKER
     from binstream.framesplit import SPLITTER
+    from binstream.render.jsonlines import LINE_WRITER
     from binstream.transport import picows_installed
 
-    if SPLITTER != "c":
-        print("bench: the C frame splitter is not built in this checkout (pip install -e . "
-              "builds it): the clients measure the Python one", file=sys.stderr)  # fmt: skip
+    if "python" in (SPLITTER, LINE_WRITER):
+        print("bench: the C extensions are not built in this checkout (pip install -e . "
+              "builds them): the clients measure their Python versions",
+              file=sys.stderr)  # fmt: skip
     machine = (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.platform()}; frames split in {SPLITTER}, checked with {CHECKER}; "
+        f"{platform.platform()}; frames split in {SPLITTER}, checked with {CHECKER}, "
+        f"lines written in {LINE_WRITER}; "
         f"picows {'installed' if picows_installed() else 'not installed'}"
         f"; peers: {peer.note}, {wscat.note}"
     )

@@ -87,7 +87,7 @@ async def picows_lines(url: str, count: int) -> None:
 
     from binstream.framecheck import plain_frame
     from binstream.malloctune import keep_batch_memory
-    from binstream.render.jsonlines import encode_lines, write_all
+    from binstream.render.jsonlines import write_lines
 
     keep_batch_memory()  # as the CLI does: the same allocator for the same batches
 
@@ -99,7 +99,7 @@ async def picows_lines(url: str, count: int) -> None:
 
     def flush() -> None:
         if lines:
-            write_all(fd, encode_lines(lines))
+            write_lines(fd, lines)
             lines.clear()
 
     class Writer(picows.WSListener):  # type: ignore[misc]

@@ -41,6 +41,30 @@ def encode_lines(messages: list[Any]) -> bytes:
     return b"".join([_dumps(m, option=_NEWLINE) for m in messages])
 
 
+def _write_lines_python(fd: int, lines: list[Any]) -> bool:
+    """The C version's fallback: write nothing, say so (the caller encodes and writes)."""
+    return False
+
+
+try:  # built on install where a C compiler is at hand (see setup.py)
+    from .._linewrite import write_lines as _write_lines
+except ImportError:  # pragma: no cover - a build without the C extensions
+    _write_lines = _write_lines_python
+#: Which writes frames' text: "c" (writev, without the interpreter lock) or "python".
+LINE_WRITER = "python" if _write_lines is _write_lines_python else "c"
+
+
+def write_lines(fd: int, messages: list[Any]) -> None:
+    """Write ``messages`` to ``fd`` as JSON lines, as ``write_all(fd, encode_lines(...))``.
+
+    Frames passed through as text (each a ``str`` without a newline) go out with one
+    ``writev`` from their own bytes, without the interpreter lock, when the C extension is
+    built: the event loop's thread reads on while this thread writes. Anything else is
+    encoded first."""
+    if not _write_lines(fd, messages):
+        write_all(fd, encode_lines(messages))
+
+
 def write_all(fd: int, data: bytes) -> None:
     """Write every byte, looping over partial writes."""
     view = memoryview(data)
@@ -73,7 +97,7 @@ class JsonLinesWriter:
         if self.broken:
             return
         try:
-            write_all(self.fd, encode_lines(batch))
+            write_lines(self.fd, batch)
         except (BrokenPipeError, ConnectionResetError):
             self._broken()
 
