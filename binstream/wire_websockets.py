@@ -209,8 +209,9 @@ class WebsocketsConnection(asyncio.Protocol, WireConnection):
             self._parse(partial + data, 0)
             return
         missing = size - len(partial)
-        if missing > len(data):  # a long frame, still not complete
-            self._partial = partial + data
+        if missing > len(data):  # still not complete: the usual way, which checks its size
+            self._partial = b""
+            self._parse(partial + data, 0)
             return
         self._partial = b""
         self._parse(partial + data[:missing], 0)

@@ -204,6 +204,22 @@ async def test_websockets_bulk_parser_fails_a_bad_frame_cut_anywhere(bad: bytes,
             assert ws.protocol.close_sent is not None and ws.protocol.close_sent.code == code
 
 
+async def test_websockets_bulk_parser_fails_an_oversized_frame_once_its_header_is_in() -> None:
+    """A frame over max_size fails the connection (1009) as soon as its length is known,
+    though its header came in two reads and its payload has not arrived."""
+
+    async def idle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_frame(reader)
+
+    huge = frame(TEXT, b"x" * 70000)  # a 64-bit length: 10 bytes of header
+    async with frame_server(idle) as url, open_client(url, "websockets", max_size=1000) as ws:
+        assert isinstance(ws, WebsocketsConnection)
+        ws.data_received(text("ok") + huge[:3])
+        ws.data_received(huge[3:500])
+        assert list(await ws.recv_batch()) == ["ok"]
+        assert ws.protocol.close_sent is not None and ws.protocol.close_sent.code == 1009
+
+
 async def test_binary_frames_arrive_as_bytes(transport: str) -> None:
     async def scenario(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(frame(BINARY, b"\x00\xff") + text("after") + frame(CLOSE, b"\x03\xe8"))
