@@ -228,9 +228,9 @@ def run_client(
 #: The CLI writing into a pipe that this process reads, timed to its last line, like wscat.
 READER = "cli into a reader"
 #: Every client on the single-stream workloads; a subset on the combined ones.
-THROUGHPUT_CLIENTS = ["ceiling", "picows-lines", "floor", "floor-output", "cli", "cli-picows",
-                      "cli-plain", "bsm", "bsm-picows", "twm", "twm-picows", "pb-bsm", "pb-twm",
-                      "wscat", READER, "record-zst"]  # fmt: skip
+THROUGHPUT_CLIENTS = ["ceiling", "decode-floor", "picows-lines", "floor", "floor-output", "cli",
+                      "cli-picows", "cli-plain", "bsm", "bsm-picows", "twm", "twm-picows",
+                      "pb-bsm", "pb-twm", "wscat", READER, "record-zst"]  # fmt: skip
 COMBINED_CLIENTS = ["floor-output", "cli", "cli-picows", "bsm", "bsm-picows", "twm", "twm-picows",
                     "pb-bsm", READER]  # fmt: skip
 #: python-binance reads ~10k msg/s: it gets at most this many messages (rates compare anyway).
@@ -248,8 +248,9 @@ def one_run(kind: str, workload: str, count: int, peer: str | None, wscat: str |
 
 
 #: The clients the targets compare, per workload: they get ``TARGET_EXTRA_RUNS`` more runs.
-TARGET_CLIENTS = {"aggTrade": ["ceiling", "picows-lines", "floor-output", "cli", "cli-picows",
-                               "cli-plain", "wscat", READER],
+TARGET_CLIENTS = {"aggTrade": ["ceiling", "decode-floor", "picows-lines", "floor-output", "cli",
+                               "cli-picows", "cli-plain", "wscat", READER, "bsm", "twm",
+                               "record-zst"],
                   "depth20": ["ceiling", "picows-lines", "floor-output", "cli", "cli-picows",
                               "cli-plain"]}  # fmt: skip
 TARGET_EXTRA_RUNS = 2
@@ -679,6 +680,10 @@ def main() -> None:
         "[fast] cli >= 0.25x ceiling (depth20)": ratio(depth, "cli", "ceiling"),
         "picows-lines / ceiling (aggTrade; a figure)": ratio(agg, "picows-lines", "ceiling"),
         "picows-lines / ceiling (depth20; a figure)": ratio(depth, "picows-lines", "ceiling"),
+        # decode-floor: picows and orjson.loads per frame, the most a decoding client gets.
+        "decode-floor / ceiling (aggTrade; a figure)": ratio(agg, "decode-floor", "ceiling"),
+        "bsm recv() / decode-floor (aggTrade; a figure)": ratio(agg, "bsm", "decode-floor"),
+        "twm callbacks / decode-floor (aggTrade; a figure)": ratio(agg, "twm", "decode-floor"),
         "auto never the slower: cli >= 1.0x cli-picows (aggTrade)":
             ratio(agg, "cli", "cli-picows"),
         "auto never the slower: cli >= 1.0x cli-picows (depth20)":

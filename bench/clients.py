@@ -78,6 +78,31 @@ async def ceiling(url: str, count: int) -> None:
     transport.disconnect()
 
 
+async def decode_floor(url: str, count: int) -> None:
+    """What a client that hands out decoded messages reaches here: picows, and orjson
+    decoding each text frame, nothing else (no queue, no policy, no consumer). The managers'
+    rate is bounded by this, whatever their machinery costs."""
+    import picows
+
+    done = asyncio.Event()
+    seen = 0
+    text = picows.WSMsgType.TEXT
+    loads = orjson.loads
+
+    class Decoder(picows.WSListener):  # type: ignore[misc]
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            nonlocal seen
+            if frame.msg_type == text:
+                loads(frame.get_payload_as_bytes())
+                seen += 1
+                if seen == count:
+                    done.set()
+
+    transport, _ = await picows.ws_connect(Decoder, url, max_frame_size=2**24)
+    await done.wait()
+    transport.disconnect()
+
+
 async def picows_lines(url: str, count: int) -> None:
     """The least a JSON lines writer on picows that checks what it writes can do here:
     picows' text frames, each checked by binstream's frame check (valid JSON, not a reply,
@@ -258,6 +283,8 @@ def main() -> None:
         asyncio.run(floor(url, count, "output" in kind, "latency" in kind))
     elif kind == "ceiling":
         asyncio.run(ceiling(url, count))
+    elif kind == "decode-floor":
+        asyncio.run(decode_floor(url, count))
     elif kind == "picows-lines":
         _run_on_uvloop(picows_lines(url, count))
     elif kind.startswith("bsm"):

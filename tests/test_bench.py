@@ -16,7 +16,16 @@ from bench.__main__ import CLI_VARIANTS, one_run, ratio, spawn  # noqa: E402
 
 
 @pytest.mark.parametrize(
-    "kind", ["ceiling", "picows-lines", "floor-output", "cli-plain", "bsm-picows", "twm-picows"]
+    "kind",
+    [
+        "ceiling",
+        "decode-floor",
+        "picows-lines",
+        "floor-output",
+        "cli-plain",
+        "bsm-picows",
+        "twm-picows",
+    ],
 )
 def test_each_client_reads_every_blasted_message(kind: str) -> None:
     row = one_run(kind, "aggTrade", 2_000, None, None)
