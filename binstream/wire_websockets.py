@@ -204,16 +204,13 @@ class WebsocketsConnection(asyncio.Protocol, WireConnection):
         partial = self._partial
         head = partial[:_LONGEST_HEADER] + data[: max(0, _LONGEST_HEADER - len(partial))]
         size = _frame_size(head)
-        if size is None:  # even its header is not complete yet: the read is a few bytes
-            self._partial = b""
+        self._partial = b""
+        if size is None or size - len(partial) > len(data):
+            # Its header, or the frame, is still not complete: the usual way, which also
+            # fails an oversized frame as soon as its length is known.
             self._parse(partial + data, 0)
             return
         missing = size - len(partial)
-        if missing > len(data):  # still not complete: the usual way, which checks its size
-            self._partial = b""
-            self._parse(partial + data, 0)
-            return
-        self._partial = b""
         self._parse(partial + data[:missing], 0)
         if not self._bulk:  # that frame handed the connection over to websockets
             self._feed(data[missing:])
