@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from picows import (
@@ -55,11 +56,18 @@ class PicowsConnection(WSListener, WireConnection):
         self._rcvd: tuple[int, str] | None = None
         self._sent: tuple[int, str] | None = None
         self._done = False
+        #: Aborted before picows handed over the connection: drop it the moment it does.
+        self._abandoned = False
+        #: Set once picows handed over the connection or it ended (see :meth:`settle`).
+        self._decided = asyncio.Event()
 
     # -- picows callbacks -----------------------------------------------------------------
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
+        self._decided.set()
+        if self._abandoned:
+            transport.disconnect(graceful=False)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type is _TEXT and frame.fin and not self._done:
@@ -112,6 +120,7 @@ class PicowsConnection(WSListener, WireConnection):
         self._wake()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self._decided.set()
         handshake = transport.close_handshake
         sent_first = self._sent is not None and self._rcvd is None
         if handshake is not None and handshake.sent is not None and not handshake.recv_then_sent:
@@ -174,9 +183,25 @@ class PicowsConnection(WSListener, WireConnection):
             await self._wait_lost(timeout)
 
     def abort(self) -> None:
-        """Drop the TCP connection at once."""
+        """Drop the TCP connection at once (or, during the opening handshake, as soon as
+        picows hands it over)."""
+        self._abandoned = True
         if self.transport is not None:
             self.transport.disconnect(graceful=False)
+
+    async def settle(self, timeout: float) -> None:
+        """After :meth:`abort` during the opening handshake: wait, at most about ``timeout``
+        seconds, until picows has handed the connection over or dropped it and, if it had
+        started its ping task, until that task has taken its cancellation."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._decided.wait()
+        transport = self.transport
+        if transport is None:  # the handshake failed or is still going: no ping task yet
+            return
+        with contextlib.suppress(Exception):  # whatever failed was already reported
+            await asyncio.wait_for(transport.wait_disconnected(), timeout)
+        await asyncio.sleep(0)  # the ping task, cancelled as the connection ended, runs once
 
 
 async def connect(
@@ -195,23 +220,48 @@ async def connect(
     Raises :class:`InvalidURL`, :class:`HandshakeStatusError` (another HTTP status),
     :class:`HandshakeError`, :class:`OSError` or :class:`TimeoutError`.
     """
-    del close_timeout  # closing waits are passed to close()
+    settle_timeout = close_timeout  # the other closing waits are passed to close()
     created: list[PicowsConnection] = []
+    abandoned = False
 
     def listener_factory() -> PicowsConnection:
         listener = PicowsConnection(max_queue)
+        if abandoned:  # the handshake completed after the caller gave up
+            listener.abort()
         created.append(listener)
         return listener
 
+    # picows goes on with a connection attempt whose caller was cancelled (it makes the
+    # listener only once the handshake completes): the attempt runs in a task of its own,
+    # and a caller that goes waits for it, briefly, to drop whatever it made.
+    attempt = asyncio.ensure_future(
+        _connect(
+            url, listener_factory, open_timeout, ping_interval, ping_timeout, max_size, user_agent
+        )
+    )
     try:
-        return await _connect(url, listener_factory, open_timeout, ping_interval, ping_timeout,
-                              max_size, user_agent)  # fmt: skip
+        return await asyncio.shield(attempt)
     except BaseException:
-        # Cancelled (or timed out) just as the handshake completed: picows made the
-        # connection and started its ping task, but nobody will read or close it.
+        abandoned = True
+        if not attempt.done():
+            await asyncio.wait({attempt}, timeout=settle_timeout)
+        if not attempt.done():
+            attempt.cancel()
+        attempt.add_done_callback(_retrieve)
+        # A connection made meanwhile is dropped, and picows given the steps it takes to
+        # end its ping task: a task left pending when a command's loop closes prints a
+        # traceback at exit.
         for listener in created:
             listener.abort()
+        for listener in created:
+            await listener.settle(settle_timeout)
         raise
+
+
+def _retrieve(task: asyncio.Future[PicowsConnection]) -> None:
+    """Mark an abandoned attempt's outcome as seen (the caller already has its own)."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def _connect(

@@ -65,6 +65,20 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return first & 0x0F, bytes(b ^ key[i % 4] for i, b in enumerate(data))
 
 
+def upgrade_reply(request: bytes) -> bytes:
+    """The 101 response to a websocket upgrade request."""
+    key = next(
+        line.split(b":", 1)[1].strip()
+        for line in request.split(b"\r\n")
+        if line.lower().startswith(b"sec-websocket-key:")
+    )
+    accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+    )
+
+
 @asynccontextmanager
 async def frame_server(scenario: Scenario, early: bool = False) -> AsyncIterator[str]:
     """A websocket server on 127.0.0.1 that hands the socket to ``scenario`` after the
@@ -72,16 +86,8 @@ async def frame_server(scenario: Scenario, early: bool = False) -> AsyncIterator
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         request = await reader.readuntil(b"\r\n\r\n")
-        key = next(
-            line.split(b":", 1)[1].strip()
-            for line in request.split(b"\r\n")
-            if line.lower().startswith(b"sec-websocket-key:")
-        )
-        accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
-        writer.write(  # not drained: an early scenario's first frames share its packet
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-        )
+        # not drained: an early scenario's first frames share its packet
+        writer.write(upgrade_reply(request))
         try:
             if not early:
                 assert await read_frame(reader) == (TEXT, b"go")
@@ -396,3 +402,39 @@ async def test_a_connect_cancelled_as_the_handshake_completes_leaves_nothing_ope
         with pytest.raises(asyncio.CancelledError):
             await opening
         await asyncio.wait_for(ended.wait(), 5)
+
+
+async def test_a_connect_cancelled_before_the_upgrade_is_answered_leaves_nothing_open() -> None:
+    """picows completes a handshake whose caller was cancelled (``binstream book`` on an
+    unknown symbol gives up while its stream connects): the connection it makes then is
+    dropped, and its ping task ends, before the cancelled connect returns."""
+    pytest.importorskip("picows", reason="picows (the [picows] extra) is not installed")
+    asked, answer, ended = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def answer_late(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        asked.set()
+        await answer.wait()
+        writer.write(upgrade_reply(request))
+        while await reader.read(4096):
+            pass
+        ended.set()
+        writer.close()
+
+    server = await asyncio.start_server(answer_late, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        before = asyncio.all_tasks()
+        opening = asyncio.create_task(
+            resolve("picows").connect(f"ws://127.0.0.1:{port}/ws/x", max_queue=64)
+        )
+        await asyncio.wait_for(asked.wait(), 5)
+        opening.cancel()
+        answer.set()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        await asyncio.wait_for(ended.wait(), 5)  # the server saw the connection end
+        left = [t for t in asyncio.all_tasks() - before if not t.done() and t is not opening]
+        assert not [t for t in left if "answer_late" not in repr(t)], left
+    finally:
+        server.close()
