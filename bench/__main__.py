@@ -553,19 +553,16 @@ def main() -> None:
     for package in ("binstream", "bench"):
         compileall.compile_dir(ROOT / package, quiet=1)
     started = time.time()
-    from binstream.framecheck import CHECKER
-    from binstream.framesplit import SPLITTER
-    from binstream.render.jsonlines import LINE_WRITER
+    from binstream.fastparts import all_compiled, describe
     from binstream.transport import picows_installed
 
-    if "python" in (SPLITTER, LINE_WRITER):
+    if not all_compiled():
         print("bench: the C extensions are not built in this checkout (pip install -e . "
               "builds them): the clients measure their Python versions",
               file=sys.stderr)  # fmt: skip
     machine = (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.platform()}; frames split in {SPLITTER}, checked with {CHECKER}, "
-        f"lines written in {LINE_WRITER}; "
+        f"{platform.platform()}; {describe()}; "
         f"picows {'installed' if picows_installed() else 'not installed'}"
         f"; peers: {peer.note}, {wscat.note}"
     )

@@ -73,6 +73,26 @@ def take_frames_python(buf: bytes, pos: int, limit: int) -> tuple[list[str | byt
     return frames, pos, True
 
 
+#: A frame header's longest form: 2 bytes, a 64-bit length and a mask.
+LONGEST_HEADER = 14
+
+
+def frame_size(head: bytes) -> int | None:
+    """Any frame's whole size (header, mask and payload) from its first bytes (up to
+    :data:`LONGEST_HEADER`); None while ``head`` is too short to say."""
+    if len(head) < 2:
+        return None
+    second = head[1]
+    length = second & 0x7F
+    mask = 4 if second & 0x80 else 0
+    if length < 126:
+        return 2 + mask + length
+    extended = 2 if length == 126 else 8
+    if len(head) < 2 + extended:
+        return None
+    return 2 + extended + mask + int.from_bytes(head[2 : 2 + extended], "big")
+
+
 def _compiled() -> Callable[[bytes, int, int], tuple[list[str | bytes], int, bool]] | None:
     try:
         from ._framesplit import take_frames as compiled

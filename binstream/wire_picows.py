@@ -243,8 +243,7 @@ async def connect(
         return await asyncio.shield(attempt)
     except BaseException:
         abandoned = True
-        if not attempt.done():
-            await asyncio.wait({attempt}, timeout=settle_timeout)
+        await asyncio.wait({attempt}, timeout=settle_timeout)
         if not attempt.done():
             attempt.cancel()
         attempt.add_done_callback(_retrieve)

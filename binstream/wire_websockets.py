@@ -39,7 +39,7 @@ from websockets.http11 import Response
 from websockets.protocol import OPEN
 from websockets.uri import WebSocketURI, parse_uri
 
-from .framesplit import take_frames
+from .framesplit import LONGEST_HEADER, frame_size, take_frames
 from .wire import (
     ConnectionClosed,
     HandshakeError,
@@ -49,26 +49,6 @@ from .wire import (
     pause_mark,
     proxy_possible,
 )
-
-#: A frame header's longest form: 2 bytes, a 64-bit length and a mask.
-_LONGEST_HEADER = 14
-
-
-def _frame_size(head: bytes) -> int | None:
-    """A frame's whole size (header and payload) from its first bytes; None while ``head``
-    is too short to say."""
-    if len(head) < 2:
-        return None
-    second = head[1]
-    length = second & 0x7F
-    mask = 4 if second & 0x80 else 0
-    if length < 126:
-        return 2 + mask + length
-    extended = 2 if length == 126 else 8
-    if len(head) < 2 + extended:
-        return None
-    return 2 + extended + mask + int.from_bytes(head[2 : 2 + extended], "big")
-
 
 #: First byte of a whole close, ping or pong frame: handed to websockets one by one.
 _CLOSE = 0x88
@@ -202,8 +182,8 @@ class WebsocketsConnection(asyncio.Protocol, WireConnection):
         rest of ``data`` where it is: a read is not copied whole behind the cut frame (a
         fresh 256 KB copy per read was 6% of the CLI's time on depth20)."""
         partial = self._partial
-        head = partial[:_LONGEST_HEADER] + data[: max(0, _LONGEST_HEADER - len(partial))]
-        size = _frame_size(head)
+        head = partial[:LONGEST_HEADER] + data[: max(0, LONGEST_HEADER - len(partial))]
+        size = frame_size(head)
         self._partial = b""
         if size is None or size - len(partial) > len(data):
             # Its header, or the frame, is still not complete: the usual way, which also

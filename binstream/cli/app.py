@@ -61,16 +61,12 @@ def _version(value: bool) -> None:
         except TransportUnavailableError as exc:
             transport = f"unavailable: {exc}"
         how = f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "auto"
-        from ..framecheck import CHECKER
-        from ..framesplit import SPLITTER
-        from ..render.jsonlines import LINE_WRITER
+        from ..fastparts import describe
 
         loop = f"uvloop {sys.modules['uvloop'].__version__}" if loop_factory() else "asyncio"
-        language = {"c": "C", "python": "Python"}
         typer.echo(
             f"binstream {__version__} (transport {transport} [{how}], loop {loop}, "
-            f"frames split in {language[SPLITTER]}, checked with {CHECKER}, "
-            f"lines written in {language[LINE_WRITER]}, Python {sys.version.split()[0]})"
+            f"{describe()}, Python {sys.version.split()[0]})"
         )
         raise typer.Exit()
 
