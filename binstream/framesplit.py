@@ -93,15 +93,11 @@ def frame_size(head: bytes) -> int | None:
     return 2 + extended + mask + int.from_bytes(head[2 : 2 + extended], "big")
 
 
-def _compiled() -> Callable[[bytes, int, int], tuple[list[str | bytes], int, bool]] | None:
-    try:
-        from ._framesplit import take_frames as compiled
-    except ImportError:  # built without a C compiler
-        return None
-    return compiled
-
-
 #: The C version when it was built, else :func:`take_frames_python`.
-take_frames = _compiled() or take_frames_python
+take_frames: Callable[[bytes, int, int], tuple[list[str | bytes], int, bool]]
+try:  # built on install where a C compiler is at hand (see setup.py)
+    from ._framesplit import take_frames
+except ImportError:  # built without a C compiler
+    take_frames = take_frames_python
 #: Which one :func:`take_frames` is: "c" or "python".
 SPLITTER = "python" if take_frames is take_frames_python else "c"
