@@ -130,6 +130,8 @@ class LiveFeed:
                     fresh, position = self.trades[position:], len(self.trades)
                 for trade in fresh:
                     await ws.send(trade.decode())
+            if not announced:  # a wait that outlasted both moments (a loaded machine)
+                await ws.send('{"e":"serverShutdown","E":1}')
             await ws.close(1000, "restarting")
 
 
