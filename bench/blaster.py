@@ -212,13 +212,13 @@ class Blast(asyncio.Protocol):
         sent = 0
         next_tick = time.perf_counter()
         while sent < self.count:
-            batch = min(per_tick, self.count - sent)
+            due = min(per_tick, self.count - sent)
             stamp = str(time.time_ns() // 1000).encode()
             chunk = b"".join(frame(templates[(sent + k) % CYCLE].replace(b"__TS__", stamp))
-                             for k in range(batch))  # fmt: skip
+                             for k in range(due))  # fmt: skip
             if not await self._write(chunk):
                 return
-            sent += batch
+            sent += due
             next_tick += interval
             delay = next_tick - time.perf_counter()
             if delay > 0:
