@@ -3,16 +3,21 @@
 Both are optional: where no C compiler is at hand the install goes on without them and
 Python code that does the same is used.
 
-- binstream._framesplit: the websockets transport's frame parser (binstream/framesplit.py).
-- binstream._linewrite: JSON lines written from the frames' text with writev(2), without
-  the interpreter lock (binstream/render/jsonlines.py).
+- binstream.transport._framesplit: the websockets transport's frame parser
+  (binstream/transport/framesplit.py).
+- binstream.cli.render._linewrite: JSON lines written from the frames' text with writev(2), without
+  the interpreter lock (binstream/cli/render/jsonlines.py).
 """
 
 from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("binstream._framesplit", ["binstream/_framesplit.c"], optional=True),
-        Extension("binstream._linewrite", ["binstream/_linewrite.c"], optional=True),
+        Extension(
+            "binstream.transport._framesplit", ["binstream/transport/_framesplit.c"], optional=True
+        ),
+        Extension(
+            "binstream.cli.render._linewrite", ["binstream/cli/render/_linewrite.c"], optional=True
+        ),
     ]
 )

@@ -553,7 +553,7 @@ def main() -> None:
     for package in ("binstream", "bench"):
         compileall.compile_dir(ROOT / package, quiet=1)
     started = time.time()
-    from binstream.fastparts import all_compiled, describe
+    from binstream.cli.fastparts import all_compiled, describe
     from binstream.transport import picows_installed
 
     if not all_compiled():

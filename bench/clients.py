@@ -110,9 +110,9 @@ async def picows_lines(url: str, count: int) -> None:
     or threads: how close picows can come to the ceiling with the work a tail must do."""
     import picows
 
+    from binstream.cli.malloctune import keep_batch_memory
+    from binstream.cli.render.jsonlines import write_lines
     from binstream.framecheck import plain_frame
-    from binstream.malloctune import keep_batch_memory
-    from binstream.render.jsonlines import write_lines
 
     keep_batch_memory()  # as the CLI does: the same allocator for the same batches
 

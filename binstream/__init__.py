@@ -54,8 +54,8 @@ from .venues import ContractType, FuturesType, Market
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .buffer import OverflowPolicy
-    from .connection import (
+    from .asyncio.buffer import OverflowPolicy
+    from .asyncio.connection import (
         ReconnectingWebsocket,
         ReconnectPolicy,
         SocketOptions,
@@ -64,25 +64,25 @@ if TYPE_CHECKING:
         StreamSocket,
         is_error,
     )
+    from .asyncio.manager import BinanceSocketManager
+    from .asyncio.subscriptions import SubscriptionError
     from .endpoints import Endpoints
-    from .manager import BinanceSocketManager
-    from .subscriptions import SubscriptionError
-    from .threaded import ThreadedWebsocketManager
+    from .threaded.manager import ThreadedWebsocketManager
 
 # Networking modules load on first use, so `binstream --help` does not pay for asyncio.
 _LAZY = {
-    "OverflowPolicy": "buffer",
-    "ReconnectingWebsocket": "connection",
-    "ReconnectPolicy": "connection",
-    "SocketOptions": "connection",
-    "SocketState": "connection",
-    "StatusEvent": "connection",
-    "StreamSocket": "connection",
-    "is_error": "connection",
-    "SubscriptionError": "subscriptions",
+    "OverflowPolicy": "asyncio.buffer",
+    "ReconnectingWebsocket": "asyncio.connection",
+    "ReconnectPolicy": "asyncio.connection",
+    "SocketOptions": "asyncio.connection",
+    "SocketState": "asyncio.connection",
+    "StatusEvent": "asyncio.connection",
+    "StreamSocket": "asyncio.connection",
+    "is_error": "asyncio.connection",
+    "SubscriptionError": "asyncio.subscriptions",
     "Endpoints": "endpoints",
-    "BinanceSocketManager": "manager",
-    "ThreadedWebsocketManager": "threaded",
+    "BinanceSocketManager": "asyncio.manager",
+    "ThreadedWebsocketManager": "threaded.manager",
 }
 
 

@@ -1,11 +1,11 @@
 """``python -m binstream`` and the ``binstream`` command."""
 
-from . import gcpause, malloctune
+from .cli import gcpause, malloctune
 
 
 def main() -> None:
     """Run the command line, with the garbage collector paused while it starts and the
-    allocator keeping the memory of its batches (see :mod:`binstream.malloctune`)."""
+    allocator keeping the memory of its batches (see :mod:`binstream.cli.malloctune`)."""
     gcpause.pause()
     malloctune.keep_batch_memory()
     from .cli import main as cli_main

@@ -6,7 +6,7 @@ import pytest
 from rich.console import Console
 
 from binstream import BinanceSocketManager, InvalidStreamError, ThreadedWebsocketManager
-from binstream.render.tables import KlineBoard
+from binstream.cli.render.tables import KlineBoard
 
 from .conftest import run_cli
 

@@ -3,7 +3,7 @@
 One module per group of commands (:mod:`.market`, :mod:`.account`, :mod:`.recording`,
 :mod:`.exchange`) registers with the Typer application of :mod:`.app`; the options they
 share are declared once in :mod:`.options`; every expected failure becomes one line and
-an exit code through :mod:`.errors`. Streaming itself is :mod:`binstream.runner`, the
+an exit code through :mod:`.errors`. Streaming itself is :mod:`binstream.cli.runner`, the
 exchange :mod:`binstream.server`; heavy modules are imported inside the commands.
 """
 

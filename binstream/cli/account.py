@@ -10,7 +10,7 @@ import typer
 from ..errors import BinstreamError
 from . import errors
 from .app import command
-from .options import (
+from .option_groups import (
     CONNECTION,
     DISPLAY,
     LIMITS,
@@ -137,8 +137,8 @@ def user(
 
       binstream demo user --market usdm
     """  # fmt: skip
-    from ..runner import run_stream
     from .keys import load_credentials
+    from .runner import run_stream
 
     prepare(voice)
     if conn.market.value != "spot" or portfolio or margin or isolated:
@@ -216,7 +216,7 @@ def _listen_key_account(
         if events:
             raise typer.BadParameter("--events is for usdm and options", param_hint="--events")
         if isolated:
-            from .options import normalized_symbols
+            from .option_groups import normalized_symbols
 
             normalized_symbols([isolated])  # a usage error for a malformed symbol
         return "isolated_margin_socket" if isolated else "margin_socket"

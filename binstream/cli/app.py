@@ -61,7 +61,7 @@ def _version(value: bool) -> None:
         except TransportUnavailableError as exc:
             transport = f"unavailable: {exc}"
         how = f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "auto"
-        from ..fastparts import describe
+        from .fastparts import describe
 
         loop = f"uvloop {sys.modules['uvloop'].__version__}" if loop_factory() else "asyncio"
         typer.echo(

@@ -21,7 +21,7 @@ import orjson
 import typer
 
 from ..errors import AuthError, BinstreamError, MissingKeysError
-from ..exitcodes import ExitCode
+from .exitcodes import ExitCode
 
 #: Errors are JSON objects (``--errors json``) for the rest of this process.
 _json = False

@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 
-from ..exitcodes import ExitCode
 from ..venues import Market
 from .app import command
-from .options import DISPLAY, LIMITS, VOICE, Display, Limits, VerboseOpt, Voice, with_groups
+from .exitcodes import ExitCode
+from .option_groups import DISPLAY, LIMITS, VOICE, Display, Limits, VerboseOpt, Voice, with_groups
 from .recording import checked_recording, speed_value
 from .running import finish, setup_logging
 from .streaming import config_from, prepare
@@ -180,8 +180,8 @@ def demo(
 
       binstream demo user --market usdm
     """  # fmt: skip
-    from ..runner import run_stream
     from ..server import LocalExchange
+    from .runner import run_stream
 
     prepare(voice)
 
@@ -189,14 +189,14 @@ def demo(
         async with LocalExchange(interval=0.2) as exchange:
             extra: dict[str, object]
             if what is DemoWhat.user and market is not Market.SPOT:
-                from ..server.wsapi import DEMO_API_KEY
+                from ..server.demo import DEMO_API_KEY
                 from .account import ACCOUNT_METHODS, account_request
 
                 request = account_request(ACCOUNT_METHODS[market.value], DEMO_API_KEY)
                 extra = {"streams": ["userData"], "view": "account", "market": market.value,
                          "account": request}  # fmt: skip
             elif what is DemoWhat.user:
-                from ..server.wsapi import DEMO_API_KEY, DEMO_API_SECRET
+                from ..server.demo import DEMO_API_KEY, DEMO_API_SECRET
                 from ..signing import Credentials
 
                 extra = {

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from .app import command
-from .options import (
+from .option_groups import (
     CONNECTION,
     DISPLAY,
     LIMITS,
@@ -212,7 +212,7 @@ def publish(
         format="json", publish={"servers": servers, "settings": settings, "prefix": prefix,
                                 "creds_file": creds, "buffer": buffer, "in_flight": in_flight},
     )  # fmt: skip
-    from ..runner import run_stream
+    from .runner import run_stream
 
     finish(run_stream(config))
 
@@ -281,9 +281,9 @@ def consume(
         raise typer.BadParameter("give --since or --from-start, not both", param_hint="--since")
     start = _duration(since, "--since")
     pace = speed_value(speed)
+    from ..asyncio.replay import paced
     from ..jetstream.consumer import LogQuery, read_log
-    from ..recording import paced
-    from ..runner import run_entries
+    from .runner import run_entries
 
     options = NatsOptions(servers, creds_file=creds, name="binstream consume")
     query = LogQuery(subject=subject, since=start, from_start=from_start,

@@ -13,7 +13,7 @@ from .. import streams as st
 from ..errors import BinstreamError
 from ..venues import ContractType, Market
 from .app import command
-from .options import (
+from .option_groups import (
     STREAMING,
     DepthChoice,
     Streaming,
@@ -265,7 +265,7 @@ def _kline_view(opts: Streaming, names: list[str], interval: str, history: bool)
     """One symbol on a terminal: a candlestick chart, filled at start with recent history
     from REST ``klines`` when there is one; else (several symbols, ``--format table``)
     the table."""
-    from .options import Format
+    from .option_groups import Format
 
     display = opts.display
     if len(names) != 1 or display.fmt is not Format.auto or display.format != "table":
@@ -281,9 +281,9 @@ def _kline_view(opts: Streaming, names: list[str], interval: str, history: bool)
 def _kline_history(opts: Streaming, symbol: str, interval: str) -> list[object]:
     """Recent klines from REST (``/api/v3/klines``, ``/fapi/v1/klines``, ...); none, with one
     line on stderr, when they cannot be had."""
+    from ..asyncio.rest import get_json
     from ..endpoints import Endpoints
     from ..errors import RestError
-    from ..rest import get_json
 
     conn = opts.conn
     try:

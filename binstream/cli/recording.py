@@ -9,7 +9,7 @@ import typer
 
 from . import errors
 from .app import command
-from .options import (
+from .option_groups import (
     CONNECTION,
     DISPLAY,
     LIMITS,
@@ -75,7 +75,7 @@ def record(
 
       binstream record --market usdm btcusdt@aggTrade btcusdt@depth@100ms -o futures.jsonl
     """  # fmt: skip
-    from ..runner import run_stream
+    from .runner import run_stream
 
     prepare(voice)
     names = market_streams(streams, conn.market, "STREAM")
@@ -144,7 +144,7 @@ def replay(
 
       binstream replay trades.jsonl --speed max -n 100
     """  # fmt: skip
-    from ..runner import run_replay
+    from .runner import run_replay
 
     prepare(voice)
     pace = speed_value(speed)

@@ -12,8 +12,8 @@ from typing import Any
 import typer
 
 from ..errors import BinstreamError, EndpointError
-from ..exitcodes import ExitCode
 from . import errors
+from .exitcodes import ExitCode
 
 
 def setup_logging(verbose: int) -> None:
@@ -43,7 +43,7 @@ def checked_endpoint(endpoint: str | None) -> str | None:
 
 def preload_transport(name: str | None) -> None:
     """Import the websocket library now, among the other start-up imports (see
-    :mod:`binstream.gcpause`); if it cannot be loaded, the run itself says so."""
+    :mod:`binstream.cli.gcpause`); if it cannot be loaded, the run itself says so."""
     from ..transport import resolve
 
     with contextlib.suppress(BinstreamError):
@@ -66,7 +66,7 @@ def run(coro: Coroutine[Any, Any, Any]) -> int:
     """Run a coroutine to an exit code; Ctrl-C → 130, expected errors → one line."""
     import asyncio
 
-    from .. import gcpause
+    from . import gcpause
 
     factory = loop_factory()
     gcpause.resume()  # the command's imports are done

@@ -1,4 +1,4 @@
-"""From parsed option groups to a :class:`~binstream.runner.RunConfig`, and a run."""
+"""From parsed option groups to a :class:`~binstream.cli.runner.RunConfig`, and a run."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from . import errors
-from .options import Connection, Display, Limits, Overflow, Resilience, Streaming, Voice
+from .option_groups import Connection, Display, Limits, Overflow, Resilience, Streaming, Voice
 from .running import checked_endpoint, finish, preload_transport, setup_logging
 
 if TYPE_CHECKING:
-    from ..runner import RunConfig
+    from .runner import RunConfig
 
 
 def prepare(voice: Voice | None) -> None:
@@ -32,7 +32,7 @@ def config_from(
     **extra: Any,
 ) -> RunConfig:
     """A run's configuration: each group given sets its part, ``extra`` the rest."""
-    from ..runner import RunConfig
+    from .runner import RunConfig
 
     values: dict[str, Any] = {"streams": streams}
     if conn is not None:
@@ -67,7 +67,7 @@ def config_from(
 
 def stream(streams: list[str], opts: Streaming, *, view: str, **extra: Any) -> None:
     """Run a live streaming command to its exit code."""
-    from ..runner import run_stream
+    from .runner import run_stream
 
     prepare(opts.voice)
     config = config_from(

@@ -40,11 +40,11 @@ from websockets.http11 import Request, Response
 from ..venues import VENUES, Market, Route
 from . import market as m
 from .apierror import ApiError, limit_param, symbol_param
+from .derivatives.account import AccountStreams
+from .derivatives.venues import DerivativesVenue, split_path
 from .faults import Faults, Refusal
 from .feed import Feed, Tick, feed_for, is_diff_depth, is_well_formed, window_of
-from .futuresaccount import AccountStreams
 from .httpfront import connection_class
-from .venues import DerivativesVenue, split_path
 
 log = logging.getLogger("binstream.server")
 
@@ -195,7 +195,7 @@ class LocalExchange:
         self.replay = replay
         self.ws_api: Any = None
         if accounts is not False:
-            from .wsapi import UserDataService
+            from .spot.wsapi import UserDataService
 
             self.ws_api = UserDataService(self, accounts)
 
@@ -455,7 +455,7 @@ class LocalExchange:
         return 404, {"code": -1, "msg": f"Not found: {full}"}
 
     def _exchange_info(self, params: dict[str, str]) -> Response:
-        from .exchangeinfo import UnknownSymbolError, exchange_info
+        from .spot.exchangeinfo import UnknownSymbolError, exchange_info
 
         symbols: list[str] | None = None
         if "symbol" in params:
@@ -638,7 +638,7 @@ class LocalExchange:
 
     async def _replay_to(self, ws: ServerConnection, names: list[str], combined: bool) -> None:
         """Send a recording's frames for the streams this connection asked for."""
-        from ..recording import replay_entries
+        from ..asyncio.replay import replay_entries
 
         assert self.replay is not None
         path, speed = self.replay

@@ -1,0 +1,1 @@
+"""The asyncio engine: links, sockets, sessions and :class:`BinanceSocketManager`."""

@@ -1,0 +1,31 @@
+"""Which of binstream's optional fast parts are in use, said one way for ``--version`` and
+the bench: the frame splitter and the JSON lines writer (C extensions, else Python) and
+the frame check (msgspec, else orjson).
+
+Example::
+
+    >>> from binstream.cli.fastparts import describe
+    >>> describe().startswith("frames split in ")
+    True
+"""
+
+from __future__ import annotations
+
+from ..framecheck import CHECKER
+from ..transport.framesplit import SPLITTER
+from .render.jsonlines import LINE_WRITER
+
+_LANGUAGE = {"c": "C", "python": "Python"}
+
+
+def describe() -> str:
+    """``frames split in C, checked with msgspec, lines written in C`` or as the case is."""
+    return (
+        f"frames split in {_LANGUAGE[SPLITTER]}, checked with {CHECKER}, "
+        f"lines written in {_LANGUAGE[LINE_WRITER]}"
+    )
+
+
+def all_compiled() -> bool:
+    """True when both C extensions were built (a checkout needs ``pip install -e .``)."""
+    return SPLITTER == LINE_WRITER == "c"

@@ -1,0 +1,504 @@
+"""Drive one socket from the command line: read, hand to an output, decide the exit code.
+
+No argument parsing here (that is :mod:`binstream.cli`) and no protocol logic (that is
+:mod:`binstream.asyncio.connection`): this module turns a :class:`RunConfig` into messages on
+stdout, notices on stderr and an :class:`~binstream.cli.exitcodes.ExitCode`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import sys
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import orjson
+
+from ..asyncio.connection import (
+    ReconnectPolicy,
+    SocketOptions,
+    SocketState,
+    StatusEvent,
+    recv_batch,
+)
+from ..asyncio.manager import BinanceSocketManager
+from ..errors import ReceiveTimeoutError, StreamClosedError
+from ..messages import CLOSED, FINAL, INVALID_MESSAGE, is_error
+from ..venues import Market, market_value
+from .exitcodes import ExitCode
+from .render.notices import Notices
+from .render.status import StatusLine
+
+if TYPE_CHECKING:
+    from ..jetstream.publisher import JetStreamSink
+    from ..recording import Entry
+
+
+@dataclass
+class RunConfig:
+    """What one streaming command asked for."""
+
+    streams: list[str]
+    combined: bool = False
+    tld: str = "com"
+    testnet: bool = False
+    endpoint: str | None = None  # the market's own base URL
+    market: str = "spot"
+    format: Literal["json", "table"] = "json"
+    view: str = "streams"
+    count: int | None = None
+    timeout: float | None = None
+    retries: float = 5
+    quiet: bool = False
+    errors: Literal["text", "json"] = "text"
+    overflow: Literal["block", "drop_oldest"] = "block"
+    stall_timeout: float | None = None
+    transport: str | None = None  # None: $BINSTREAM_TRANSPORT, else auto
+    backoff_base: float = 0.2
+    status_live: bool | None = None
+    view_options: dict[str, Any] = field(default_factory=dict)
+    book: dict[str, Any] | None = None  # BookSocket options: symbol, levels, check_interval
+    record_to: Any = None  # a Path: write a recording instead of printing
+    rotate_bytes: int | None = None
+    rotate_seconds: float | None = None
+    events: bool = False  # lifecycle events as JSON lines on stderr
+    control: bool = False  # read +STREAM / -STREAM / ? commands from stdin
+    credentials: Any = None  # set for the user data stream
+    #: A futures, options or margin account stream: {"method": the manager's method,
+    #: "api_key", "args", "options"} (see ``cli.account.account_request``).
+    account: dict[str, Any] | None = None
+    logon: bool = False
+    recv_window: int | None = None
+    #: Publish into NATS JetStream instead of printing: JetStreamSink's keyword arguments.
+    publish: dict[str, Any] | None = None
+
+
+_FRAMES_ONLY = {str}
+
+
+class Output(Protocol):
+    def feed(self, messages: list[Any]) -> None: ...
+
+    async def wait_for_room(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _TableOutput:
+    """A rich Live view on stdout, redrawn at most 10 times a second."""
+
+    def __init__(
+        self,
+        view_name: str,
+        status: StatusLine,
+        options: dict[str, Any],
+        default_stream: str | None = None,
+    ) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        from .render.tables import VIEWS, View
+
+        self.console = Console()
+        if view_name == "candles":
+            from .render.candles import CandleChart
+
+            self.view: View = CandleChart(**options)
+        else:
+            self.view = VIEWS[view_name](**options)
+        self.view.default_stream = default_stream
+        self.status = status
+        self.live = Live(self.view, console=self.console, auto_refresh=False, redirect_stderr=False)
+        self.live.start()
+        self._last_draw = 0.0
+
+    def feed(self, messages: list[Any]) -> None:
+        update = self.view.update
+        for message in messages:
+            update(message)
+        now = time.monotonic()
+        if now - self._last_draw >= 0.1:
+            self._last_draw = now
+            self.view.caption = self.status.text()
+            self.live.refresh()
+
+    async def wait_for_room(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self.view.caption = self.status.text()
+        self.live.refresh()
+        self.live.stop()
+        if not self.console.is_terminal:
+            self.console.line()
+
+
+class _RecordOutput:
+    """Writes frames as received, with receive times, to a recording file.
+
+    Encoding, compression (zstd releases the GIL) and the file writes run on a thread of
+    their own, so the event loop only stamps each batch and hands it over; gaps go the
+    same way, in order.
+    """
+
+    def __init__(self, config: RunConfig, loop: asyncio.AbstractEventLoop) -> None:
+        from ..asyncio.handoff import Handoff
+        from ..recording import RecordingWriter
+
+        self.writer = RecordingWriter(
+            config.record_to,
+            config.streams,
+            config.combined or len(config.streams) > 1,
+            rotate_bytes=config.rotate_bytes,
+            rotate_seconds=config.rotate_seconds,
+        )
+        # Items are (receive time, frames) and (time, gap reason): a few batches in flight.
+        self.handoff = Handoff("binstream-record", self._write, loop, high=8)
+
+    def _write(self, items: list[tuple[float, Any]]) -> None:
+        for received, what in items:
+            if type(what) is str:
+                self.writer.write_gap(what, received)
+            else:
+                self.writer.write_frames(what, received)
+
+    def feed(self, messages: list[Any]) -> None:
+        self.handoff.feed([(time.time(), messages)])
+
+    def gap(self, reason: str, streams: tuple[str, ...]) -> None:
+        """Record a gap after what was fed so far (a recording's gaps name no streams)."""
+        self.handoff.feed([(time.time(), reason)])
+
+    async def wait_for_room(self) -> None:
+        await self.handoff.wait_for_room()
+
+    async def close(self) -> None:
+        await self.handoff.drain(30.0)
+        self.handoff.close()
+        self.writer.close()
+
+
+async def run_replay(
+    path: Any, *, speed: float | None, loop: bool, format: str, view: str, count: int | None,
+    quiet: bool,
+) -> ExitCode:  # fmt: skip
+    """Print a recording like a live stream: JSON lines of the frames, or a live table."""
+    from ..asyncio.replay import replay_entries
+
+    async def entries() -> AsyncIterator[Entry]:
+        async for _, entry in replay_entries(path, speed, loop):
+            yield entry
+
+    return await run_entries(entries(), format=format, view=view, count=count, quiet=quiet,
+                             source="the recording")  # fmt: skip
+
+
+async def run_entries(
+    entries: AsyncIterator[Entry], *, format: str, view: str = "streams",
+    count: int | None = None, quiet: bool = False, errors: str = "text", source: str = "the log",
+) -> ExitCode:  # fmt: skip
+    """Print entries (a recording's, a JetStream log's) as a live stream prints: JSON lines
+    of the frames or a live table; gaps are notices on stderr."""
+    config = RunConfig(streams=[], format=format, view=view, count=count, quiet=quiet,  # type: ignore[arg-type]
+                       errors=errors)  # type: ignore[arg-type]  # fmt: skip
+    run = _Run(config)
+    run.status.state = "reading"
+    output = run.make_output(asyncio.get_running_loop())
+    remaining = count
+    try:
+        async for entry in entries:
+            if run.stop.is_set():
+                break
+            if entry.gap is not None:
+                run.notices.say(
+                    f"binstream: gap in {source}: {entry.gap}",
+                    {"e": "status", "status": "gap", "m": entry.gap},
+                )
+                continue
+            output.feed([entry.frame if format == "json" else entry.decoded()])
+            run.status.received += 1
+            if remaining is not None:
+                remaining -= 1
+                if remaining == 0:
+                    break
+            await output.wait_for_room()
+    finally:
+        with contextlib.suppress(Exception):
+            await entries.aclose()  # type: ignore[attr-defined]
+        await output.close()
+        run.status.clear()
+    return ExitCode.OK
+
+
+class _Run:
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self.status = StatusLine(
+            live=(False if config.quiet or config.format == "table" else config.status_live)
+        )
+        self.stop = asyncio.Event()
+        self.broken_pipe = False
+        self.gave_up: dict[str, Any] | None = None
+        #: The output that records where messages may be missing (a recording, JetStream).
+        self.gap_output: _RecordOutput | JetStreamSink | None = None
+        self.sink: JetStreamSink | None = None
+        #: The streams of each dropped connection, in the order the drops are reported.
+        self._dropped_streams: deque[tuple[str, tuple[str, ...]]] = deque(maxlen=64)
+        self.notices = Notices(self.status, config.errors, config.quiet)
+
+    def on_status(self, event: StatusEvent) -> None:
+        """One notice per connection event: a drop with its retry, a reconnect, a rotation."""
+        self.status.state = event.state.value
+        say = self.notices.say
+        if event.state is SocketState.RECONNECTING:
+            self.status.reconnects += 1
+            budget = self.config.retries
+            total = "∞" if math.isinf(budget) else f"{budget:g}"
+            retry = {"retry": event.attempt, "retries": None if math.isinf(budget) else budget,
+                     "delay": round(event.delay, 3)}  # fmt: skip
+            as_json: dict[str, Any] = (
+                {"e": "error", "type": CLOSED, "m": event.detail, **retry}
+                if event.kind == "dropped"
+                else {"e": "status", "status": "reconnecting", "m": event.detail, **retry}
+            )
+            say(f"binstream: {event.detail}; retry {event.attempt}/{total} in {event.delay:.1f} s",
+                as_json)  # fmt: skip
+            if event.kind == "dropped":
+                self._dropped_streams.append((event.detail, event.streams))
+        elif event.kind == "renewed":
+            say(f"binstream: {event.detail}", {"e": "status", "status": "renewed",
+                                               "m": event.detail})  # fmt: skip
+        elif event.kind == "rotated":
+            why = event.detail.removeprefix("rotated: ")
+            say(f"binstream: {why}; switched to a new connection",
+                {"e": "status", "status": "rotated", "m": why})  # fmt: skip
+        elif event.state is SocketState.OPEN and self.status.reconnects:
+            say("binstream: reconnected", {"e": "status", "status": "reconnected"})
+
+    def report(self, error: dict[str, Any]) -> None:
+        """An error dict from the socket: counted, and said unless a status event did."""
+        kind = str(error.get("type"))
+        if kind in FINAL:
+            self.gave_up = error
+            return  # said once, at exit
+        if kind == CLOSED:  # said with its retry by on_status
+            if self.gap_output is not None:
+                detail = str(error.get("m"))
+                self.gap_output.gap(detail, self._streams_of_drop(detail))
+            return
+        if kind == INVALID_MESSAGE:
+            self.status.invalid += 1
+        self.notices.say(f"binstream: {error.get('m')}", error)
+
+    def _say_published(self, sink: JetStreamSink) -> None:
+        stats = sink.stats
+        text = (f"published to JetStream: {stats.stored:,} stored, {stats.duplicates:,} already "
+                f"there, {stats.resent:,} sent again, {stats.dropped:,} dropped, "
+                f"{stats.gaps:,} gap markers")  # fmt: skip
+        self.notices.say(f"binstream: {text}",
+                         {"e": "status", "status": "published", "m": text, "stored": stats.stored,
+                          "duplicates": stats.duplicates, "resent": stats.resent,
+                          "dropped": stats.dropped, "gaps": stats.gaps})  # fmt: skip
+
+    def _streams_of_drop(self, detail: str) -> tuple[str, ...]:
+        """The streams of the connection whose drop said ``detail`` (all, if unknown)."""
+        while self._dropped_streams:
+            said, streams = self._dropped_streams.popleft()
+            if said == detail and streams:
+                return streams
+        return tuple(self.config.streams)
+
+    def make_output(self, loop: asyncio.AbstractEventLoop) -> Output:
+        config = self.config
+        if config.record_to is not None:
+            return _RecordOutput(config, loop)
+        if config.publish is not None:
+            from ..jetstream.publisher import JetStreamSink
+
+            def notice(text: str, event: dict[str, Any]) -> None:
+                self.notices.say(text, event, final=event.get("e") == "error")
+
+            overflow: Literal["block", "drop"] = (
+                "drop" if config.overflow == "drop_oldest" else "block"
+            )
+            self.sink = JetStreamSink(
+                **config.publish, market=config.market, overflow=overflow, on_notice=notice
+            )
+            self.status.extra = self.sink.summary
+            return self.sink
+        if config.format == "table":
+            single = config.streams[0] if len(config.streams) == 1 else None
+            return _TableOutput(config.view, self.status, config.view_options, single)
+        from .render.jsonlines import JsonLinesWriter
+
+        def broken() -> None:
+            self.broken_pipe = True
+            loop.call_soon_threadsafe(self.stop.set)
+
+        return JsonLinesWriter(loop, sys.stdout.fileno(), on_broken_pipe=broken)
+
+    async def consume(self, socket: Any, output: Output) -> ExitCode:
+        remaining = self.config.count
+        status = self.status
+        while True:
+            try:
+                batch = await recv_batch(socket, 4096)
+            except ReceiveTimeoutError:
+                text = f"no message within {self.config.timeout:g}s (--timeout)"
+                self.notices.say(f"binstream: {text}",
+                                 {"e": "error", "type": "BinstreamTimeout", "m": text},
+                                 final=True)  # fmt: skip
+                return ExitCode.TIMEOUT
+            except StreamClosedError:
+                return ExitCode.FAILURE if self.gave_up else ExitCode.OK
+            if set(map(type, batch)) == _FRAMES_ONLY:
+                data = batch  # frame texts only: no error dict among them
+            else:
+                data = []
+                for message in batch:
+                    if type(message) is not str and is_error(message):
+                        self.report(message)
+                    else:
+                        data.append(message)
+            if remaining is not None:
+                data = data[:remaining]
+                remaining -= len(data)
+            if data:
+                output.feed(data)
+                status.received += len(data)
+                status.dropped = socket.dropped
+            if remaining == 0:
+                return ExitCode.OK
+            await output.wait_for_room()
+
+    async def ticker(self, socket: Any = None) -> None:
+        next_notice = 0.0
+        reported_drops = 0
+        while True:
+            await asyncio.sleep(0.25)
+            self.status.draw()
+            buffer = getattr(socket, "buffer", None)
+            if buffer is None or self.status.live:
+                continue
+            # Without a live status line, say (at most every 5 s) that output falls behind.
+            now = time.monotonic()
+            if now < next_notice:
+                continue
+            if buffer.dropped > reported_drops:
+                reported_drops = buffer.dropped
+                text = (f"output is behind the feed: {buffer.dropped:,} messages dropped so far "
+                        "(--overflow drop)")  # fmt: skip
+                self.notices.say(f"binstream: {text}",
+                                 {"e": "status", "status": "behind", "m": text,
+                                  "dropped": buffer.dropped})  # fmt: skip
+                next_notice = now + 5.0
+            elif buffer.overflow == "block" and len(buffer) >= buffer.maxsize:
+                text = ("output is behind the feed: reading paused until it catches up "
+                        "(--overflow block loses nothing)")  # fmt: skip
+                self.notices.say(f"binstream: {text}",
+                                 {"e": "status", "status": "behind", "m": text})  # fmt: skip
+                next_notice = now + 5.0
+
+    async def run(self) -> ExitCode:
+        config = self.config
+        market = market_value(config.market)
+        spot = market is Market.SPOT
+        manager = BinanceSocketManager(
+            tld=config.tld,
+            testnet=config.testnet,
+            endpoint=config.endpoint if spot else None,
+            endpoints={market.value: config.endpoint} if config.endpoint and not spot else None,
+            api_key=config.account["api_key"] if config.account else None,
+            transport=config.transport,
+            options=SocketOptions(
+                user_timeout=config.timeout,
+                overflow=config.overflow,
+                reconnect=ReconnectPolicy(
+                    max_retries=config.retries, backoff_base=config.backoff_base
+                ),
+                stall_timeout=config.stall_timeout,
+                on_status=self.on_status,
+                # JSON lines of exactly what Binance sent: no decode-and-re-encode round trip.
+                raw_frames=config.format == "json" and config.book is None,
+            ),
+        )
+        socket: Any
+        if config.book is not None:
+            socket = manager.book_socket(**config.book, market=market)
+        elif config.account is not None:
+            account = config.account
+            open_account = getattr(manager, account["method"])
+            socket = open_account(*account["args"], **account["options"])
+        elif config.credentials is not None:
+            socket = manager.user_socket(
+                credentials=config.credentials, logon=config.logon, recv_window=config.recv_window
+            )
+        else:
+            socket = manager.socket(config.streams, market, combined=config.combined)
+        loop = asyncio.get_running_loop()
+        output = self.make_output(loop)
+        if isinstance(output, _RecordOutput):
+            self.gap_output = output
+        if self.sink is not None:
+            self.gap_output = self.sink
+            await self.sink.start()
+            count = len(config.streams)
+            text = (f"publishing {count} stream{'s' if count != 1 else ''} to "
+                    f"{self.sink.options.shown()}, JetStream stream {self.sink.settings.name} "
+                    f"({self.sink.stream_outcome})")  # fmt: skip
+            self.notices.say(f"binstream: {text}",
+                             {"e": "status", "status": "publishing", "m": text, "streams": count,
+                              "js_stream": self.sink.settings.name})  # fmt: skip
+        ticker = asyncio.create_task(self.ticker(socket))
+        if config.events:
+            socket.add_event_callback(
+                lambda event: self.status.notice(orjson.dumps(event.as_dict()).decode())
+            )
+        helpers = [ticker]
+        code = ExitCode.FAILURE
+        try:
+            async with socket:
+                if config.control:
+                    from .control import run_control
+
+                    def say(text: str, event: dict[str, Any], final: bool) -> None:
+                        self.notices.say(text, event, final=final)
+
+                    helpers.append(asyncio.create_task(run_control(socket, say)))
+                consumer = asyncio.create_task(self.consume(socket, output))
+                stopper = asyncio.create_task(self.stop.wait())
+                try:
+                    await asyncio.wait({consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stopper.cancel()
+                if consumer.done():
+                    code = consumer.result()
+                else:
+                    consumer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await consumer
+                    code = ExitCode.OK  # the reader closed the pipe: a normal end
+        finally:
+            for helper in helpers:
+                helper.cancel()
+            await output.close()
+            if self.sink is not None:
+                self._say_published(self.sink)
+            self.status.clear()
+        if self.sink is not None and self.sink.unacknowledged_at_close and code is ExitCode.OK:
+            code = ExitCode.FAILURE
+        if self.gave_up and code is not ExitCode.OK:
+            self.notices.say(f"binstream: gave up: {self.gave_up.get('m')}", self.gave_up,
+                             final=True)  # fmt: skip
+            return ExitCode.FAILURE
+        return code
+
+
+async def run_stream(config: RunConfig) -> ExitCode:
+    """Stream as ``config`` says until done; return the exit code."""
+    return await _Run(config).run()

@@ -1,0 +1,1 @@
+"""The local exchange's derivatives venues: USD-M, COIN-M and options."""

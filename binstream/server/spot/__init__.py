@@ -1,0 +1,1 @@
+"""The local exchange's spot venue: exchangeInfo, the WebSocket API, trading."""

@@ -1,0 +1,1 @@
+"""The threaded manager: python-binance's callback API over the asyncio engine."""

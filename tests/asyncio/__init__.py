@@ -1,0 +1,1 @@
+"""Tests of the asyncio engine and BinanceSocketManager, against the local exchange."""

@@ -1,0 +1,1 @@
+"""Tests of the binstream command, run as a user runs it."""

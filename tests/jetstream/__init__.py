@@ -1,0 +1,1 @@
+"""Tests of the NATS JetStream sink, against a real nats-server."""

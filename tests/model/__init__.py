@@ -1,0 +1,1 @@
+"""Tests of the pure model: stream names, venues, book procedures, frame checks, recordings."""

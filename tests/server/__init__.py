@@ -1,0 +1,1 @@
+"""Tests of the local exchange: its REST, streams and WebSocket API, and peers' clients."""

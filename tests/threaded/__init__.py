@@ -1,0 +1,1 @@
+"""Tests of ThreadedWebsocketManager, against the local exchange."""
