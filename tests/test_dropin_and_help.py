@@ -16,8 +16,10 @@ pytestmark = pytest.mark.transport_independent
 def test_book_ticker_socket_exists_and_says_what_to_use_instead() -> None:
     with pytest.raises(InvalidStreamError, match="symbol_book_ticker_socket"):
         BinanceSocketManager(endpoint="ws://127.0.0.1:9").book_ticker_socket()
-    twm = ThreadedWebsocketManager(endpoint="ws://127.0.0.1:9")
-    with pytest.raises(InvalidStreamError, match="start_symbol_book_ticker_socket"):
+    with (
+        ThreadedWebsocketManager(endpoint="ws://127.0.0.1:9") as twm,
+        pytest.raises(InvalidStreamError, match="start_symbol_book_ticker_socket"),
+    ):
         twm.start_book_ticker_socket(callback=print)
 
 

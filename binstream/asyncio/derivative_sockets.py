@@ -9,6 +9,7 @@ delivers them as one socket, in arrival order.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from ..derivative_streams import (
     mark_price_stream,
     normalize_market_streams,
 )
+from ..errors import InvalidStreamError
 from ..venues import ContractType, FuturesType, Market, futures_market
 
 if TYPE_CHECKING:
@@ -121,11 +123,20 @@ class DerivativesSockets:
         return self._futures(f"{symbol}@ticker", futures_type)
 
     def all_ticker_futures_socket(
-        self, channel: str = "!bookTicker", futures_type: object = FuturesType.USD_M
+        self, channel: object = "!bookTicker", futures_type: object = FuturesType.USD_M
     ) -> StreamSocket:
         """An all-market stream: ``!bookTicker`` (default), ``!ticker@arr``,
-        ``!miniTicker@arr``..., routed by its name."""
-        return self._futures(channel, futures_type)
+        ``!miniTicker@arr``..., routed by its name.
+
+        python-binance's threaded manager passes the futures type second
+        (``start_all_ticker_futures_socket(callback, FuturesType.COIN_M)``), where its socket
+        manager takes ``channel``: a futures type given as ``channel`` is taken as the futures
+        type, with the default channel, so both call shapes open what they mean.
+        """
+        if not (isinstance(channel, str) and channel.startswith("!")):
+            with contextlib.suppress(InvalidStreamError):
+                futures_type, channel = futures_market(channel), "!bookTicker"
+        return self._futures(str(channel), futures_type)
 
     def futures_ticker_socket(self) -> StreamSocket:
         """24 h tickers of every USD-M contract (``!ticker@arr``)."""

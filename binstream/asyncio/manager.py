@@ -38,8 +38,9 @@ log = logging.getLogger("binstream")
 #: Why ``book_ticker_socket()`` cannot work, and what does.
 BOOK_TICKER_GONE = (
     "Binance no longer serves the all-market !bookTicker stream on spot; use "
-    "symbol_book_ticker_socket(symbol) for one symbol, or multiplex_socket() with "
-    "'<symbol>@bookTicker' streams for several"
+    "symbol_book_ticker_socket(symbol) (start_symbol_book_ticker_socket on the threaded "
+    "manager) for one symbol, or multiplex_socket() with '<symbol>@bookTicker' streams for "
+    "several"
 )
 
 KEEPALIVE_TIMEOUT = 5 * 60

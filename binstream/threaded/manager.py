@@ -27,25 +27,24 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from ..asyncio.buffer import OverflowPolicy
-from ..asyncio.connection import StreamSocket, recv_batch
+from ..asyncio.connection import SocketOptions, StreamSocket, recv_batch
 from ..asyncio.handoff import Handoff
-from ..asyncio.manager import BOOK_TICKER_GONE, BinanceSocketManager
-from ..errors import InvalidStreamError, ReceiveTimeoutError, StreamClosedError
-from .derivatives import ThreadedDerivatives
+from ..asyncio.manager import BinanceSocketManager
+from ..errors import ReceiveTimeoutError, StreamClosedError
+from .socket_methods import Callback, EventCallback, add_start_methods
 
 log = logging.getLogger("binstream")
 
-Callback = Callable[[Any], Any]
-#: ``on_event``: called with each :class:`~binstream.events.SocketEvent`, in order, on a
-#: thread of the manager's own.
-EventCallback = Callable[[Any], Any]
 T = TypeVar("T")
+
+#: The socket manager's options the threaded manager passes on by keyword.
+MANAGER_OPTIONS = frozenset(inspect.signature(BinanceSocketManager).parameters) - {"client"}
 
 STOP_TIMEOUT = 2.0
 
@@ -82,19 +81,28 @@ class _Dispatcher(Handoff):
                 log.exception("callback for stream %s raised; the stream goes on", self.stream)
 
 
-class ThreadedWebsocketManager(ThreadedDerivatives):
+@add_start_methods(BinanceSocketManager)
+class ThreadedWebsocketManager:
     """python-binance's ``ThreadedWebsocketManager``, with clean stop and bounded memory.
 
     Call :meth:`start` first, then ``start_*_socket(callback, ...)``; each returns the
     stream name that :meth:`stop_socket` takes. :meth:`join` waits until :meth:`stop`
     is called from anywhere (another thread, a callback, a signal handler, Ctrl-C).
 
-    Unknown python-binance keyword arguments (``requests_params``, ``session_params``,
-    ``https_proxy``, ``verbose``...) are accepted and ignored so copied code runs.
+    Every option of :class:`BinanceSocketManager` (``endpoint``, ``max_retries``,
+    ``overflow``, ``max_age``, ``market_data_only``, ``transport``...) is taken by keyword
+    and passed on; ``user_timeout`` defaults to None here, since callbacks wait for nothing.
+    Other python-binance keyword arguments (``requests_params``, ``session_params``,
+    ``https_proxy``...) are accepted and ignored so copied code runs.
 
     ``callback_batch`` is how many messages a socket hands its callback thread at once (and
     at most holds there): 1024 by default, about ``max_queue_size``. Fewer means more thread
-    wake-ups per message (256: 15 % fewer callbacks per second on aggTrade in the bench).
+    wake-ups per message.
+
+    The ``start_*`` methods are derived from :class:`BinanceSocketManager`'s socket methods
+    (:mod:`binstream.threaded.socket_methods`): each takes ``callback`` first, then the
+    parameters of the method of the same name without ``start_``, and a keyword-only
+    ``on_event``.
 
     Example::
 
@@ -111,45 +119,22 @@ class ThreadedWebsocketManager(ThreadedDerivatives):
         tld: str = "com",
         testnet: bool = False,
         *,
-        endpoint: str | None = None,
-        rest_endpoint: str | None = None,
-        max_retries: float | int | str | None = 5,
-        max_queue_size: int = 1000,
-        overflow: OverflowPolicy = "block",
-        user_timeout: float | None = None,
-        stall_timeout: float | None = None,
-        backoff_base: float = 0.2,
-        backoff_cap: float = 30.0,
         callback_batch: int = 1024,
-        private_key: Any = None,
-        private_key_pass: str | None = None,
-        transport: str | None = None,
-        endpoints: dict[str, str] | None = None,
-        **ignored: Any,
+        **options: Any,
     ) -> None:
+        manager_args: dict[str, Any] = {"user_timeout": None}
+        ignored = []
+        for name, value in options.items():
+            if name in MANAGER_OPTIONS:
+                manager_args[name] = value
+            else:
+                ignored.append(name)
         if ignored:
             log.debug("ignoring python-binance-only options: %s", ", ".join(sorted(ignored)))
-        manager_args: dict[str, Any] = dict(
-            user_timeout=user_timeout,
-            max_queue_size=max_queue_size,
-            tld=tld,
-            testnet=testnet,
-            endpoint=endpoint,
-            rest_endpoint=rest_endpoint,
-            max_retries=max_retries,
-            overflow=overflow,
-            stall_timeout=stall_timeout,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-            api_key=api_key,
-            api_secret=api_secret,
-            private_key=private_key,
-            private_key_pass=private_key_pass,
-            transport=transport,
-            endpoints=endpoints,
-        )
         # Resolve endpoints now so a bad URL fails in the constructor, not in the thread.
-        self._bsm: BinanceSocketManager = BinanceSocketManager(**manager_args)
+        self._bsm: BinanceSocketManager = BinanceSocketManager(
+            tld=tld, testnet=testnet, api_key=api_key, api_secret=api_secret, **manager_args
+        )
         self._callback_batch = callback_batch
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -408,6 +393,11 @@ class ThreadedWebsocketManager(ThreadedDerivatives):
             return True
 
     @property
+    def options(self) -> SocketOptions:
+        """The options every socket of this manager runs with (retries, queue, age...)."""
+        return self._bsm.options
+
+    @property
     def streams(self) -> list[str]:
         """Names of the streams currently running."""
         return list(self._consumers)
@@ -420,162 +410,3 @@ class ThreadedWebsocketManager(ThreadedDerivatives):
     def socket(self, name: str) -> StreamSocket | None:
         """The underlying :class:`StreamSocket` of a running stream (state, stats)."""
         return self._bsm.sockets.get(name)
-
-    # -- python-binance's start_* methods ------------------------------------------------
-
-    def start_socket(
-        self,
-        callback: Callback,
-        streams: str | Iterable[str],
-        *,
-        market: str = "spot",
-        on_event: EventCallback | None = None,
-    ) -> str:
-        """Any stream name(s) of ``market``, as :meth:`BinanceSocketManager.socket` takes them."""
-        names = [streams] if isinstance(streams, str) else list(streams)
-        return self._start_socket(callback, lambda: self._bsm.socket(names, market), on_event)
-
-    def start_trade_socket(
-        self, callback: Callback, symbol: str, *, on_event: EventCallback | None = None
-    ) -> str:
-        """Every trade of ``symbol``."""
-        return self._start_socket(callback, lambda: self._bsm.trade_socket(symbol), on_event)
-
-    def start_aggtrade_socket(
-        self, callback: Callback, symbol: str, *, on_event: EventCallback | None = None
-    ) -> str:
-        """Aggregated trades of ``symbol``."""
-        return self._start_socket(callback, lambda: self._bsm.aggtrade_socket(symbol), on_event)
-
-    def start_kline_socket(
-        self,
-        callback: Callback,
-        symbol: str,
-        interval: object = "1m",
-        *,
-        on_event: EventCallback | None = None,
-        **kwargs: Any,
-    ) -> str:
-        """Candlesticks of ``symbol`` (``interval`` defaults to 1 minute)."""
-        timezone = kwargs.get("timezone")
-        return self._start_socket(
-            callback, lambda: self._bsm.kline_socket(symbol, interval, timezone=timezone), on_event
-        )
-
-    def start_depth_socket(
-        self,
-        callback: Callback,
-        symbol: str,
-        depth: object | None = None,
-        interval: object | None = None,
-        *,
-        on_event: EventCallback | None = None,
-    ) -> str:
-        """Diff book, or partial book of 5/10/20 levels; ``interval`` 100 for 100 ms."""
-        return self._start_socket(
-            callback, lambda: self._bsm.depth_socket(symbol, depth, interval), on_event
-        )
-
-    def start_symbol_ticker_socket(
-        self, callback: Callback, symbol: str, *, on_event: EventCallback | None = None
-    ) -> str:
-        """24 h ticker of ``symbol``."""
-        return self._start_socket(
-            callback, lambda: self._bsm.symbol_ticker_socket(symbol), on_event
-        )
-
-    def start_symbol_rolling_window_ticker_socket(
-        self,
-        callback: Callback,
-        symbol: str,
-        window: object,
-        *,
-        on_event: EventCallback | None = None,
-    ) -> str:
-        """Rolling-window (1h, 4h, 1d) ticker of ``symbol``."""
-        return self._start_socket(
-            callback,
-            lambda: self._bsm.symbol_rolling_window_ticker_socket(symbol, window),
-            on_event,
-        )
-
-    def start_ticker_socket(
-        self, callback: Callback, *, on_event: EventCallback | None = None
-    ) -> str:
-        """All-market tickers (``!ticker_1d@arr``: Binance retired ``!ticker@arr``)."""
-        return self._start_socket(callback, self._bsm.ticker_socket, on_event)
-
-    def start_miniticker_socket(
-        self, callback: Callback, update_time: int = 1000, *, on_event: EventCallback | None = None
-    ) -> str:
-        """All-market mini tickers."""
-        return self._start_socket(
-            callback, lambda: self._bsm.miniticker_socket(update_time), on_event
-        )
-
-    def start_symbol_miniticker_socket(
-        self, callback: Callback, symbol: str, *, on_event: EventCallback | None = None
-    ) -> str:
-        """Mini ticker of ``symbol``."""
-        return self._start_socket(
-            callback, lambda: self._bsm.symbol_miniticker_socket(symbol), on_event
-        )
-
-    def start_symbol_book_ticker_socket(
-        self, callback: Callback, symbol: str, *, on_event: EventCallback | None = None
-    ) -> str:
-        """Best bid/ask of ``symbol`` in real time."""
-        return self._start_socket(
-            callback, lambda: self._bsm.symbol_book_ticker_socket(symbol), on_event
-        )
-
-    def start_book_ticker_socket(
-        self, callback: Callback, *, on_event: EventCallback | None = None
-    ) -> str:
-        """python-binance's all-market ``!bookTicker``: gone from Binance spot.
-
-        Raises :class:`~binstream.InvalidStreamError` naming what to use instead.
-        """
-        raise InvalidStreamError(BOOK_TICKER_GONE.replace("symbol_book_ticker_socket",
-                                 "start_symbol_book_ticker_socket").replace(
-                                 "multiplex_socket", "start_multiplex_socket"))  # fmt: skip
-
-    def start_avg_price_socket(
-        self, callback: Callback, symbol: str, *, on_event: EventCallback | None = None
-    ) -> str:
-        """Five-minute average price of ``symbol``."""
-        return self._start_socket(callback, lambda: self._bsm.avg_price_socket(symbol), on_event)
-
-    def start_book_socket(
-        self,
-        callback: Callback,
-        symbol: str,
-        levels: int = 20,
-        *,
-        on_event: EventCallback | None = None,
-        **options: Any,
-    ) -> str:
-        """A local order book; the callback gets the top ``levels`` after every update."""
-        return self._start_socket(
-            callback, lambda: self._bsm.book_socket(symbol, levels, **options), on_event
-        )
-
-    def start_user_socket(
-        self,
-        callback: Callback,
-        *,
-        logon: bool = False,
-        recv_window: int | None = None,
-        on_event: EventCallback | None = None,
-    ) -> str:
-        """Account events over the WebSocket API, with the keys given to the constructor."""
-        return self._start_socket(
-            callback, lambda: self._bsm.user_socket(logon=logon, recv_window=recv_window), on_event
-        )
-
-    def start_multiplex_socket(
-        self, callback: Callback, streams: Iterable[str], *, on_event: EventCallback | None = None
-    ) -> str:
-        """One combined socket for raw stream names; messages carry ``stream`` and ``data``."""
-        names = list(streams)
-        return self._start_socket(callback, lambda: self._bsm.multiplex_socket(names), on_event)

@@ -119,12 +119,6 @@ async def test_every_method_delivers_well_formed_messages(derivatives: LocalExch
         await asyncio.gather(*(first(*method) for method in METHODS))
 
 
-def test_threaded_manager_has_every_method() -> None:
-    twm = ThreadedWebsocketManager(endpoint="ws://127.0.0.1:9")
-    for name, _, _ in METHODS:
-        assert callable(getattr(twm, f"start_{name}")), name
-
-
 def test_threaded_manager_delivers_futures_and_options(transport: str) -> None:
     import threading
 
