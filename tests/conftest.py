@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -57,6 +61,44 @@ def manager(exchange: LocalExchange) -> BinanceSocketManager:
     )
 
 
+#: Children started by this test process, killed after each test if still running.
+_CHILDREN: list[int] = []
+
+
+def default_signals() -> None:
+    """In a child before it runs: SIGINT, SIGTERM and SIGHUP back to their defaults.
+
+    A parent that ignores SIGINT (a background job in a script, nohup, some CI runners)
+    passes that on to every child; a child that ignores the signal a test sends it would
+    outlive the test.
+    """
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+
+
+async def spawn(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
+    """:func:`asyncio.create_subprocess_exec` with default signal dispositions, reaped
+    after the test (killed if it outlived it)."""
+    proc = await asyncio.create_subprocess_exec(*args, preexec_fn=default_signals, **kwargs)
+    _CHILDREN.append(proc.pid)
+    return proc
+
+
+def spawn_sync(*args: Any, **kwargs: Any) -> subprocess.Popen[Any]:
+    """:class:`subprocess.Popen` with default signal dispositions, reaped after the test."""
+    proc = subprocess.Popen(*args, preexec_fn=default_signals, **kwargs)
+    _CHILDREN.append(proc.pid)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def _no_child_outlives_its_test() -> Iterator[None]:
+    yield
+    while _CHILDREN:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(_CHILDREN.pop(), signal.SIGKILL)
+
+
 @dataclass
 class Completed:
     code: int
@@ -81,7 +123,7 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 async def run_cli(*args: str, timeout: float = 30, env: dict[str, str] | None = None) -> Completed:
     """Run ``python -m binstream ARGS`` as a real process and collect its output."""
-    proc = await asyncio.create_subprocess_exec(
+    proc = await spawn(
         sys.executable,
         "-m",
         "binstream",

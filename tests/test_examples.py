@@ -10,7 +10,7 @@ import pytest
 
 from binstream.server import LocalExchange
 
-from .conftest import cli_env
+from .conftest import cli_env, spawn
 
 pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport
 
@@ -18,7 +18,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 async def run_example(name: str, *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
+    proc = await spawn(
         sys.executable, str(EXAMPLES / name), *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(),
     )  # fmt: skip

@@ -22,7 +22,7 @@ from binstream.errors import StreamClosedError
 from binstream.server import Faults, LocalExchange
 from binstream.transport import Transport
 
-from ..conftest import cli_env
+from ..conftest import cli_env, spawn
 
 pytestmark = pytest.mark.usefixtures("transport")
 
@@ -121,7 +121,7 @@ async def test_the_command_line_says_one_line_and_exits_1(exchange: LocalExchang
         "sys.argv = ['binstream', *sys.argv[1:]]\n"
         "main()\n"
     )
-    proc = await asyncio.create_subprocess_exec(
+    proc = await spawn(
         sys.executable, "-c", script, "trade", "bnbbtc", "--endpoint", exchange.url, "-n", "5",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=cli_env(),

@@ -17,7 +17,7 @@ import pytest
 
 from binstream.server import Faults, LocalExchange
 
-from ..conftest import cli_env, run_cli
+from ..conftest import cli_env, run_cli, spawn
 
 pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport
 
@@ -229,7 +229,7 @@ async def test_head_closes_the_pipe_cleanly(exchange: LocalExchange) -> None:
         f"set -o pipefail; {sys.executable} -m binstream trade bnbbtc "
         f"--endpoint {exchange.url} --json | head -n 3"
     )
-    proc = await asyncio.create_subprocess_exec(
+    proc = await spawn(
         "bash", "-c", command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env=cli_env(),
     )  # fmt: skip
@@ -242,7 +242,7 @@ async def test_head_closes_the_pipe_cleanly(exchange: LocalExchange) -> None:
 # Output and exit codes do not depend on the transport: one run.
 @pytest.mark.transport_independent
 async def test_ctrl_c_exits_130_without_traceback(exchange: LocalExchange) -> None:
-    proc = await asyncio.create_subprocess_exec(
+    proc = await spawn(
         sys.executable, "-m", "binstream", "trade", "bnbbtc", "--endpoint", exchange.url,
         "--json", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(),
     )  # fmt: skip
@@ -364,7 +364,7 @@ async def test_demo_runs_with_no_network() -> None:
 # Output and exit codes do not depend on the transport: one run.
 @pytest.mark.transport_independent
 async def test_serve_prints_its_url_and_serves() -> None:
-    proc = await asyncio.create_subprocess_exec(
+    proc = await spawn(
         sys.executable, "-m", "binstream", "serve", "--interval", "0.01",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(),
     )  # fmt: skip
@@ -392,7 +392,7 @@ async def test_stdout_nobody_reads_is_reported_and_drop_keeps_the_connection(
     async with LocalExchange(interval=0.001, seed=5, ping_interval=0.2, ping_timeout=0.5) as ex:
         streams = [f"{s.lower()}@depth20@100ms" for s in ex.markets]  # a step each
         read_end, write_end = os.pipe()
-        proc = await asyncio.create_subprocess_exec(
+        proc = await spawn(
             sys.executable, "-m", "binstream", "multiplex", *streams, "--endpoint", ex.url,
             "--json", "--overflow", overflow, stdout=write_end, stderr=asyncio.subprocess.PIPE,
             env=cli_env(),
@@ -442,7 +442,7 @@ async def test_bad_input_is_one_line_or_one_json_object_with_exit_2() -> None:
 @pytest.mark.transport_independent
 async def test_control_steers_a_running_multiplex(exchange: LocalExchange) -> None:
     """A script on stdin subscribes, lists, unsubscribes; a bad line is one error line."""
-    proc = await asyncio.create_subprocess_exec(
+    proc = await spawn(
         sys.executable, "-m", "binstream", "multiplex", "bnbbtc@trade", "--control", "--json",
         "--endpoint", exchange.url, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(),

@@ -10,7 +10,7 @@ import pytest
 
 from binstream.server import LocalExchange
 
-from ..conftest import cli_env
+from ..conftest import cli_env, spawn
 
 pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport
 
@@ -52,7 +52,7 @@ SCRIPT = textwrap.dedent(
 
 
 async def test_no_leaked_tasks_threads_or_sockets(exchange: LocalExchange) -> None:
-    proc = await asyncio.create_subprocess_exec(
+    proc = await spawn(
         sys.executable, "-X", "dev", "-W", "error", "-c", SCRIPT, exchange.url,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(),
     )  # fmt: skip

@@ -174,12 +174,12 @@ async def test_cli_kline_on_a_terminal_draws_the_chart_with_rest_history() -> No
 
     from binstream.server import LocalExchange
 
-    from ..conftest import cli_env
+    from ..conftest import cli_env, spawn
 
     async with LocalExchange(interval=0.005, seed=3) as ex:
         main, terminal = pty.openpty()
         env = cli_env(COLUMNS="80", LINES="24", TERM="xterm")
-        proc = await asyncio.create_subprocess_exec(
+        proc = await spawn(
             sys.executable, "-m", "binstream", "kline", "btcusdt", "--endpoint", ex.url,
             "-n", "3", "--quiet", stdin=asyncio.subprocess.DEVNULL, stdout=terminal,
             stderr=asyncio.subprocess.PIPE, env=env,

@@ -19,7 +19,7 @@ from binstream.jetstream.publisher import GAP_HEADER, JetStreamSink
 from binstream.jetstream.streamconfig import StreamSettings
 from binstream.server import Faults, LocalExchange
 
-from ..conftest import FAST, cli_env, run_cli
+from ..conftest import FAST, cli_env, run_cli, spawn
 from ..natsserver import NatsCluster, NatsServer, wait_for
 
 nats = pytest.importorskip("nats", reason="the [nats] extra (nats-py) is not installed")
@@ -124,7 +124,7 @@ async def test_two_publishers_one_killed_store_every_trade_once(
     url, replicas = nats_target
     args = [sys.executable, "-m", "binstream", "publish", "bnbbtc@trade", "--endpoint",
             exchange.url, "--to", url, "--errors", "json", "--replicas", str(replicas)]  # fmt: skip
-    doomed = await asyncio.create_subprocess_exec(*args, env=cli_env(),
+    doomed = await spawn(*args, env=cli_env(),
                                                   stdout=asyncio.subprocess.DEVNULL,
                                                   stderr=asyncio.subprocess.PIPE)  # fmt: skip
     assert doomed.stderr is not None

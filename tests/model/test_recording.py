@@ -16,7 +16,7 @@ from binstream.asyncio.replay import replay_entries
 from binstream.recording import RecordingError, RecordingWriter, read_recording
 from binstream.server import Faults, LocalExchange
 
-from ..conftest import cli_env, run_cli
+from ..conftest import cli_env, run_cli, spawn
 
 pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport
 
@@ -43,7 +43,7 @@ async def test_record_replay_record_is_byte_identical(
     assert replayed.lines == recorded
     assert "gap in the recording" in replayed.stderr
 
-    server = await asyncio.create_subprocess_exec(
+    server = await spawn(
         sys.executable, "-m", "binstream", "serve", "--replay", str(first), "--replay-speed",
         "max", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(),
     )  # fmt: skip

@@ -19,6 +19,8 @@ import pytest
 from binstream.server import LocalExchange
 from binstream.server.demo import DEMO_API_KEY, DEMO_API_SECRET
 
+from ..conftest import spawn
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -41,7 +43,7 @@ def client_python() -> str:
 
 
 async def run_client(python: str, script: str, exchange: LocalExchange) -> list[str]:
-    proc = await asyncio.create_subprocess_exec(
+    proc = await spawn(
         python, str(ROOT / "tests" / "server" / "thirdparty" / script), exchange.url, DEMO_API_KEY,
         DEMO_API_SECRET, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

@@ -17,7 +17,7 @@ import pytest
 from binstream import SocketState, ThreadedWebsocketManager
 from binstream.server import Faults, LocalExchange
 
-from ..conftest import ExchangeThread
+from ..conftest import ExchangeThread, spawn_sync
 
 pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport
 
@@ -243,7 +243,7 @@ def test_ctrl_c_during_join_stops_promptly(
             sys.exit(130)
         """
     )
-    proc = subprocess.Popen(
+    proc = spawn_sync(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
