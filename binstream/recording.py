@@ -64,8 +64,8 @@ def _open(path: Path, mode: str) -> IO[bytes]:
             ) from None
         raw = open(path, mode + "b")  # noqa: SIM115 - the zstd stream owns and closes it
         if mode == "w":
-            return zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=True)  # type: ignore[return-value]
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))  # type: ignore[arg-type]
+            return zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=True)
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
     return open(path, mode + "b")
 
 

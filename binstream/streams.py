@@ -144,10 +144,10 @@ def _enum_value(enum: type[Enum], value: object, what: str) -> Enum:
     if isinstance(value, enum):
         return value
     raw = value.value if isinstance(value, Enum) else value
-    for member in enum:  # type: ignore[var-annotated]
+    for member in enum:
         if str(member.value) == str(raw):
             return member
-    raise InvalidStreamError(f"invalid {what} {raw!r}: choose one of {_choices(enum)}")  # type: ignore[arg-type]
+    raise InvalidStreamError(f"invalid {what} {raw!r}: choose one of {_choices(enum)}")
 
 
 def depth_level(value: object) -> DepthLevel:

@@ -6,7 +6,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """``binstream``'s exit codes (documented in README)."""
+    """``binstream``'s exit codes (documented in docs/commands.md)."""
 
     OK = 0  # done: --count reached, stream ended cleanly, or the reader closed the pipe
     FAILURE = 1  # the connection could not be made or kept (gave up after retries)
