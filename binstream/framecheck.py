@@ -5,10 +5,9 @@ object or an array, and three things about an object: does it carry an ``id`` (a
 a control message), is it a ``serverShutdown`` event, its ``stream`` (combined wrappers).
 When the frame itself is what gets delivered (JSON lines, or a long frame queued as text),
 building the whole Python object only to throw it away was most of the CLI's time on
-depth20 (orjson.loads: ~7.4 µs for a depth20 message). msgspec validates the whole
-document and decodes only those three keys into a small struct, skipping the rest
-(~0.2 µs for an aggTrade frame, ~0.8 µs for depth20); it is used when installed (the
-``[fast]`` extra), and orjson otherwise.
+depth20. msgspec validates the whole document and decodes only those three keys into a
+small struct, skipping the rest (docs/performance.md has the figures); it is used when
+installed (the ``[fast]`` extra), and orjson otherwise.
 
 Both reject what is not RFC 8259 JSON (NaN, trailing commas or data, lone surrogates).
 One difference is left on purpose: a number too large for a double (``1e999``) in a key we

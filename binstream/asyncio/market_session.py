@@ -45,8 +45,8 @@ log = logging.getLogger("binstream")
 #: How long a rotation reads both connections looking for their overlap.
 ROTATION_OVERLAP_TIMEOUT = 10.0
 #: Frames longer than this wait in the queue as text and are decoded when read. A decoded
-#: depth20 message is ~40 containers the garbage collector keeps scanning while it waits
-#: (measured: half of BinanceSocketManager's time on depth20) and ~8x the memory.
+#: depth20 message is some forty containers the garbage collector keeps scanning while it
+#: waits, and takes several times the memory of its text (docs/performance.md).
 LAZY_DECODE_SIZE = 512
 
 

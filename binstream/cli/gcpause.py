@@ -2,12 +2,12 @@
 
 Starting the command imports a few hundred modules (typer, asyncio, the transport) whose
 objects live as long as the process, yet the collector scanned them again and again while
-they were being created: 56 collections, 13-16 ms of a ~250 ms start (measured with
-``gc.callbacks`` up to the first message). :func:`pause` turns it off at the command's first
+they were being created, a noticeable share of the start (measured with ``gc.callbacks``
+up to the first message). :func:`pause` turns it off at the command's first
 line; :func:`resume`, once the imports are done (the command's event loop starts), moves
 everything created so far out of its reach for good (:func:`gc.freeze`) and turns it back
-on. What start-up left as cyclic garbage (~540 objects) is frozen with the rest rather than
-paying a full collection (~15 ms) for it. The library never pauses the collector.
+on. What start-up left as cyclic garbage is frozen with the rest rather than paying a
+full collection for it. The library never pauses the collector.
 
 Example::
 

@@ -3,9 +3,9 @@
 The command moves frames in batches: a socket read's frames, the JSON lines of a write,
 a recorder's compressed block. Each batch is allocated and freed again many times a
 second. By default glibc hands a freed block above 128 KB (and a heap top above 128 KB)
-back to the kernel, and the next batch takes it back one page fault per 4 KB: 40,000
-faults for 400,000 depth20 messages through the CLI, a fifth of its time (measured with
-``getrusage``; with the settings below: 8,000 faults, and the run 20-25 % shorter).
+back to the kernel, and the next batch takes it back one page fault per 4 KB: on depth20
+that was a large share of the CLI's time, measured with ``getrusage`` (the figures are in
+docs/performance.md).
 
 :func:`keep_batch_memory` sets ``M_MMAP_THRESHOLD`` to 8 MB and ``M_TRIM_THRESHOLD`` to
 16 MB through ``mallopt``, glibc's public tuning call: at most 16 MB of freed memory stays

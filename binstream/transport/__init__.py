@@ -1,24 +1,24 @@
 """Which websocket client library carries the bytes: websockets (default) or picows.
 
-Both are reached through the same seam, :mod:`binstream.transport.base`: an asyncio ``connect()``
-returning a :class:`~binstream.transport.base.WireConnection` that hands over messages in batches,
-with one set of errors. Each is built on its library's public API only: websockets'
-sans-I/O protocol under binstream's own asyncio protocol (:mod:`binstream.transport.websockets`),
-and picows' listener API (:mod:`binstream.transport.picows`, ``pip install 'binstream[picows]'``).
-Everything above this seam (reconnects, backoff, stall watchdog,
-error dicts, queue policy, rotation, sharding, the user stream) is transport-independent
-code in :mod:`binstream.asyncio.connection`, so both transports behave the same.
+Both are reached through the same seam, :mod:`binstream.transport.base`: an asyncio
+``connect()`` returning a :class:`~binstream.transport.base.WireConnection` that hands over
+messages in batches, with one set of errors. Each is built on its library's public API
+only: websockets' sans-I/O protocol under binstream's own asyncio protocol
+(:mod:`binstream.transport.websockets`), and picows' listener API
+(:mod:`binstream.transport.picows`, ``pip install 'binstream[picows]'``). Everything above
+this seam (reconnects, backoff, stall watchdog, error dicts, queue policy, rotation,
+sharding, the user stream) is transport-independent code in
+:mod:`binstream.asyncio.connection`, so both transports behave the same.
 
 ``transport="auto"`` (the default) picks websockets, by measurement: binstream parses the
 common data frames of each socket read itself there, in one loop, while picows calls a
-Python method per frame (a third of the CLI's time in a profile), and its read buffer grows
-to hold tens of thousands of frames per read under load, which costs page faults. In the
-bench (``python -m bench``) the CLI on websockets was as fast or faster on aggTrade and
-depth20 in every run, and the managers were within the machine's noise of picows with a
-fifth to a third of its memory, so ``auto`` never picks the slower one. picows stays
-available by name. The environment variable ``BINSTREAM_TRANSPORT`` (``auto``, ``websockets`` or
-``picows``) changes the default for the whole process, e.g. to run the test suite on one
-transport.
+Python method per frame, and its read buffer grows to hold tens of thousands of frames per
+read under load, which costs page faults. In the bench (``python -m bench``) the CLI on
+websockets was as fast or faster on aggTrade and depth20 in every run, and the managers were
+within the machine's noise of picows with less memory, so ``auto`` never picks the slower
+one (docs/performance.md). picows stays available by name. The environment variable
+``BINSTREAM_TRANSPORT`` (``auto``, ``websockets`` or ``picows``) changes the default for the
+whole process, e.g. to run the test suite on one transport.
 
 Example::
 

@@ -7,9 +7,10 @@ first thing that is not one, and says whether that is a data frame whose end has
 arrived yet (wait for more bytes) or something for the caller to look at (a control
 frame, a masked or oversized frame, reserved bits, a fragment, invalid UTF-8).
 
-It is written twice: in C (``binstream/transport/_framesplit.c``, built on install when a compiler
-is at hand; ~10x faster, the frame walk was a third of the CLI's time) and here in
-Python, used otherwise. Both take exactly the same frames (tests/transport/test_framesplit.py).
+It is written twice: in C (``binstream/transport/_framesplit.c``, built on install when a
+compiler is at hand, and much faster: the frame walk was a third of the CLI's time) and here
+in Python, used otherwise. Both take exactly the same frames
+(tests/transport/test_framesplit.py).
 
 Example::
 
