@@ -55,30 +55,24 @@ from .version import __version__
 
 if TYPE_CHECKING:
     from .asyncio.buffer import OverflowPolicy
-    from .asyncio.connection import (
-        ReconnectingWebsocket,
-        ReconnectPolicy,
-        SocketOptions,
-        SocketState,
-        StatusEvent,
-        StreamSocket,
-        is_error,
-    )
     from .asyncio.manager import BinanceSocketManager
+    from .asyncio.options import ReconnectPolicy, SocketOptions, SocketState, StatusEvent
+    from .asyncio.stream_socket import ReconnectingWebsocket, StreamSocket
     from .asyncio.subscriptions import SubscriptionError
     from .endpoints import Endpoints
+    from .messages import is_error
     from .threaded.manager import ThreadedWebsocketManager
 
 # Networking modules load on first use, so `binstream --help` does not pay for asyncio.
 _LAZY = {
     "OverflowPolicy": "asyncio.buffer",
-    "ReconnectingWebsocket": "asyncio.connection",
-    "ReconnectPolicy": "asyncio.connection",
-    "SocketOptions": "asyncio.connection",
-    "SocketState": "asyncio.connection",
-    "StatusEvent": "asyncio.connection",
-    "StreamSocket": "asyncio.connection",
-    "is_error": "asyncio.connection",
+    "ReconnectingWebsocket": "asyncio.stream_socket",
+    "ReconnectPolicy": "asyncio.options",
+    "SocketOptions": "asyncio.options",
+    "SocketState": "asyncio.options",
+    "StatusEvent": "asyncio.options",
+    "StreamSocket": "asyncio.stream_socket",
+    "is_error": "messages",
     "SubscriptionError": "asyncio.subscriptions",
     "Endpoints": "endpoints",
     "BinanceSocketManager": "asyncio.manager",

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 from ..book import Action, BookError, FuturesOrderBook, OrderBook, compare
 from ..derivative_streams import normalize_venue_symbol
 from ..errors import InvalidStreamError, RestError, StreamClosedError
+from ..messages import CLOSED, UNABLE_TO_CONNECT, error_message, is_error
 from ..streams import normalize_symbol
 from ..venues import VENUES, Market, market_value
-from .connection import CLOSED, UNABLE_TO_CONNECT, SocketState, error_message, is_error
+from .options import SocketState
 from .rest import depth_snapshot
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from ..errors import InvalidStreamError
 from ..venues import ContractType, FuturesType, Market, futures_market
 
 if TYPE_CHECKING:
-    from .connection import StreamSocket
+    from .stream_socket import StreamSocket
 
 log = logging.getLogger("binstream")
 

@@ -36,7 +36,7 @@ import orjson
 from ..errors import RestError
 from ..messages import AUTH_ERROR
 from ..signing import mask
-from .connection import Link, LinkFatal
+from .link import Link, LinkFatal
 from .rest import request_json
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ def is_refusal(exc: RestError) -> bool:
 
 
 class ListenKeySession:
-    """The :class:`~binstream.asyncio.connection.LinkSession` of a futures or options account
+    """The :class:`~binstream.asyncio.link.LinkSession` of a futures or options account
     stream.
 
     Yields each event as Binance sends it (``ORDER_TRADE_UPDATE``, ``ACCOUNT_UPDATE``,

@@ -26,8 +26,9 @@ from ..streams import (
 from ..transport import resolve as resolve_transport
 from ..venues import Market, market_value
 from .buffer import OverflowPolicy
-from .connection import ReconnectPolicy, SocketOptions, StreamSocket, retries_value
 from .derivative_sockets import DerivativesSockets
+from .options import ReconnectPolicy, SocketOptions, retries_value
+from .stream_socket import StreamSocket
 
 if TYPE_CHECKING:
     from ..signing import Credentials

@@ -27,7 +27,7 @@ import orjson
 from ..errors import RestError
 from ..messages import AUTH_ERROR, SUBSCRIPTION_ERROR
 from ..signing import mask
-from .connection import Link, LinkFatal
+from .link import Link, LinkFatal
 from .listen_key import describe_refusal, is_refusal
 from .rest import request_json
 from .user import UserStreamSession, WsApiError

@@ -38,7 +38,7 @@ from .subscriptions import Subscriptions
 
 if TYPE_CHECKING:
     from .buffer import MessageBuffer
-    from .connection import Link
+    from .link import Link
 
 log = logging.getLogger("binstream")
 
@@ -95,7 +95,7 @@ class _Rotation:
 
 
 class MarketSession:
-    """The :class:`~binstream.asyncio.connection.LinkSession` of market-stream sockets."""
+    """The :class:`~binstream.asyncio.link.LinkSession` of market-stream sockets."""
 
     def __init__(self) -> None:
         #: The streams this link carries (created from the plan on first use).

@@ -23,7 +23,7 @@ import orjson
 from ..messages import AUTH_ERROR, SUBSCRIPTION_ERROR
 from ..signing import Credentials, mask
 from ..transport.base import WireConnection
-from .connection import Link, LinkFatal
+from .link import Link, LinkFatal
 
 log = logging.getLogger("binstream")
 
@@ -79,7 +79,7 @@ def _retryable(error: WsApiError) -> bool:
 
 
 class UserStreamSession:
-    """The :class:`~binstream.asyncio.connection.LinkSession` of the user data stream.
+    """The :class:`~binstream.asyncio.link.LinkSession` of the user data stream.
 
     Subscribes on every new connection, then delivers each event's inner dict. A planned
     replacement (``serverShutdown``, ``max_age``) reconnects at once and subscribes

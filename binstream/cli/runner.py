@@ -1,7 +1,7 @@
 """Drive one socket from the command line: read, hand to an output, decide the exit code.
 
 No argument parsing here (that is :mod:`binstream.cli`) and no protocol logic (that is
-:mod:`binstream.asyncio.connection`): this module turns a :class:`RunConfig` into messages on
+:mod:`binstream.asyncio.link`): this module turns a :class:`RunConfig` into messages on
 stdout, notices on stderr and an :class:`~binstream.cli.exitcodes.ExitCode`.
 """
 
@@ -19,14 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 
-from ..asyncio.connection import (
-    ReconnectPolicy,
-    SocketOptions,
-    SocketState,
-    StatusEvent,
-    recv_batch,
-)
 from ..asyncio.manager import BinanceSocketManager
+from ..asyncio.options import ReconnectPolicy, SocketOptions, SocketState, StatusEvent
+from ..asyncio.stream_socket import recv_batch
 from ..errors import ReceiveTimeoutError, StreamClosedError
 from ..messages import CLOSED, FINAL, INVALID_MESSAGE, is_error
 from ..venues import Market, market_value

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import orjson
 
-from ..asyncio.connection import recv_batch
+from ..asyncio.stream_socket import recv_batch
 from ..errors import StreamClosedError
 from ..messages import CLOSED, is_error
 from .connect import NatsOptions, connect, parse_servers

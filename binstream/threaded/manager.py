@@ -33,9 +33,10 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from ..asyncio.connection import SocketOptions, StreamSocket, recv_batch
 from ..asyncio.handoff import Handoff
 from ..asyncio.manager import BinanceSocketManager
+from ..asyncio.options import SocketOptions
+from ..asyncio.stream_socket import StreamSocket, recv_batch
 from ..errors import ReceiveTimeoutError, StreamClosedError
 from .socket_methods import Callback, EventCallback, add_start_methods
 
@@ -369,7 +370,7 @@ class ThreadedWebsocketManager:
                 raise KeyError(f"no running socket named {name!r}")
             await getattr(socket, action)(*streams)
 
-        from ..asyncio.connection import CONTROL_TIMEOUT
+        from ..asyncio.stream_socket import CONTROL_TIMEOUT
 
         asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=CONTROL_TIMEOUT + 5)
 

@@ -8,7 +8,7 @@ only: websockets' sans-I/O protocol under binstream's own asyncio protocol
 (:mod:`binstream.transport.picows`, ``pip install 'binstream[picows]'``). Everything above
 this seam (reconnects, backoff, stall watchdog, error dicts, queue policy, rotation,
 sharding, the user stream) is transport-independent code in
-:mod:`binstream.asyncio.connection`, so both transports behave the same.
+:mod:`binstream.asyncio.link`, so both transports behave the same.
 
 ``transport="auto"`` (the default) picks websockets, by measurement: binstream parses the
 common data frames of each socket read itself there, in one loop, while picows calls a

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from binstream import BinanceSocketManager, SocketOptions, SocketState, StreamSocket
-from binstream.asyncio.connection import Link, ReconnectPolicy
+from binstream.asyncio.link import Link
 from binstream.asyncio.market_session import MarketSession
+from binstream.asyncio.options import ReconnectPolicy
 from binstream.errors import StreamClosedError
 from binstream.server import Faults, LocalExchange
 from binstream.transport import Transport
@@ -63,7 +64,7 @@ def fail(*_: Any, **__: Any) -> Any:
 
 async def test_connecting(exchange: LocalExchange, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        "binstream.asyncio.connection.resolve", lambda name: Transport("broken", "0", fail)
+        "binstream.asyncio.link.resolve", lambda name: Transport("broken", "0", fail)
     )
     async with manager(exchange.url).trade_socket("bnbbtc") as ts:
         await ends_with_failure(ts, "connecting")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from binstream import BinanceSocketManager, SocketOptions, SocketState, StreamSocket
-from binstream.asyncio.connection import ReconnectPolicy
+from binstream.asyncio.options import ReconnectPolicy
 from binstream.server import Faults, LocalExchange
 
 pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport

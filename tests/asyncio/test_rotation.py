@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from websockets.asyncio.server import ServerConnection, serve
 
 from binstream import BinanceSocketManager, SocketOptions, StatusEvent
-from binstream.asyncio.connection import ReconnectPolicy
+from binstream.asyncio.options import ReconnectPolicy
 from binstream.rotation import Switch
 
 

@@ -16,7 +16,7 @@ from binstream import (
     StreamSocket,
     SubscriptionError,
 )
-from binstream.asyncio.connection import ReconnectPolicy
+from binstream.asyncio.options import ReconnectPolicy
 from binstream.server import Faults, LocalExchange
 
 pytestmark = pytest.mark.usefixtures("transport")

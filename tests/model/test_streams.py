@@ -198,7 +198,7 @@ def test_urls_raw_combined_and_sharded() -> None:
 
 
 def test_connection_attempts_are_paced_under_binance_limit() -> None:
-    from binstream.asyncio.connection import AttemptPacer
+    from binstream.asyncio.pacing import AttemptPacer
 
     pacer = AttemptPacer(limit=3, window=10.0)
     waits = [pacer.reserve() for _ in range(7)]
