@@ -70,6 +70,16 @@ def say(message: str, kind: str = "BinstreamError", **fields: Any) -> None:
     sys.stderr.flush()
 
 
+def status(message: str, status: str, **fields: Any) -> None:
+    """Print one status line: ``binstream: ...``, or ``{"e": "status", ...}``."""
+    if _json:
+        event = {"e": "status", "status": status, **fields}
+        sys.stderr.write(orjson.dumps(event).decode() + "\n")
+    else:
+        sys.stderr.write(f"binstream: {message}\n")
+    sys.stderr.flush()
+
+
 def fail(exc: BaseException) -> NoReturn:
     """Say ``exc`` in one line and exit with its code from the table."""
     say(describe(exc), type(exc).__name__)

@@ -12,4 +12,6 @@ class ExitCode(IntEnum):
     FAILURE = 1  # the connection could not be made or kept (gave up after retries)
     USAGE = 2  # bad input: symbol, stream name, option value, URL, missing keys
     TIMEOUT = 3  # --timeout passed without a message
+    HANGUP = 129  # SIGHUP: the terminal closed; stopped cleanly
     INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM (docker stop, systemctl stop, kill); stopped cleanly

@@ -62,8 +62,58 @@ def loop_factory() -> Callable[[], Any] | None:
     return uvloop.new_event_loop  # type: ignore[no-any-return]
 
 
+#: Signals that stop a command the way Ctrl-C does: what ``docker stop``, ``systemctl
+#: stop`` and ``kill`` send, and a closed terminal.
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+async def _stoppable(coro: Coroutine[Any, Any, Any]) -> int:
+    """Run ``coro``; SIGTERM or SIGHUP cancels it as Ctrl-C does (its clean-up runs: files
+    finalised, counts said), then the exit code is 128 + the signal's number. A second
+    signal ends the process at once, by that signal. A signal the parent made the command
+    ignore (``nohup``) stays ignored."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[int] = []
+
+    def stop(number: int) -> None:
+        if received:
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+            return
+        received.append(number)
+        task.cancel()
+
+    installed = []
+    for name in STOP_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is None or signal.getsignal(number) is signal.SIG_IGN:
+            continue
+        loop.add_signal_handler(number, stop, number)
+        installed.append(number)
+    try:
+        code = await coro
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        code = 0
+    finally:
+        for number in installed:
+            loop.remove_signal_handler(number)
+    if received:
+        name = signal.Signals(received[0]).name
+        errors.status(f"stopped by {name}", "stopped", signal=name)
+        return 128 + received[0]
+    return int(code)
+
+
 def run(coro: Coroutine[Any, Any, Any]) -> int:
-    """Run a coroutine to an exit code; Ctrl-C → 130, expected errors → one line."""
+    """Run a coroutine to an exit code; Ctrl-C → 130, SIGTERM → 143, SIGHUP → 129,
+    expected errors → one line."""
     import asyncio
 
     from . import gcpause
@@ -72,7 +122,7 @@ def run(coro: Coroutine[Any, Any, Any]) -> int:
     gcpause.resume()  # the command's imports are done
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
-            return int(runner.run(coro))
+            return runner.run(_stoppable(coro))
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return ExitCode.INTERRUPTED

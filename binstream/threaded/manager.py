@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import inspect
 import logging
+import os
+import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from ..asyncio.handoff import Handoff
@@ -80,6 +83,39 @@ class _Dispatcher(Handoff):
                          else message)  # fmt: skip
             except Exception:
                 log.exception("callback for stream %s raised; the stream goes on", self.stream)
+
+
+class _StopSignal(BaseException):
+    """SIGTERM or SIGHUP arrived while :meth:`ThreadedWebsocketManager.join` waited."""
+
+
+@contextlib.contextmanager
+def _stop_signals_raise() -> Iterator[list[int]]:
+    """While the block runs in the main thread, SIGTERM and SIGHUP (where their disposition
+    is the default) raise :class:`_StopSignal` there; the list gets the signal's number. A
+    second signal ends the process by that signal. Handlers are put back afterwards."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(number: int, frame: object) -> None:
+        if received:
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+            return
+        received.append(number)
+        raise _StopSignal
+
+    previous = {}
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(number) is signal.SIG_DFL:
+            previous[number] = signal.signal(number, handler)
+    try:
+        yield received
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 @add_start_methods(BinanceSocketManager)
@@ -186,19 +222,25 @@ class ThreadedWebsocketManager:
     def join(self, timeout: float | None = None) -> bool:
         """Block until :meth:`stop` is called; return True if stopped, False on timeout.
 
-        Ctrl-C while waiting stops every socket and re-raises ``KeyboardInterrupt``.
+        Ctrl-C while waiting stops every socket and re-raises ``KeyboardInterrupt``. Called
+        from the main thread, SIGTERM (``docker stop``, ``systemctl stop``) and SIGHUP
+        while waiting do the same and raise ``SystemExit(128 + signal)`` (143, 129), unless
+        the program handles or ignores them itself; a second one ends the process at once.
         """
         if self._state == "new":
             raise RuntimeError("call start() before join()")
-        try:
-            if timeout is not None:
-                return self._stopped.wait(timeout)
-            while not self._stopped.wait(0.5):
-                pass
-            return True
-        except KeyboardInterrupt:
-            self.stop()
-            raise
+        with _stop_signals_raise() as received:
+            try:
+                if timeout is not None:
+                    return self._stopped.wait(timeout)
+                while not self._stopped.wait(0.5):
+                    pass
+                return True
+            except (KeyboardInterrupt, _StopSignal):
+                self.stop()
+                if received:
+                    raise SystemExit(128 + received[0]) from None
+                raise
 
     def stop(self) -> None:
         """Close every socket with a close frame and end the loop thread.
