@@ -2,21 +2,34 @@
 
 Format (one JSON object per line; ``.zst`` names are zstd-compressed)::
 
-    {"binstream": "recording", "version": 1, "streams": [...], "combined": false, "started": ms}
+    {"binstream": "recording", "version": 2, "market": "spot", "streams": [...],
+     "combined": false, "started": ms}
     {"t": 1700000000123.456, "m": <the frame exactly as the server sent it>}
     {"t": 1700000000456.789, "gap": "connection lost (no close frame)"}
+    {"t": ..., "gap": "update ids skipped", "stream": "bnbbtc@depth@100ms", "missing": [a, b]}
+    {"t": ..., "snapshot": "bnbbtc@depth@100ms", "m": <the REST depth snapshot as sent>}
+    {"t": ..., "end": {"messages": 1234}}
 
-Frames are stored byte for byte, so recording a replay gives identical payloads.
+Frames are stored byte for byte, so recording a replay gives identical payloads. A gap
+says where messages are missing: a connection that dropped, or (``missing``, inclusive) the
+update ids a diff-depth stream skipped. A snapshot is the REST order book fetched at the
+start and after each gap, so a local book can be rebuilt from the file alone. The last
+line, ``end``, is written when the file is closed: a file without it was cut short.
+
+The writer hands what it wrote to the operating system at least once a second (with
+zstd, as a complete block), so a process killed outright loses at most about the last
+second; :func:`read_recording` reads a file that was cut short up to its last whole record
+and says so in a :attr:`Entry.notice`. Version 1 files (no ``end`` line) are read too.
 """
 
 from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -24,7 +37,9 @@ from .errors import BinstreamError
 from .framecheck import decode_frame
 
 FORMAT = "recording"
-VERSION = 1
+VERSION = 2
+#: Seconds between the writer's hand-overs of what it wrote to the operating system.
+FLUSH_INTERVAL = 1.0
 
 
 class RecordingError(BinstreamError, ValueError):
@@ -33,22 +48,48 @@ class RecordingError(BinstreamError, ValueError):
 
 @dataclass
 class Header:
+    """A recording's first line: what was recorded, and when."""
+
     streams: list[str]
     combined: bool
     started: float
+    version: int = VERSION
+    #: ``spot``, ``usdm``, ``coinm`` or ``options`` (version 1 files: spot).
+    market: str = "spot"
 
 
 @dataclass
 class Entry:
-    """One line after the header: a message (``frame``) or a reported gap."""
+    """One line after the header.
+
+    A message (``frame``), a gap (``gap``: why messages are missing, with the ``stream``
+    and the ``missing`` update ids where a diff-depth stream skipped some), a REST depth
+    snapshot (``snapshot``: ``frame`` is its body, ``stream`` the diff-depth stream it
+    belongs to), or a ``notice`` about the file itself (it was cut short).
+    """
 
     time_ms: float
     frame: str | None = None
     gap: str | None = None
     line: int = 0
+    stream: str | None = None
+    missing: tuple[int, int] | None = None
+    snapshot: bool = False
+    notice: str | None = None
     _decoded: Any = field(default=None, repr=False)
 
+    def gap_text(self) -> str:
+        """The gap in words: its reason, and the stream and update ids where known."""
+        text = self.gap or ""
+        if self.stream is not None:
+            text += f" on {self.stream}"
+        if self.missing is not None:
+            first, last = self.missing
+            text += f" (update ids {first}-{last} missing)"
+        return text
+
     def decoded(self) -> Any:
+        """The frame as Python objects (decoded once)."""
         if self._decoded is None and self.frame is not None:
             self._decoded = decode_frame(self.frame)
         return self._decoded
@@ -64,9 +105,32 @@ def _open(path: Path, mode: str) -> IO[bytes]:
             ) from None
         raw = open(path, mode + "b")  # noqa: SIM115 - the zstd stream owns and closes it
         if mode == "w":
-            return zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=True)
+            writer = zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=True)
+            return cast(IO[bytes], _ZstdFile(writer))
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
     return open(path, mode + "b")
+
+
+class _ZstdFile:
+    """A zstd stream writer whose :meth:`flush_block` ends the current block, so that
+    everything written so far can be decompressed from the file as it is."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+
+    def write(self, data: bytes) -> int:
+        return int(self._writer.write(data))
+
+    def flush_block(self) -> None:
+        import zstandard
+
+        self._writer.flush(zstandard.FLUSH_BLOCK)
+
+    def flush(self) -> None:
+        self.flush_block()
+
+    def close(self) -> None:
+        self._writer.close()
 
 
 def rotated_name(path: Path, index: int) -> Path:
@@ -80,7 +144,12 @@ class RecordingWriter:
     """Append messages to a recording; call :meth:`close` (or use ``with``) at the end.
 
     With ``rotate_bytes`` or ``rotate_seconds`` the recording is split into numbered files
-    (``name-0001.jsonl``, ``name-0002.jsonl``, ...), each with its own header.
+    (``name-0001.jsonl``, ``name-0002.jsonl``, ...), each with its own header and ``end``
+    line. What is written reaches the operating system at least every
+    :data:`FLUSH_INTERVAL` seconds while writes come; a caller whose writes may pause
+    calls :meth:`flush_if_due` on a clock (the command line does, every second).
+    ``on_finished`` is called with each file's path once it is complete (rotated or
+    closed).
     """
 
     def __init__(
@@ -91,14 +160,21 @@ class RecordingWriter:
         *,
         rotate_bytes: int | None = None,
         rotate_seconds: float | None = None,
+        on_finished: Callable[[Path], None] | None = None,
+        market: str = "spot",
     ) -> None:
         self.path = path
+        self.market = market
         self.streams = streams
         self.combined = combined
         self.rotate_bytes = rotate_bytes
         self.rotate_seconds = rotate_seconds
+        self.on_finished = on_finished
         self.files: list[Path] = []
         self.count = 0
+        self._segment_count = 0
+        self._flushed = time.monotonic()
+        self._unflushed = False
         self._open_next()
 
     def _open_next(self) -> None:
@@ -110,24 +186,29 @@ class RecordingWriter:
             raise RecordingError(f"cannot write {path}: {exc.strerror}") from None
         self.files.append(path)
         self._written = 0
+        self._segment_count = 0
         self._opened = time.monotonic()
-        header = {"binstream": FORMAT, "version": VERSION, "streams": self.streams,
-                  "combined": self.combined, "started": time.time() * 1000}  # fmt: skip
+        header = {"binstream": FORMAT, "version": VERSION, "market": self.market,
+                  "streams": self.streams, "combined": self.combined,
+                  "started": time.time() * 1000}  # fmt: skip
         self._write(orjson.dumps(header) + b"\n")
+        self.flush()
 
     def _write(self, data: bytes) -> None:
         self._file.write(data)
         self._written += len(data)
+        self._unflushed = True
 
     def _maybe_rotate(self) -> None:
         if (self.rotate_bytes is not None and self._written >= self.rotate_bytes) or (
             self.rotate_seconds is not None
             and time.monotonic() - self._opened >= self.rotate_seconds
         ):
-            self._file.close()
+            self._finish_file()
             self._open_next()
 
     def write_frames(self, frames: list[str], received: float | None = None) -> None:
+        """Append frames received together at ``received`` (seconds; now by default)."""
         if not frames:
             return
         self._maybe_rotate()
@@ -136,13 +217,59 @@ class RecordingWriter:
         # One join for the batch: every line is head + frame + "}\n".
         self._write((head + ("}\n" + head).join(frames) + "}\n").encode())
         self.count += len(frames)
+        self._segment_count += len(frames)
+        self.flush_if_due()
 
-    def write_gap(self, reason: str, when: float | None = None) -> None:
-        line = {"t": round((when or time.time()) * 1000, 3), "gap": reason}
+    def write_gap(
+        self,
+        reason: str,
+        when: float | None = None,
+        *,
+        stream: str | None = None,
+        missing: tuple[int, int] | None = None,
+    ) -> None:
+        """Record that messages are missing here: why, and where known which stream and
+        which update ids (inclusive)."""
+        line: dict[str, Any] = {"t": round((when or time.time()) * 1000, 3), "gap": reason}
+        if stream is not None:
+            line["stream"] = stream
+        if missing is not None:
+            line["missing"] = list(missing)
         self._write(orjson.dumps(line) + b"\n")
+        self.flush_if_due()
+
+    def write_snapshot(self, stream: str, body: str, when: float | None = None) -> None:
+        """Record the REST depth snapshot ``body`` (its text as received) of ``stream``."""
+        stamp = orjson.dumps(round((when or time.time()) * 1000, 3)).decode()
+        name = orjson.dumps(stream).decode()
+        self._write(f'{{"t":{stamp},"snapshot":{name},"m":{body}}}\n'.encode())
+        self.flush_if_due()
+
+    def flush_if_due(self) -> None:
+        """:meth:`flush` if something was written and the last one is a second old."""
+        if self._unflushed and time.monotonic() - self._flushed >= FLUSH_INTERVAL:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand everything written so far to the operating system (zstd: a whole block)."""
+        flush_block = getattr(self._file, "flush_block", None)
+        if flush_block is not None:
+            flush_block()
+        else:
+            self._file.flush()
+        self._flushed = time.monotonic()
+        self._unflushed = False
+
+    def _finish_file(self) -> None:
+        line = {"t": round(time.time() * 1000, 3), "end": {"messages": self._segment_count}}
+        self._write(orjson.dumps(line) + b"\n")
+        self._file.close()
+        if self.on_finished is not None:
+            self.on_finished(self.files[-1])
 
     def close(self) -> None:
-        self._file.close()
+        """Write the ``end`` line and close the file."""
+        self._finish_file()
 
     def __enter__(self) -> RecordingWriter:
         return self
@@ -162,7 +289,11 @@ def recording_header(path: Path) -> Header:
 
 
 def read_recording(path: Path) -> tuple[Header, Iterator[Entry]]:
-    """The header and an iterator of entries; :class:`RecordingError` names a bad line."""
+    """The header and an iterator of entries; :class:`RecordingError` names a bad line.
+
+    A file cut short (its last line incomplete, or no ``end`` line in a version 2 file) is
+    read up to its last whole record; a last entry with a ``notice`` says so.
+    """
     try:
         handle = _open(path, "r")
     except OSError as exc:
@@ -173,6 +304,8 @@ def read_recording(path: Path) -> tuple[Header, Iterator[Entry]]:
         handle.close()
         raise RecordingError(f"{path}: not a readable recording ({exc})") from None
     try:
+        if not first.endswith(b"\n"):
+            raise ValueError
         header = orjson.loads(first)
         if header.get("binstream") != FORMAT:
             raise ValueError
@@ -180,23 +313,29 @@ def read_recording(path: Path) -> tuple[Header, Iterator[Entry]]:
         handle.close()
         raise RecordingError(f"{path} line 1: not a binstream recording header") from None
     info = Header(list(header.get("streams", [])), bool(header.get("combined")),
-                  float(header.get("started", 0)))  # fmt: skip
-    return info, _entries(path, handle)
+                  float(header.get("started", 0)), int(header.get("version", 1)),
+                  str(header.get("market", "spot")))  # fmt: skip
+    return info, _entries(path, handle, info.version)
 
 
-def _entries(path: Path, handle: IO[bytes]) -> Iterator[Entry]:
+def _entries(path: Path, handle: IO[bytes], version: int) -> Iterator[Entry]:
     with handle:
         number = 1
+        stamp = 0.0
+        ended = False
         while True:
             try:
                 raw = handle.readline()
             except Exception as exc:
                 raise RecordingError(f"{path} line {number + 1}: unreadable ({exc})") from None
             if not raw:
-                return
+                break
             number += 1
             if not raw.endswith(b"\n"):
-                raise RecordingError(f"{path} line {number}: truncated (no end of line)")
+                yield Entry(stamp, line=number, notice=(
+                    f"{path} ends in the middle of line {number} (the recorder was stopped "
+                    f"abruptly): read up to the last whole record, line {number - 1}"))  # fmt: skip
+                return
             try:
                 item = orjson.loads(raw)
                 stamp = float(item["t"])
@@ -204,11 +343,24 @@ def _entries(path: Path, handle: IO[bytes]) -> Iterator[Entry]:
                 raise RecordingError(f"{path} line {number}: corrupt entry") from None
             if "m" in item:
                 frame = _frame_text(raw)
-                yield Entry(stamp, frame=frame, line=number, _decoded=item["m"])
+                if "snapshot" in item:
+                    yield Entry(stamp, frame=frame, line=number, stream=str(item["snapshot"]),
+                                snapshot=True, _decoded=item["m"])  # fmt: skip
+                else:
+                    yield Entry(stamp, frame=frame, line=number, _decoded=item["m"])
             elif "gap" in item:
-                yield Entry(stamp, gap=str(item["gap"]), line=number)
+                ids = item.get("missing")
+                missing = (int(ids[0]), int(ids[1])) if ids else None
+                yield Entry(stamp, gap=str(item["gap"]), line=number, stream=item.get("stream"),
+                            missing=missing)  # fmt: skip
+            elif "end" in item:
+                ended = True
             else:
                 raise RecordingError(f"{path} line {number}: neither a message nor a gap")
+        if version >= 2 and not ended:
+            yield Entry(stamp, line=number, notice=(
+                f"{path} has no closing line (the recorder was stopped abruptly): read all "
+                f"{number - 1} whole records"))  # fmt: skip
 
 
 def _frame_text(raw: bytes) -> str:

@@ -21,7 +21,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --levels -l --check --snapshot-limit --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --levels -l --check --snapshot-limit --replay --market --tld --testnet --endpoint --retries --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         book-ticker)
             case "$prev" in
@@ -124,7 +124,7 @@ _binstream() {
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --output -o --rotate-size --rotate-every --market --tld --testnet --endpoint --retries --count -n --timeout --quiet -q --errors --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --output -o --rotate-size --rotate-every --snapshots --market --tld --testnet --endpoint --retries --count -n --timeout --quiet -q --errors --verbose -v" -- "$cur"))
             ;;
         replay)
             case "$prev" in

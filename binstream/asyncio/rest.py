@@ -18,16 +18,16 @@ from ..errors import RestError
 from ..version import __version__
 
 
-def request_json(
+def request_text(
     method: str,
     base: str,
     path: str,
     params: dict[str, Any],
     timeout: float = 10.0,
     headers: dict[str, str] | None = None,
-) -> Any:
-    """``method base + path?params`` and decode JSON; :class:`RestError` with Binance's
-    message and error code."""
+) -> str:
+    """``method base + path?params``: the body as sent, checked to be JSON;
+    :class:`RestError` with Binance's message and error code."""
     query = urllib.parse.urlencode(params)
     url = f"{base}{path}?{query}" if query else f"{base}{path}"
     request = urllib.request.Request(
@@ -35,13 +35,15 @@ def request_json(
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read() or b"{}")
+            body = (response.read() or b"{}").decode("utf-8")
+        json.loads(body)
+        return body
     except urllib.error.HTTPError as exc:
         code = None
         try:
-            body = json.loads(exc.read())
-            code = int(body.get("code"))
-            detail = f"{body.get('msg')} ({code})"
+            answer = json.loads(exc.read())
+            code = int(answer.get("code"))
+            detail = f"{answer.get('msg')} ({code})"
         except (ValueError, AttributeError, TypeError):
             detail = exc.reason
         raise RestError(f"{path} answered HTTP {exc.code}: {detail}", exc.code, code) from None
@@ -51,6 +53,18 @@ def request_json(
         raise RestError(f"{path} did not answer within {timeout:g}s") from None
     except ValueError:
         raise RestError(f"{path} did not answer with JSON") from None
+
+
+def request_json(
+    method: str,
+    base: str,
+    path: str,
+    params: dict[str, Any],
+    timeout: float = 10.0,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """``method base + path?params``, decoded; :class:`RestError` as :func:`request_text`."""
+    return json.loads(request_text(method, base, path, params, timeout, headers))
 
 
 def get_json(base: str, path: str, params: dict[str, Any], timeout: float = 10.0) -> Any:
@@ -65,3 +79,11 @@ async def depth_snapshot(
     ``{"lastUpdateId", "bids", "asks"}`` for ``symbol``."""
     params = {"symbol": symbol.upper(), "limit": limit}
     return await asyncio.to_thread(get_json, base, f"{prefix}/depth", params, timeout)
+
+
+async def depth_snapshot_text(
+    base: str, symbol: str, limit: int, timeout: float = 10.0, prefix: str = "/api/v3"
+) -> str:
+    """:func:`depth_snapshot`'s body exactly as the server sent it (for recordings)."""
+    params = {"symbol": symbol.upper(), "limit": limit}
+    return await asyncio.to_thread(request_text, "GET", base, f"{prefix}/depth", params, timeout)

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from ..venues import Market
+from . import errors
 from .app import command
 from .exitcodes import ExitCode
 from .option_groups import DISPLAY, LIMITS, VOICE, Display, Limits, VerboseOpt, Voice, with_groups
@@ -110,8 +111,15 @@ def serve(
         replay_source = (replay_file, speed_value(replay_speed))
 
     async def main() -> int:
+        said: set[str] = set()
+
+        def notice(text: str) -> None:  # once per file, however many clients replay it
+            if text not in said:
+                said.add(text)
+                errors.status(text, "truncated", m=text)
+
         exchange = LocalExchange(host, port, interval=interval, seed=seed, faults=faults,
-                                 replay=replay_source)  # fmt: skip
+                                 replay=replay_source, on_notice=notice)  # fmt: skip
         await exchange.start()
         if refuse:
             exchange.refuse(count=refuse)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +13,7 @@ import typer
 from .. import streams as st
 from ..errors import BinstreamError
 from ..venues import ContractType, Market
+from . import errors
 from .app import command
 from .option_groups import (
     STREAMING,
@@ -21,7 +23,8 @@ from .option_groups import (
     normalized_symbols,
     with_groups,
 )
-from .streaming import stream
+from .running import finish
+from .streaming import prepare, stream
 
 
 class TickerSort(StrEnum):
@@ -328,6 +331,16 @@ def book(
             show_default=False,
         ),
     ] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay",
+            metavar="FILE",
+            show_default=False,
+            help="Rebuild the book from a recording (binstream record, with its snapshots) "
+            "instead of streaming: no network.",
+        ),
+    ] = None,
     opts: Streaming = STREAMING,
 ) -> None:
     """A local order book, kept correct from diff events and REST snapshots.
@@ -346,7 +359,12 @@ def book(
       binstream book bnbbtc --check 10
 
       binstream book btcusdt --market usdm
+
+      binstream book --replay session.jsonl.zst bnbbtc --levels 5 -n 1000 | tail -1
     """  # fmt: skip
+    if replay is not None:
+        _book_replay(replay, symbol, levels, opts)
+        return
     market = _market(opts)
     if market is Market.OPTIONS:
         raise typer.BadParameter(
@@ -359,6 +377,22 @@ def book(
            view_options={"levels": levels},
            book={"symbol": name, "levels": levels, "check_interval": check,
                  "snapshot_limit": snapshot_limit})  # fmt: skip
+
+
+def _book_replay(path: Path, symbol: str, levels: int, opts: Streaming) -> None:
+    """``book --replay FILE SYMBOL``: the book rebuilt from a recording, printed as live."""
+    from ..book_replay import NoBookStreamError, book_stream
+    from ..recording import RecordingError, recording_header
+    from .runner import run_book_replay
+
+    prepare(opts.voice)
+    try:
+        book_stream(recording_header(path), symbol)
+    except (RecordingError, NoBookStreamError) as exc:
+        errors.fail(exc)
+    finish(run_book_replay(path, symbol, levels=levels, format=opts.display.format,
+                           count=opts.limits.count, quiet=opts.voice.quiet,
+                           errors=str(opts.voice.errors.value)))  # fmt: skip
 
 
 @command("book-ticker")

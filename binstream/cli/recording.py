@@ -58,14 +58,26 @@ def record(
             help="Start a new numbered file every SECONDS.",
         ),
     ] = None,
+    snapshots: Annotated[
+        bool,
+        typer.Option(
+            "--snapshots/--no-snapshots",
+            help="Record each diff-depth stream's REST order book at the start and after "
+            "every gap, so the book can be rebuilt from the file (binstream book --replay).",
+        ),
+    ] = True,
     conn: Connection = CONNECTION,
     limits: Limits = LIMITS,
     voice: Voice = VOICE,
 ) -> None:
     """Record streams to a file: every frame as received, with its receive time.
 
-    Reconnects are recorded as gaps. Replay with `binstream replay FILE`, or serve it to
-    any client with `binstream serve --replay FILE`.
+    Dropped connections are recorded as gaps, and so are update ids a diff-depth stream
+    skipped (naming the stream and the ids). What was written reaches the operating system
+    every second: a recorder killed outright loses at most about the last second, and
+    SIGTERM or SIGHUP stop it as Ctrl-C does. Replay with `binstream replay FILE`, rebuild
+    a book with `binstream book --replay FILE SYMBOL`, or serve the file to any client with
+    `binstream serve --replay FILE`.
 
     [bold]Examples[/bold]
 
@@ -90,7 +102,7 @@ def record(
     config = config_from(
         names, conn=conn, limits=limits, voice=voice, combined=len(names) > 1, format="json",
         record_to=output, rotate_bytes=int(rotate_mb * 1_000_000) if rotate_mb else None,
-        rotate_seconds=rotate_seconds,
+        rotate_seconds=rotate_seconds, snapshots=snapshots,
     )  # fmt: skip
     finish(run_stream(config))
 
@@ -150,4 +162,4 @@ def replay(
     pace = speed_value(speed)
     checked_recording(recording)
     finish(run_replay(recording, speed=pace, loop=loop, format=display.format, view="streams",
-                      count=count, quiet=voice.quiet))  # fmt: skip
+                      count=count, quiet=voice.quiet, errors=str(voice.errors.value)))  # fmt: skip

@@ -13,7 +13,7 @@ import math
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -61,6 +61,8 @@ class RunConfig:
     record_to: Any = None  # a Path: write a recording instead of printing
     rotate_bytes: int | None = None
     rotate_seconds: float | None = None
+    #: Record diff-depth streams' REST snapshots at the start and after every gap.
+    snapshots: bool = True
     events: bool = False  # lifecycle events as JSON lines on stderr
     control: bool = False  # read +STREAM / -STREAM / ? commands from stdin
     credentials: Any = None  # set for the user data stream
@@ -133,46 +135,151 @@ class _TableOutput:
             self.console.line()
 
 
+#: Fetches the REST depth snapshot of a diff-depth stream: its body as the server sent it.
+SnapshotFetcher = Callable[[str], Awaitable[str]]
+
+
 class _RecordOutput:
     """Writes frames as received, with receive times, to a recording file.
 
     Encoding, compression (zstd releases the GIL) and the file writes run on a thread of
-    their own, so the event loop only stamps each batch and hands it over; gaps go the
-    same way, in order.
+    their own, so the event loop only stamps each batch and hands it over; gaps and
+    snapshots go the same way, in order. Every second the writer hands what it has to the
+    operating system. Diff-depth streams are checked for skipped update ids (a gap record
+    naming the stream and the ids), and with ``fetch_snapshot`` their REST snapshot is
+    recorded at the start and after every gap or dropped connection.
     """
 
-    def __init__(self, config: RunConfig, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        loop: asyncio.AbstractEventLoop,
+        fetch_snapshot: SnapshotFetcher | None = None,
+        on_notice: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
         from ..asyncio.handoff import Handoff
+        from ..continuity import DepthContinuity, is_diff_depth
         from ..recording import RecordingWriter
 
+        self.combined = config.combined or len(config.streams) > 1
         self.writer = RecordingWriter(
             config.record_to,
             config.streams,
-            config.combined or len(config.streams) > 1,
+            self.combined,
             rotate_bytes=config.rotate_bytes,
             rotate_seconds=config.rotate_seconds,
+            market=config.market,
         )
-        # Items are (receive time, frames) and (time, gap reason): a few batches in flight.
+        self.loop = loop
+        self.depth_streams = {name for name in config.streams if is_diff_depth(name)}
+        self.continuity = DepthContinuity()
+        self.fetch_snapshot = fetch_snapshot if self.depth_streams else None
+        self.on_notice = on_notice
+        self._fetching: dict[str, asyncio.Task[None]] = {}
+        # Items are (time, frames), (time, gap reason, streams), (time, stream, snapshot
+        # body) and (time, None) for a flush: a few batches in flight.
         self.handoff = Handoff("binstream-record", self._write, loop, high=8)
+        self._flusher = loop.create_task(self._flush_every_second())
 
-    def _write(self, items: list[tuple[float, Any]]) -> None:
-        for received, what in items:
-            if type(what) is str:
-                self.writer.write_gap(what, received)
+    async def _flush_every_second(self) -> None:
+        from ..recording import FLUSH_INTERVAL
+
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            self.handoff.feed([(time.time(), None)])
+
+    def _write(self, items: list[tuple[Any, ...]]) -> None:
+        writer = self.writer
+        for item in items:
+            received, what = item[0], item[1]
+            if what is None:
+                writer.flush_if_due()
+            elif type(what) is list:
+                writer.write_frames(what, received)
+                if self.depth_streams:
+                    self._check_depth(what, received)
+            elif len(item) == 3 and type(item[2]) is tuple:  # a dropped connection
+                writer.write_gap(what, received)
+                for name in item[2]:
+                    if name in self.depth_streams:
+                        self.continuity.reset(name)
             else:
-                self.writer.write_frames(what, received)
+                writer.write_snapshot(what, item[2], received)
+
+    def _check_depth(self, frames: list[str], received: float) -> None:
+        """On the writer thread: each diff-depth event's ids against its stream's last."""
+        single = None if self.combined else next(iter(self.depth_streams))
+        for frame in frames:
+            if '"depthUpdate"' not in frame:
+                continue
+            message = orjson.loads(frame)
+            if single is None:
+                name, event = message.get("stream"), message.get("data")
+            else:
+                name, event = single, message
+            if name not in self.depth_streams or not isinstance(event, dict):
+                continue
+            fresh = name not in self.continuity.last
+            try:
+                missing = self.continuity.check(
+                    name, int(event["U"]), int(event["u"]),
+                    int(event["pu"]) if "pu" in event else None,
+                )  # fmt: skip
+            except (KeyError, TypeError, ValueError):
+                continue
+            if missing is not None:
+                self.writer.write_gap("update ids skipped", received, stream=name,
+                                      missing=missing)  # fmt: skip
+                if self.on_notice is not None:
+                    text = f"{name} skipped update ids {missing[0]}-{missing[1]}"
+                    event_json = {"e": "status", "status": "gap", "m": text, "stream": name,
+                                  "missing": list(missing)}  # fmt: skip
+                    self.loop.call_soon_threadsafe(self.on_notice, f"binstream: {text}",
+                                                   event_json)  # fmt: skip
+            if (fresh or missing is not None) and self.fetch_snapshot is not None:
+                self.loop.call_soon_threadsafe(self._snapshot, name)
+
+    def _snapshot(self, name: str) -> None:
+        """On the loop: fetch ``name``'s REST snapshot unless a fetch is under way."""
+        task = self._fetching.get(name)
+        if task is None or task.done():
+            self._fetching[name] = self.loop.create_task(self._fetch(name))
+
+    async def _fetch(self, name: str) -> None:
+        from ..errors import RestError
+
+        assert self.fetch_snapshot is not None
+        for attempt in range(3):
+            try:
+                body = await self.fetch_snapshot(name)
+            except RestError as exc:
+                if attempt == 2:
+                    if self.on_notice is not None:
+                        text = f"no snapshot of {name} ({exc}); the next gap tries again"
+                        self.on_notice(f"binstream: {text}",
+                                       {"e": "status", "status": "snapshot_failed", "m": text,
+                                        "stream": name})  # fmt: skip
+                    return
+                await asyncio.sleep(2**attempt)
+            else:
+                self.handoff.feed([(time.time(), name, body)])
+                return
 
     def feed(self, messages: list[Any]) -> None:
         self.handoff.feed([(time.time(), messages)])
 
     def gap(self, reason: str, streams: tuple[str, ...]) -> None:
-        """Record a gap after what was fed so far (a recording's gaps name no streams)."""
-        self.handoff.feed([(time.time(), reason)])
+        """Record a gap after what was fed so far; a diff-depth stream among ``streams``
+        gets a new snapshot once its events flow again."""
+        self.handoff.feed([(time.time(), reason, tuple(streams))])
 
     async def wait_for_room(self) -> None:
         await self.handoff.wait_for_room()
 
     async def close(self) -> None:
+        self._flusher.cancel()
+        for task in self._fetching.values():
+            task.cancel()
         await self.handoff.drain(30.0)
         self.handoff.close()
         self.writer.close()
@@ -180,7 +287,7 @@ class _RecordOutput:
 
 async def run_replay(
     path: Any, *, speed: float | None, loop: bool, format: str, view: str, count: int | None,
-    quiet: bool,
+    quiet: bool, errors: str = "text",
 ) -> ExitCode:  # fmt: skip
     """Print a recording like a live stream: JSON lines of the frames, or a live table."""
     from ..asyncio.replay import replay_entries
@@ -190,17 +297,45 @@ async def run_replay(
             yield entry
 
     return await run_entries(entries(), format=format, view=view, count=count, quiet=quiet,
-                             source="the recording")  # fmt: skip
+                             errors=errors, source="the recording")  # fmt: skip
+
+
+async def run_book_replay(
+    path: Any, symbol: str, *, levels: int, format: str, count: int | None, quiet: bool,
+    errors: str = "text",
+) -> ExitCode:  # fmt: skip
+    """Rebuild ``symbol``'s book from a recording and print it as ``binstream book`` does."""
+    from ..book_replay import BookReplay, book_stream, rebuild_book
+    from ..recording import read_recording
+
+    header, entries = read_recording(path)
+    state = BookReplay(book_stream(header, symbol), symbol)
+
+    async def views() -> AsyncIterator[Entry]:
+        for entry in rebuild_book(header, entries, symbol, levels, state):
+            yield entry
+        if not state.snapshots:
+            from ..recording import Entry as Note
+
+            yield Note(0.0, notice=(
+                f"{path} holds no snapshot of {state.stream}: the book cannot be rebuilt "
+                "(record it with --snapshots, the default)"))  # fmt: skip
+
+    code = await run_entries(views(), format=format, view="book", count=count, quiet=quiet,
+                             errors=errors, source="the recording",
+                             view_options={"levels": levels})  # fmt: skip
+    return code if state.snapshots else ExitCode.FAILURE
 
 
 async def run_entries(
     entries: AsyncIterator[Entry], *, format: str, view: str = "streams",
     count: int | None = None, quiet: bool = False, errors: str = "text", source: str = "the log",
+    view_options: dict[str, Any] | None = None,
 ) -> ExitCode:  # fmt: skip
     """Print entries (a recording's, a JetStream log's) as a live stream prints: JSON lines
     of the frames or a live table; gaps are notices on stderr."""
     config = RunConfig(streams=[], format=format, view=view, count=count, quiet=quiet,  # type: ignore[arg-type]
-                       errors=errors)  # type: ignore[arg-type]  # fmt: skip
+                       errors=errors, view_options=view_options or {})  # type: ignore[arg-type]  # fmt: skip
     run = _Run(config)
     run.status.state = "reading"
     output = run.make_output(asyncio.get_running_loop())
@@ -210,10 +345,20 @@ async def run_entries(
             if run.stop.is_set():
                 break
             if entry.gap is not None:
+                event: dict[str, Any] = {"e": "status", "status": "gap", "m": entry.gap}
+                if entry.stream is not None:
+                    event["stream"] = entry.stream
+                if entry.missing is not None:
+                    event["missing"] = list(entry.missing)
+                run.notices.say(f"binstream: gap in {source}: {entry.gap_text()}", event)
+                continue
+            if entry.notice is not None:
                 run.notices.say(
-                    f"binstream: gap in {source}: {entry.gap}",
-                    {"e": "status", "status": "gap", "m": entry.gap},
+                    f"binstream: {entry.notice}",
+                    {"e": "status", "status": "truncated", "m": entry.notice},
                 )
+                continue
+            if entry.snapshot:  # the book's REST snapshot: data for `book --replay`
                 continue
             output.feed([entry.frame if format == "json" else entry.decoded()])
             run.status.received += 1
@@ -241,6 +386,7 @@ class _Run:
         self.gave_up: dict[str, Any] | None = None
         #: The output that records where messages may be missing (a recording, JetStream).
         self.gap_output: _RecordOutput | JetStreamSink | None = None
+        self.manager: BinanceSocketManager | None = None
         self.sink: JetStreamSink | None = None
         #: The streams of each dropped connection, in the order the drops are reported.
         self._dropped_streams: deque[tuple[str, tuple[str, ...]]] = deque(maxlen=64)
@@ -308,10 +454,32 @@ class _Run:
                 return streams
         return tuple(self.config.streams)
 
+    def _snapshot_fetcher(self) -> SnapshotFetcher | None:
+        """How a recording fetches a diff-depth stream's REST snapshot (None: it does not)."""
+        if not self.config.snapshots or self.manager is None:
+            return None
+        from ..asyncio.rest import depth_snapshot_text
+        from ..venues import VENUES
+
+        market = market_value(self.config.market)
+        venue = VENUES[market]
+        rest = self.manager.endpoints_for(market).rest
+
+        async def fetch(stream: str) -> str:
+            symbol = stream.split("@", 1)[0]
+            return await depth_snapshot_text(rest, symbol, venue.snapshot_limit, 10.0,
+                                             venue.rest_prefix)  # fmt: skip
+
+        return fetch
+
     def make_output(self, loop: asyncio.AbstractEventLoop) -> Output:
         config = self.config
         if config.record_to is not None:
-            return _RecordOutput(config, loop)
+
+            def notice(text: str, event: dict[str, Any]) -> None:
+                self.notices.say(text, event)
+
+            return _RecordOutput(config, loop, self._snapshot_fetcher(), notice)
         if config.publish is not None:
             from ..jetstream.publisher import JetStreamSink
 
@@ -422,6 +590,7 @@ class _Run:
                 raw_frames=config.format == "json" and config.book is None,
             ),
         )
+        self.manager = manager
         socket: Any
         if config.book is not None:
             socket = manager.book_socket(**config.book, market=market)

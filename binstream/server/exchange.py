@@ -26,7 +26,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, unquote
@@ -149,6 +149,7 @@ class LocalExchange:
         accounts: Any = None,
         book_history: int = 0,
         replay: tuple[Any, float | None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
         ping_interval: float = 20.0,
         ping_timeout: float = 60.0,
         derivatives: bool = True,
@@ -193,6 +194,8 @@ class LocalExchange:
         self._paused = False
         #: (recording path, speed): market-stream connections get the recording instead.
         self.replay = replay
+        #: Called with a note about the replayed file itself (it was cut short).
+        self.on_notice = on_notice
         self.ws_api: Any = None
         if accounts is not False:
             from .spot.wsapi import UserDataService
@@ -645,7 +648,9 @@ class LocalExchange:
         wanted = set(names)
         try:
             async for header, entry in replay_entries(path, speed):
-                if entry.frame is None:
+                if entry.notice is not None and self.on_notice is not None:
+                    self.on_notice(entry.notice)
+                if entry.frame is None or entry.snapshot:
                     continue
                 if header.combined:
                     message = entry.decoded()
