@@ -241,17 +241,40 @@ async def test_head_closes_the_pipe_cleanly(exchange: LocalExchange) -> None:
 
 # Output and exit codes do not depend on the transport: one run.
 @pytest.mark.transport_independent
-async def test_ctrl_c_exits_130_without_traceback(exchange: LocalExchange) -> None:
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["INT", "TERM", "HUP"],
+)
+async def test_a_stop_signal_ends_a_tail_without_traceback(
+    exchange: LocalExchange, number: int, code: int
+) -> None:
     proc = await spawn(
         sys.executable, "-m", "binstream", "trade", "bnbbtc", "--endpoint", exchange.url,
         "--json", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(),
     )  # fmt: skip
     assert proc.stdout is not None
     await asyncio.wait_for(proc.stdout.readline(), 15)  # streaming has begun
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(number)
     _, err = await asyncio.wait_for(proc.communicate(), 10)
-    assert proc.returncode == 130
+    assert proc.returncode == code
     assert "Traceback" not in err.decode()
+
+
+@pytest.mark.transport_independent
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+async def test_serve_stops_on_sigterm_and_sighup(number: int) -> None:
+    proc = await spawn(
+        sys.executable, "-m", "binstream", "serve", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    url = (await asyncio.wait_for(proc.stdout.readline(), 15)).decode().strip()
+    assert url.startswith("ws://127.0.0.1:")
+    proc.send_signal(number)
+    _, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 128 + number, err.decode()
+    assert f"stopped by {signal.Signals(number).name}" in err.decode()
 
 
 # Output and exit codes do not depend on the transport: one run.

@@ -295,3 +295,38 @@ async def test_cluster_leader_killed_mid_publish_loses_nothing(
         assert_exactly_once(trade_ids(await stored(survivors)))
     finally:
         cluster.stop()
+
+
+async def test_sigterm_stops_publish_with_its_closing_counts(
+    exchange: LocalExchange, nats_server: NatsServer
+) -> None:
+    """docker stop / systemctl stop: publishes already sent are acknowledged, the counts
+    are said, exit 143; what was acknowledged is in the log."""
+    proc = await spawn(
+        sys.executable, "-m", "binstream", "publish", "bnbbtc@trade", "--endpoint",
+        exchange.url, "--to", nats_server.url, "--errors", "json", env=cli_env(),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    assert b"publishing" in await asyncio.wait_for(proc.stderr.readline(), 30)
+    client = await nats.connect(nats_server.url)
+    try:
+        js = client.jetstream()
+
+        async def held() -> int:
+            return int((await js.stream_info("BINANCE")).state.messages)
+
+        while await held() < 30:
+            await asyncio.sleep(0.05)
+    finally:
+        await client.close()
+    proc.send_signal(signal.SIGTERM)
+    err = (await asyncio.wait_for(proc.stderr.read(), 15)).decode()
+    await asyncio.wait_for(proc.wait(), 5)
+    assert proc.returncode == 143, err
+    events = [orjson.loads(line) for line in err.splitlines()]
+    counts = next(e for e in events if e.get("status") == "published")
+    assert events[-1] == {"e": "status", "status": "stopped", "signal": "SIGTERM"}
+    assert counts["stored"] >= 30
+    assert_exactly_once(trade_ids(await stored(nats_server.url)))
+    assert len(trade_ids(await stored(nats_server.url))) == counts["stored"] + counts["duplicates"]

@@ -219,8 +219,13 @@ def test_slow_callback_keeps_memory_bounded() -> None:
     assert growth_mb < 60, f"peak RSS grew by {growth_mb:.0f} MB"
 
 
-def test_ctrl_c_during_join_stops_promptly(
-    exchange_thread: tuple[ExchangeThread, LocalExchange],
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["INT", "TERM", "HUP"],
+)
+def test_a_stop_signal_during_join_stops_promptly(
+    exchange_thread: tuple[ExchangeThread, LocalExchange], number: int, code: int
 ) -> None:
     _, exchange = exchange_thread
     script = textwrap.dedent(
@@ -241,6 +246,9 @@ def test_ctrl_c_during_join_stops_promptly(
         except KeyboardInterrupt:
             print("stopped" if not twm.is_alive else "still alive", flush=True)
             sys.exit(130)
+        except SystemExit:
+            print("stopped" if not twm.is_alive else "still alive", flush=True)
+            raise
         """
     )
     proc = spawn_sync(
@@ -248,11 +256,11 @@ def test_ctrl_c_during_join_stops_promptly(
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(number)
     started = time.monotonic()
     out, err = proc.communicate(timeout=10)
     assert time.monotonic() - started < 3
-    assert out.strip() == "stopped" and proc.returncode == 130, err
+    assert out.strip() == "stopped" and proc.returncode == code, err
 
 
 def test_subscribe_and_unsubscribe_from_a_callback(
