@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from . import peers
+from .convert import conversion
 from .peers import Peer
 
 HERE = Path(__file__).resolve().parent
@@ -612,6 +613,12 @@ def main() -> None:
                           published, ["client", "msgs_per_s", "vs_stdout", "cpu_us_per_msg",
                                       "cpu_s", "rss_mb"]))  # fmt: skip
     lap("publish")
+    converted = conversion([100_000 // scale, 400_000 // scale], repeat)
+    report["convert"] = converted
+    sections.append(table("Convert a diff-depth recording (10 level changes per event)",
+                          converted, ["client", "input_mb", "rows", "seconds", "rows_per_s",
+                                      "peak_rss_mb"]))  # fmt: skip
+    lap("convert")
     lat = latency(4_000 // scale, 2000, 1 if args.quick else 3)
     report["latency"] = lat
     sections.append(table("Latency at 2,000 msg/s (µs, send → decoded)", lat,
@@ -649,7 +656,12 @@ def main() -> None:
         return ratio(futures, f"cli usdm {market}", f"cli spot {market}")
 
     pb_twm: dict[str, Any] = next((r for r in agg if r["client"] == "pb-twm"), {})
+    parquet = [row for row in converted if row["client"] == "convert --to parquet"]
     targets = {
+        "convert --to parquet >= 1,000,000 depth-update rows/s (largest input)":
+            parquet[-1]["rows_per_s"],
+        "convert --to parquet: peak memory with 4x the input <= 1.2x (bounded)":
+            round(parquet[-1]["peak_rss_mb"] / parquet[0]["peak_rss_mb"], 2),
         "cli-plain (no [fast]) >= 0.9x floor-output (aggTrade)":
             ratio(agg, "cli-plain", "floor-output"),
         "cli >= 3x python-binance BSM (aggTrade)": ratio(agg, "cli", "pb-bsm"),

@@ -8,7 +8,7 @@ _binstream() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "book book-ticker consume demo depth kline liquidations mark-price multiplex publish record replay serve ticker trade user --version --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "book book-ticker consume convert demo depth kline liquidations mark-price multiplex publish record replay serve ticker trade user --version --help" -- "$cur"))
         return
     fi
     case "$cmd" in
@@ -40,6 +40,13 @@ _binstream() {
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
             COMPREPLY=($(compgen -W "--help -h --subject -s --since --from-start --stop-at-end --speed --js-stream --creds --count -n --format -f --json --quiet -q --errors --verbose -v" -- "$cur"))
+            ;;
+        convert)
+            case "$prev" in
+                --to) COMPREPLY=($(compgen -W "parquet tardis-csv" -- "$cur")); return ;;
+                --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--help -h --to --output -o --quiet -q --errors --verbose -v" -- "$cur"))
             ;;
         demo)
             case "$prev" in
@@ -120,11 +127,12 @@ _binstream() {
             ;;
         record)
             case "$prev" in
+                --convert) COMPREPLY=($(compgen -W "parquet tardis-csv" -- "$cur")); return ;;
                 --market) COMPREPLY=($(compgen -W "spot usdm coinm options" -- "$cur")); return ;;
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --output -o --rotate-size --rotate-every --snapshots --market --tld --testnet --endpoint --retries --count -n --timeout --quiet -q --errors --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --output -o --rotate-size --rotate-every --snapshots --convert --market --tld --testnet --endpoint --retries --count -n --timeout --quiet -q --errors --verbose -v" -- "$cur"))
             ;;
         replay)
             case "$prev" in

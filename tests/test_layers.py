@@ -23,7 +23,8 @@ ALLOWED = {
     "threaded": {"model", "asyncio"},
     "jetstream": {"model", "asyncio"},
     "server": {"model", "asyncio"},
-    "cli": {"model", "transport", "asyncio", "threaded", "jetstream", "server"},
+    "export": {"model"},
+    "cli": {"model", "transport", "asyncio", "threaded", "jetstream", "server", "export"},
 }
 #: Libraries that do I/O or draw: never imported by the pure model.
 IO_LIBRARIES = {"asyncio", "websockets", "picows", "rich", "typer", "nats", "threading"}

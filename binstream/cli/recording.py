@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,22 @@ from .option_groups import (
 )
 from .running import finish
 from .streaming import config_from, prepare
+
+
+class ConvertFormat(StrEnum):
+    """``--to``: what ``binstream convert`` writes."""
+
+    parquet = "parquet"
+    tardis_csv = "tardis-csv"
+
+
+def _needs_pyarrow(option: str) -> None:
+    from ..export import parquet_available
+
+    if not parquet_available():
+        raise typer.BadParameter(
+            "Parquet output needs pyarrow: pip install 'binstream[parquet]'", param_hint=option
+        )
 
 
 @command()
@@ -66,6 +83,15 @@ def record(
             "every gap, so the book can be rebuilt from the file (binstream book --replay).",
         ),
     ] = True,
+    convert_to: Annotated[
+        ConvertFormat | None,
+        typer.Option(
+            "--convert",
+            show_default=False,
+            help="Convert each finished file (each rotated segment as it completes) in the "
+            "background, into a folder beside the recording (NAME-tables/).",
+        ),
+    ] = None,
     conn: Connection = CONNECTION,
     limits: Limits = LIMITS,
     voice: Voice = VOICE,
@@ -86,6 +112,8 @@ def record(
       binstream record btcusdt@aggTrade -o trades.jsonl -n 10000
 
       binstream record --market usdm btcusdt@aggTrade btcusdt@depth@100ms -o futures.jsonl
+
+      binstream record btcusdt@trade -o t.jsonl.zst --rotate-every 3600 --convert parquet
     """  # fmt: skip
     from .runner import run_stream
 
@@ -99,12 +127,80 @@ def record(
                 "zstd recordings need the zstandard package: pip install 'binstream[zstd]'",
                 param_hint="--output",
             ) from None
+    convert = None
+    if convert_to is not None:
+        if convert_to is ConvertFormat.parquet:
+            _needs_pyarrow("--convert")
+        from ..export.convert import output_name
+
+        convert = (convert_to.value, output.parent / f"{output_name(output)}-tables")
     config = config_from(
         names, conn=conn, limits=limits, voice=voice, combined=len(names) > 1, format="json",
         record_to=output, rotate_bytes=int(rotate_mb * 1_000_000) if rotate_mb else None,
-        rotate_seconds=rotate_seconds, snapshots=snapshots,
+        rotate_seconds=rotate_seconds, snapshots=snapshots, convert=convert,
     )  # fmt: skip
     finish(run_stream(config))
+
+
+@command()
+@with_groups
+def convert(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Recordings (binstream record), rotated segments too.", metavar="INPUT..."
+        ),
+    ],
+    to: Annotated[
+        ConvertFormat,
+        typer.Option("--to", help="parquet: normalised tables; tardis-csv: Tardis' datasets."),
+    ] = ConvertFormat.parquet,
+    outdir: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Folder to write, one subfolder per table.", metavar="OUTDIR"
+        ),
+    ] = Path("tables"),
+    voice: Voice = VOICE,
+) -> None:
+    """Convert recordings into tables for analysis: Parquet or Tardis-format CSV.
+
+    Parquet gives one folder per table under OUTDIR (trades, agg_trades, book_tickers,
+    depth_updates with a row per level change, depth_snapshots, klines, tickers,
+    mark_prices, liquidations, gaps, ...), each row with market, symbol, the exchange's
+    times and the receive time, prices and quantities as exact decimals. tardis-csv
+    writes trades and incremental_book_L2 as gzip CSV in Tardis' format. Memory stays
+    bounded however large the input; a file cut short is converted up to its last whole
+    record.
+
+    [bold]Examples[/bold]
+
+      binstream convert session.jsonl.zst -o tables
+
+      duckdb -c "select count(*) from read_parquet('tables/trades/**/*.parquet')"
+
+      binstream convert session-*.jsonl.zst --to tardis-csv -o tardis
+    """  # fmt: skip
+    from ..export import convert as run_convert
+    from ..recording import RecordingError
+
+    prepare(voice)
+    if to is ConvertFormat.parquet:
+        _needs_pyarrow("--to")
+    for path in inputs:
+        checked_recording(path)
+
+    def notice(text: str) -> None:
+        errors.status(text, "truncated", m=text)
+
+    try:
+        result = run_convert(inputs, to.value, outdir, on_notice=notice)  # type: ignore[arg-type]
+    except (RecordingError, OSError) as exc:
+        errors.fail(exc)
+    if not voice.quiet:
+        rows = ", ".join(f"{table} {count:,}" for table, count in sorted(result.rows.items()))
+        errors.status(f"wrote {outdir}: {rows or 'no rows'}", "converted", rows=result.rows,
+                      outdir=str(outdir))  # fmt: skip
 
 
 def speed_value(value: str) -> float | None:

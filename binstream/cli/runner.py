@@ -8,6 +8,7 @@ stdout, notices on stderr and an :class:`~binstream.cli.exitcodes.ExitCode`.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import math
 import sys
@@ -63,6 +64,9 @@ class RunConfig:
     rotate_seconds: float | None = None
     #: Record diff-depth streams' REST snapshots at the start and after every gap.
     snapshots: bool = True
+    #: Convert each finished recording file (or rotated segment) in the background:
+    #: ("parquet" or "tardis-csv", the output folder).
+    convert: tuple[str, Any] | None = None
     events: bool = False  # lifecycle events as JSON lines on stderr
     control: bool = False  # read +STREAM / -STREAM / ? commands from stdin
     credentials: Any = None  # set for the user data stream
@@ -162,6 +166,14 @@ class _RecordOutput:
         from ..recording import RecordingWriter
 
         self.combined = config.combined or len(config.streams) > 1
+        self.converting: concurrent.futures.ThreadPoolExecutor | None = None
+        self.convert = config.convert
+        if self.convert is not None:
+            self.converting = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="binstream-convert"
+            )
+        self.on_notice = on_notice
+        self.loop = loop
         self.writer = RecordingWriter(
             config.record_to,
             config.streams,
@@ -169,17 +181,37 @@ class _RecordOutput:
             rotate_bytes=config.rotate_bytes,
             rotate_seconds=config.rotate_seconds,
             market=config.market,
+            on_finished=self._finished if self.convert is not None else None,
         )
-        self.loop = loop
         self.depth_streams = {name for name in config.streams if is_diff_depth(name)}
         self.continuity = DepthContinuity()
         self.fetch_snapshot = fetch_snapshot if self.depth_streams else None
-        self.on_notice = on_notice
         self._fetching: dict[str, asyncio.Task[None]] = {}
         # Items are (time, frames), (time, gap reason, streams), (time, stream, snapshot
         # body) and (time, None) for a flush: a few batches in flight.
         self.handoff = Handoff("binstream-record", self._write, loop, high=8)
         self._flusher = loop.create_task(self._flush_every_second())
+
+    def _finished(self, path: Any) -> None:
+        """A recording file is complete: convert it in the background."""
+        assert self.converting is not None and self.convert is not None
+        self.converting.submit(self._convert, path)
+
+    def _convert(self, path: Any) -> None:
+        from ..export import convert
+
+        assert self.convert is not None
+        to, outdir = self.convert
+        try:
+            convert([path], to, outdir)  # type: ignore[arg-type]
+        except Exception as exc:  # a bad segment must not stop the recording
+            if self.on_notice is not None:
+                text = f"converting {path} failed: {exc}"
+                with contextlib.suppress(RuntimeError):
+                    self.loop.call_soon_threadsafe(
+                        self.on_notice, f"binstream: {text}",
+                        {"e": "status", "status": "convert_failed", "m": text},
+                    )  # fmt: skip
 
     async def _flush_every_second(self) -> None:
         from ..recording import FLUSH_INTERVAL
@@ -195,9 +227,13 @@ class _RecordOutput:
             if what is None:
                 writer.flush_if_due()
             elif type(what) is list:
+                files = len(writer.files)
                 writer.write_frames(what, received)
                 if self.depth_streams:
                     self._check_depth(what, received)
+                    if len(writer.files) != files and self.fetch_snapshot is not None:
+                        for name in self.depth_streams:  # a new segment gets its own snapshots
+                            self.loop.call_soon_threadsafe(self._snapshot, name)
             elif len(item) == 3 and type(item[2]) is tuple:  # a dropped connection
                 writer.write_gap(what, received)
                 for name in item[2]:
@@ -283,6 +319,8 @@ class _RecordOutput:
         await self.handoff.drain(30.0)
         self.handoff.close()
         self.writer.close()
+        if self.converting is not None:  # the last file's conversion finishes first
+            await asyncio.to_thread(self.converting.shutdown)
 
 
 async def run_replay(

@@ -34,7 +34,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..asyncio.handoff import Handoff
 from ..asyncio.manager import BinanceSocketManager
@@ -180,6 +180,11 @@ class ThreadedWebsocketManager:
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._state = "new"
+
+    if TYPE_CHECKING:
+        # The start_* methods are made at run time (socket_methods.add_start_methods): to a
+        # type checker each is a callable returning the socket's name.
+        def __getattr__(self, name: str) -> Callable[..., str]: ...
 
     def __repr__(self) -> str:
         return f"<ThreadedWebsocketManager {self._state} sockets={len(self._consumers)}>"
