@@ -83,6 +83,40 @@ TABLES: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 _TICKERS = {"24hrTicker": "1d", "1hTicker": "1h", "4hTicker": "4h", "1dTicker": "1d"}
+#: The table of each event type that fills a row from its own fields.
+_EVENT_TABLES = {"trade": "trades", "aggTrade": "agg_trades", "bookTicker": "book_tickers",
+                 "24hrMiniTicker": "mini_tickers", "avgPrice": "avg_prices",
+                 "markPriceUpdate": "mark_prices"}  # fmt: skip
+#: Where each column comes from: the key in Binance's payload (a kline's ``k``, a
+#: liquidation's ``o``). Empty strings (a delivery contract's funding rate) become None.
+_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    "trades": (("trade_id", "t"), ("price", "p"), ("quantity", "q"), ("buyer_is_maker", "m"),
+               ("trade_time", "T")),
+    "agg_trades": (("agg_trade_id", "a"), ("price", "p"), ("quantity", "q"),
+                   ("first_trade_id", "f"), ("last_trade_id", "l"), ("buyer_is_maker", "m"),
+                   ("trade_time", "T")),
+    "book_tickers": (("update_id", "u"), ("bid_price", "b"), ("bid_quantity", "B"),
+                     ("ask_price", "a"), ("ask_quantity", "A"), ("transaction_time", "T")),
+    "klines": (("interval", "i"), ("open_time", "t"), ("close_time", "T"),
+               ("first_trade_id", "f"), ("last_trade_id", "L"), ("open", "o"), ("high", "h"),
+               ("low", "l"), ("close", "c"), ("volume", "v"), ("quote_volume", "q"),
+               ("trades", "n"), ("is_closed", "x"), ("taker_buy_volume", "V"),
+               ("taker_buy_quote_volume", "Q")),
+    "tickers": (("price_change", "p"), ("price_change_percent", "P"),
+                ("weighted_average_price", "w"), ("last_price", "c"), ("last_quantity", "Q"),
+                ("open_price", "o"), ("high_price", "h"), ("low_price", "l"), ("volume", "v"),
+                ("quote_volume", "q"), ("open_time", "O"), ("close_time", "C"),
+                ("first_trade_id", "F"), ("last_trade_id", "L"), ("trades", "n")),
+    "mini_tickers": (("close", "c"), ("open", "o"), ("high", "h"), ("low", "l"),
+                     ("volume", "v"), ("quote_volume", "q")),
+    "avg_prices": (("interval", "i"), ("average_price", "w"), ("trade_time", "T")),
+    "mark_prices": (("mark_price", "p"), ("index_price", "i"), ("estimated_settle_price", "P"),
+                    ("funding_rate", "r"), ("next_funding_time", "T")),
+    "liquidations": (("side", "S"), ("order_type", "o"), ("time_in_force", "f"),
+                     ("quantity", "q"), ("price", "p"), ("average_price", "ap"),
+                     ("status", "X"), ("last_filled_quantity", "l"), ("filled_quantity", "z"),
+                     ("trade_time", "T")),
+}  # fmt: skip
 
 
 #: In tables with repeated columns, the key of the list of run lengths: how many rows each
@@ -269,77 +303,27 @@ class TableBuilder:
         if (kind is None and "lastUpdateId" in event) or kind == "depthUpdate":
             self._levels("book_snapshots", event, stream, symbol, received, when)
             return
-        if kind == "trade":
-            t = self._row("trades", stream, symbol, received, when)
-            t["trade_id"].append(event.get("t"))
-            t["price"].append(event.get("p"))
-            t["quantity"].append(event.get("q"))
-            t["buyer_is_maker"].append(event.get("m"))
-            t["trade_time"].append(event.get("T"))
-        elif kind == "aggTrade":
-            t = self._row("agg_trades", stream, symbol, received, when)
-            t["agg_trade_id"].append(event.get("a"))
-            t["price"].append(event.get("p"))
-            t["quantity"].append(event.get("q"))
-            t["first_trade_id"].append(event.get("f"))
-            t["last_trade_id"].append(event.get("l"))
-            t["buyer_is_maker"].append(event.get("m"))
-            t["trade_time"].append(event.get("T"))
-        elif kind == "bookTicker" or (kind is None and "b" in event and "B" in event):
-            t = self._row("book_tickers", stream, symbol, received, when)
-            t["update_id"].append(event.get("u"))
-            t["bid_price"].append(event.get("b"))
-            t["bid_quantity"].append(event.get("B"))
-            t["ask_price"].append(event.get("a"))
-            t["ask_quantity"].append(event.get("A"))
-            t["transaction_time"].append(event.get("T"))
-        elif kind in ("kline", "continuous_kline") and isinstance(event.get("k"), dict):
-            k = event["k"]
-            t = self._row("klines", stream, symbol if kind == "kline" else str(event.get("ps")),
-                          received, when)  # fmt: skip
-            for column, key in (("interval", "i"), ("open_time", "t"), ("close_time", "T"),
-                                ("first_trade_id", "f"), ("last_trade_id", "L"),
-                                ("open", "o"), ("high", "h"), ("low", "l"), ("close", "c"),
-                                ("volume", "v"), ("quote_volume", "q"), ("trades", "n"),
-                                ("is_closed", "x"), ("taker_buy_volume", "V"),
-                                ("taker_buy_quote_volume", "Q")):  # fmt: skip
-                t[column].append(k.get(key))
+        source: Any = event
+        if kind is None and "b" in event and "B" in event:
+            table = "book_tickers"  # spot's bookTicker payload names no event
         elif kind in _TICKERS:
-            t = self._row("tickers", stream, symbol, received, when)
-            t["window"].append(_TICKERS[kind])
-            for column, key in (("price_change", "p"), ("price_change_percent", "P"),
-                                ("weighted_average_price", "w"), ("last_price", "c"),
-                                ("last_quantity", "Q"), ("open_price", "o"),
-                                ("high_price", "h"), ("low_price", "l"), ("volume", "v"),
-                                ("quote_volume", "q"), ("open_time", "O"),
-                                ("close_time", "C"), ("first_trade_id", "F"),
-                                ("last_trade_id", "L"), ("trades", "n")):  # fmt: skip
-                t[column].append(event.get(key))
-        elif kind == "24hrMiniTicker":
-            t = self._row("mini_tickers", stream, symbol, received, when)
-            for column, key in (("close", "c"), ("open", "o"), ("high", "h"), ("low", "l"),
-                                ("volume", "v"), ("quote_volume", "q")):  # fmt: skip
-                t[column].append(event.get(key))
-        elif kind == "avgPrice":
-            t = self._row("avg_prices", stream, symbol, received, when)
-            t["interval"].append(event.get("i"))
-            t["average_price"].append(event.get("w"))
-            t["trade_time"].append(event.get("T"))
-        elif kind == "markPriceUpdate":
-            t = self._row("mark_prices", stream, symbol, received, when)
-            for column, key in (("mark_price", "p"), ("index_price", "i"),
-                                ("estimated_settle_price", "P"), ("funding_rate", "r"),
-                                ("next_funding_time", "T")):  # fmt: skip
-                t[column].append(event.get(key) or None)
+            table = "tickers"
+        elif kind in ("kline", "continuous_kline") and isinstance(event.get("k"), dict):
+            table, source = "klines", event["k"]
+            if kind == "continuous_kline":
+                symbol = str(event.get("ps"))
         elif kind == "forceOrder" and isinstance(event.get("o"), dict):
-            o = event["o"]
-            t = self._row("liquidations", stream, str(o.get("s") or symbol), received, when)
-            for column, key in (("side", "S"), ("order_type", "o"), ("time_in_force", "f"),
-                                ("quantity", "q"), ("price", "p"), ("average_price", "ap"),
-                                ("status", "X"), ("last_filled_quantity", "l"),
-                                ("filled_quantity", "z"), ("trade_time", "T")):  # fmt: skip
-                t[column].append(o.get(key))
+            table, source = "liquidations", event["o"]
+            symbol = str(source.get("s") or symbol)
         else:
-            t = self._row("other_events", stream, symbol, received, when)
-            t["event_type"].append(None if kind is None else str(kind))
-            t["payload"].append(orjson.dumps(event).decode())
+            table = _EVENT_TABLES.get(str(kind), "other_events")
+        row = self._row(table, stream, symbol, received, when)
+        if table == "other_events":
+            row["event_type"].append(None if kind is None else str(kind))
+            row["payload"].append(orjson.dumps(event).decode())
+            return
+        if table == "tickers":
+            row["window"].append(_TICKERS[str(kind)])
+        for column, key in _KEYS[table]:
+            value = source.get(key)
+            row[column].append(None if value == "" else value)

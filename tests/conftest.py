@@ -189,3 +189,20 @@ def exchange_thread() -> object:
     holder = ExchangeThread(interval=FAST, seed=11)
     with holder as ex:
         yield holder, ex
+
+
+def check_views(exchange: LocalExchange, views: list[dict[str, Any]], levels: int) -> int:
+    """Compare book views with the exchange's true book at the same update id (its
+    ``book_history``); the number of views that could be compared."""
+    from binstream.book import compare
+
+    history = exchange.books["BNBBTC"]
+    checked = 0
+    for view in views:
+        truth = history.get(view["lastUpdateId"])
+        if truth is None:
+            continue
+        assert compare(view, {"bids": truth["bids"][:levels], "asks": truth["asks"][:levels]}) == []
+        assert len(view["bids"]) == min(levels, len(truth["bids"]))
+        checked += 1
+    return checked

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from ..recording import Header, RecordingError
 from ..tables import REPEATED, RUNS, columns
+from .files import PartialFiles
 
 DECIMAL = pa.decimal128(38, 18)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -52,11 +53,10 @@ class ParquetTables:
     def __init__(self, outdir: Path, name: str, header: Header) -> None:
         self.outdir = outdir
         self.name = name
-        self._writers: dict[str, tuple[pq.ParquetWriter, Path, Path]] = {}
+        self.output = PartialFiles()
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="parquet")
         self._pending: concurrent.futures.Future[None] | None = None
         self.rows: dict[str, int] = {}
-        self.files: list[Path] = []
 
     def write_batch(self, tables: dict[str, dict[str, list[Any]]]) -> None:
         """Write each table's rows as a row group of its file."""
@@ -88,25 +88,23 @@ class ParquetTables:
             pending.result()
 
     def _writer(self, table: str) -> pq.ParquetWriter:
-        entry = self._writers.get(table)
+        entry = self.output.open.get(table)
         if entry is None:
-            folder = self.outdir / table
-            folder.mkdir(parents=True, exist_ok=True)
-            final = folder / f"{self.name}.parquet"
-            partial = folder / f".{self.name}.parquet.partial"
+            partial, final = PartialFiles.paths(self.outdir, table, f"{self.name}.parquet")
             entry = (pq.ParquetWriter(partial, schema(table), compression="zstd"), partial, final)
-            self._writers[table] = entry
-        return entry[0]
+            self.output.open[table] = entry
+        return entry[0]  # type: ignore[return-value]
+
+    @property
+    def files(self) -> list[Path]:
+        """The files completed."""
+        return self.output.files
 
     def close(self) -> dict[str, int]:
         """Finish every file and move it into place; the rows written per table."""
         self._wait()
         self._thread.shutdown()
-        for writer, partial, final in self._writers.values():
-            writer.close()
-            partial.replace(final)
-            self.files.append(final)
-        self._writers.clear()
+        self.output.finish()
         return self.rows
 
     def abort(self) -> None:
@@ -114,8 +112,4 @@ class ParquetTables:
         with contextlib.suppress(Exception):
             self._wait()
         self._thread.shutdown()
-        for writer, partial, _ in self._writers.values():
-            with contextlib.suppress(Exception):
-                writer.close()
-            partial.unlink(missing_ok=True)
-        self._writers.clear()
+        self.output.drop()

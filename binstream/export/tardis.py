@@ -18,13 +18,13 @@ name>.csv.gz`` and are renamed into place once complete.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 from pathlib import Path
 from typing import IO, Any
 
 from ..recording import Header
 from ..tables import expanded
+from .files import PartialFiles
 
 EXCHANGES = {"spot": "binance", "usdm": "binance-futures", "coinm": "binance-delivery",
              "options": "binance-european-options"}  # fmt: skip
@@ -44,23 +44,19 @@ class TardisTables:
         self.exchange = EXCHANGES.get(header.market, "binance")
         self._snapshotted: set[str] = set()
         self.use_agg = not any(stream.endswith("@trade") for stream in header.streams)
-        self._files: dict[str, tuple[IO[str], Path, Path]] = {}
+        self.output = PartialFiles()
         self.rows: dict[str, int] = {}
-        self.files: list[Path] = []
 
     def _file(self, dataset: str) -> IO[str]:
-        entry = self._files.get(dataset)
+        entry = self.output.open.get(dataset)
         if entry is None:
-            folder = self.outdir / dataset
-            folder.mkdir(parents=True, exist_ok=True)
-            final = folder / f"{self.name}.csv.gz"
-            partial = folder / f".{self.name}.csv.gz.partial"
+            partial, final = PartialFiles.paths(self.outdir, dataset, f"{self.name}.csv.gz")
             # Closed by close() or abort(), once the dataset is complete or dropped.
             handle = gzip.open(partial, "wt", compresslevel=6, encoding="utf-8", newline="")  # noqa: SIM115
             handle.write(HEADERS[dataset] + "\n")
             entry = (handle, partial, final)
-            self._files[dataset] = entry
-        return entry[0]
+            self.output.open[dataset] = entry
+        return entry[0]  # type: ignore[return-value]
 
     def write_batch(self, tables: dict[str, dict[str, list[Any]]]) -> None:
         """Write the rows of the tables Tardis has datasets for."""
@@ -104,19 +100,16 @@ class TardisTables:
             self._file("incremental_book_L2").writelines(lines)
             self.rows["incremental_book_L2"] = self.rows.get("incremental_book_L2", 0) + len(lines)
 
+    @property
+    def files(self) -> list[Path]:
+        """The files completed."""
+        return self.output.files
+
     def close(self) -> dict[str, int]:
         """Finish every file and move it into place; the rows written per dataset."""
-        for handle, partial, final in self._files.values():
-            handle.close()
-            partial.replace(final)
-            self.files.append(final)
-        self._files.clear()
+        self.output.finish()
         return self.rows
 
     def abort(self) -> None:
         """Drop the files begun."""
-        for handle, partial, _ in self._files.values():
-            with contextlib.suppress(Exception):
-                handle.close()
-            partial.unlink(missing_ok=True)
-        self._files.clear()
+        self.output.drop()

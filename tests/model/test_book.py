@@ -16,7 +16,7 @@ from binstream import BinanceSocketManager
 from binstream.book import Action, BookError, OrderBook, compare
 from binstream.server import Faults, LocalExchange
 
-from ..conftest import FAST, run_cli
+from ..conftest import FAST, check_views, run_cli
 
 pytestmark = pytest.mark.usefixtures("transport")  # every test runs on each transport
 
@@ -159,19 +159,6 @@ def test_compare_reports_the_first_difference() -> None:
     ]
 
 
-async def check_views(exchange: LocalExchange, views: list[dict[str, Any]], levels: int) -> int:
-    history = exchange.books["BNBBTC"]
-    checked = 0
-    for view in views:
-        truth = history.get(view["lastUpdateId"])
-        if truth is None:
-            continue
-        assert compare(view, {"bids": truth["bids"][:levels], "asks": truth["asks"][:levels]}) == []
-        assert len(view["bids"]) == min(levels, len(truth["bids"]))
-        checked += 1
-    return checked
-
-
 @pytest.fixture
 async def book_exchange() -> Any:
     async with LocalExchange(interval=FAST, seed=5, book_history=5000) as ex:
@@ -194,7 +181,7 @@ async def test_book_socket_matches_the_exchange_through_drops_and_gaps(
         assert book.book.resyncs >= 3
     assert any(e["type"] == "BinanceWebsocketClosed" for e in errors)
     ids = [v["lastUpdateId"] for v in views]
-    assert await check_views(book_exchange, views, 10) == len(views)
+    assert check_views(book_exchange, views, 10) == len(views)
     assert ids == sorted(ids)
 
 
@@ -218,7 +205,7 @@ async def test_cli_book_json_matches_the_exchange(book_exchange: LocalExchange) 
     assert result.code == 0, result.stderr
     views = [json.loads(line) for line in result.lines]
     assert len(views) == 80 and all(len(v["bids"]) == 5 for v in views)
-    assert await check_views(book_exchange, views, 5) == 80
+    assert check_views(book_exchange, views, 5) == 80
     assert "connection closed by server (code 1011" in result.stderr  # the drop, said
 
 
