@@ -129,6 +129,11 @@ class _Client:
         self.ready.set()
 
 
+#: Paths of Binance's derivatives hosts, asked of the spot root: a client pointed at the
+#: local exchange's root for a derivatives market.
+DERIVATIVES_AT_ROOT = ("/market/", "/public/", "/private/", "/fapi/", "/dapi/", "/eapi/")
+
+
 class LocalExchange:
     """A Binance-compatible exchange on 127.0.0.1, for demos, tests and benchmarks.
 
@@ -365,6 +370,11 @@ class LocalExchange:
         full, _, query = request.path.partition("?")
         market, route, path = split_path(full)
         venue = self.venues.get(market)
+        if market is Market.SPOT and full.startswith(DERIVATIVES_AT_ROOT):
+            return json_response(404, {"code": -1, "msg": (
+                "this local exchange serves USD-M, COIN-M and options under /usdm, /coinm, "
+                f"/options: --endpoint ws://{self.host}:{self.port}/usdm (not found: {full})"
+            )})  # fmt: skip
         if market is not Market.SPOT and venue is None:
             return json_response(404, {"code": -1, "msg": f"Not found: {full}"})
         if venue is not None:

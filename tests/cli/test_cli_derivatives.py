@@ -73,3 +73,16 @@ async def test_demo_on_a_futures_market() -> None:
     assert result.code == 0, result.stderr
     assert all(json.loads(line)["stream"].startswith(("btcusdt", "ethusdt", "!")) for line in
                result.lines)  # fmt: skip
+
+
+@pytest.mark.transport_independent
+async def test_a_derivatives_market_pointed_at_the_spot_root_says_where_it_lives(
+    exchange: LocalExchange,
+) -> None:
+    """``--endpoint`` names a market's own base URL; the local exchange's spot root is not
+    the USD-M one, and its refusal says where that is."""
+    result = await run_cli("mark-price", "--market", "usdm", "btcusdt", "--endpoint",
+                           exchange.url, "-n", "1", "--retries", "0")  # fmt: skip
+    assert result.code == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert f"--endpoint {exchange.url}/usdm" in result.stderr
+    assert "/usdm, /coinm, /options" in result.stderr
