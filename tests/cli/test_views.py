@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as hs
+from rich.cells import cell_len
 from rich.console import Console
 
 from binstream.cli.render.numbers import align, bar, group, sparkline, trim
@@ -35,8 +36,9 @@ def test_numbers_helpers() -> None:
     assert [trim(v) for v in ("410.11000000", "0.00898100", "95000.00000000", "7", "")] == [
         "410.11", "0.008981", "95000", "7", ""]  # fmt: skip
     assert group("-1234567.50") == "-1,234,567.5"
-    points = [v.replace("\u2800", "_") for v in align(["1.5", "22", "0.125", ""])]
-    assert points == ["1.5__", "22____", "0.125", ""]  # right-justified, the points line up
+    cells = align(["1.5", "22", "0.125", ""])
+    assert cells == [" 1.5  ", "22    ", " 0.125", ""]  # equal widths, the points line up
+    assert align(["7", "10.5"], width=8) == ["     7  ", "    10.5"]
     assert sparkline([1, 1, 1]) == "▁▁▁" and sparkline([1, 9]) == "▁█"
     assert bar(1.0, 4) == "████" and bar(0.0, 4) == "" and len(bar(0.5, 10)) == 5
 
@@ -85,6 +87,31 @@ def test_ticker_numbers_fit_and_dead_columns_are_gone(width: int) -> None:
         assert "high" in text and "low" in text
     else:  # narrow: the least useful columns went first, nothing was cut
         assert "low" not in text
+
+
+@pytest.mark.parametrize("width", range(80, 131, 5))
+def test_a_ticker_with_wide_symbols_and_full_trends_fits_any_terminal(width: int) -> None:
+    """Symbols two cells wide per character (Binance lists such tokens) and 12-step trends
+    are measured as the terminal shows them: no line is wider than the terminal."""
+    board = ticker_board()
+    for step in range(12):
+        board.update({"e": "24hrTicker", "s": "币安人生USDT", "c": f"0.1200{step}",
+                      "P": "0.041", "h": "0.12014", "l": "0.11997", "v": "8657.3"})  # fmt: skip
+    text = render(board, width)
+    assert max(cell_len(line) for line in text.splitlines()) <= width
+    assert "…" not in text and "币安人生USDT" in text
+
+
+def test_numbers_copy_out_as_numbers() -> None:
+    """Alignment pads with plain spaces: what a user selects in a cell is the number."""
+    text = render(ticker_board(), 110) + render(book_ladder(), 110)
+    assert "\u2800" not in text
+    cells = [c.strip() for line in text.splitlines() for c in line.split("│")[1:-1]]
+    numbers = [c for c in cells if c and c[0].isdigit() and "," not in c]
+    assert numbers and all(Decimal(c) >= 0 for c in numbers)
+    ladder = [line for line in render(book_ladder(), 110).splitlines() if "│" in line]
+    points = {line.index(".", line.index("│", 40)) for line in ladder[2:] if "." in line[40:]}
+    assert len(points) <= 2  # bid and ask prices: each column's points in one place
 
 
 def test_ticker_sort_and_top() -> None:

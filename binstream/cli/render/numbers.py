@@ -6,8 +6,8 @@ Pure string work, no floats (JSON lines keep Binance's bytes; this is for tables
     ('410.11', '0.008981', '95000', '-0.5')
     >>> group("1234567.891")
     '1,234,567.891'
-    >>> [v.replace(PAD, "_") for v in align(["1.5", "22", "0.125"])]
-    ['1.5__', '22____', '0.125']
+    >>> align(["1.5", "22", "0.125"])
+    [' 1.5  ', '22    ', ' 0.125']
     >>> sparkline([1, 2, 3, 2])
     '▁▅█▅'
 """
@@ -39,20 +39,18 @@ def group(value: object) -> str:
     return f"{sign}{int(whole):,}{point}{fraction}"
 
 
-#: Pads fractions: a blank braille cell is one column wide and, unlike spaces (even figure
-#: spaces), is not stripped when rich right-justifies a cell.
-PAD = "\u2800"
-
-
-def align(values: Sequence[str]) -> list[str]:
-    """Pad each number's fraction (with blank cells) so that, right-justified, the decimal
-    points line up."""
-    widths = [len(v.partition(".")[2]) if "." in v else -1 for v in values]
-    most = max(widths, default=-1)
-    if most < 0:
-        return list(values)
-    return [v + PAD * (most - w) if w >= 0 else (v + PAD * (most + 1) if v else v)
-            for v, w in zip(values, widths, strict=True)]  # fmt: skip
+def align(values: Sequence[str], width: int = 0) -> list[str]:
+    """The numbers as cells of one width (at least ``width``) whose decimal points line up,
+    padded with plain spaces: a number copied out of the terminal is just the number.
+    Shown as they are (a left-justified cell), the column reads right-aligned."""
+    parts = [v.partition(".") for v in values]
+    whole = max((len(head) for head, _, _ in parts), default=0)
+    fraction = max((len(point + tail) for _, point, tail in parts), default=0)
+    size = max(width, whole + fraction)
+    return [
+        (head.rjust(whole) + (point + tail).ljust(fraction)).rjust(size) if head or tail else ""
+        for head, point, tail in parts
+    ]
 
 
 def number(value: object) -> Decimal | None:

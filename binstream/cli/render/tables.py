@@ -16,6 +16,7 @@ from collections import deque
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
@@ -178,9 +179,9 @@ class TickerBoard(View):
                 continue
             shown = [(group if column == "volume" else trim)(self.rows[s].get(column) or "")
                      for s in symbols]  # fmt: skip
-            cells[column] = align(shown)
-        needed = {c: max([len(c)] + [len(v) for v in cells[c]]) + 3 for c in present}
-        symbol_width = max([6] + [len(s) for s in symbols]) + 4
+            cells[column] = align(shown, len(column))
+        needed = {c: max([len(c)] + [cell_len(v) for v in cells[c]]) + 3 for c in present}
+        symbol_width = max([6] + [cell_len(s) for s in symbols]) + 4
         for column in self.DROP_ORDER:
             if symbol_width + sum(needed[c] for c in present) <= width:
                 break
@@ -203,7 +204,7 @@ class TickerBoard(View):
                         "green" if change > 0 else "red")  # fmt: skip
                 elif column == "last" and row.get("rising") is not None:
                     style = "green" if row["rising"] else "red"
-                out.append(Text(text, style=style))
+                out.append(number_cell(text, style))
             table.add_row(*out)
         return table
 
@@ -242,13 +243,15 @@ class DepthLadder(View):
                 table.add_column(column, justify="right", no_wrap=True)
             bids = sorted(book["bids"], key=_price, reverse=True)[: self.levels]
             asks = sorted(book["asks"], key=_price)[: self.levels]
-            bid_qty, bid_px = align([trim(q) for _, q in bids]), align([trim(p) for p, _ in bids])
-            ask_px, ask_qty = align([trim(p) for p, _ in asks]), align([trim(q) for _, q in asks])
+            bid_qty = align([trim(q) for _, q in bids], len("bid qty"))
+            bid_px = align([trim(p) for p, _ in bids], len("bid"))
+            ask_px = align([trim(p) for p, _ in asks], len("ask"))
+            ask_qty = align([trim(q) for _, q in asks], len("ask qty"))
             for i in range(max(len(bids), len(asks))):
                 left = (bid_qty[i], bid_px[i]) if i < len(bids) else ("", "")
                 right = (ask_px[i], ask_qty[i]) if i < len(asks) else ("", "")
-                table.add_row(left[0], Text(left[1], style="green"),
-                              Text(right[0], style="red"), right[1])  # fmt: skip
+                table.add_row(number_cell(left[0]), number_cell(left[1], "green"),
+                              number_cell(right[0], "red"), number_cell(right[1]))  # fmt: skip
             tables.append(table)
         return Group(*tables) if tables else Text("waiting for depth…")
 
@@ -322,7 +325,7 @@ class StreamBoard(View):
 
     def __rich__(self) -> RenderableType:
         table = Table(title=self.title, caption=self.caption, expand=True)
-        widest = max((len(name) for name in self.rows), default=6)
+        widest = max((cell_len(name) for name in self.rows), default=6)
         table.add_column("stream", no_wrap=True, min_width=widest)
         table.add_column("msgs", justify="right", no_wrap=True, min_width=7)
         table.add_column("event", no_wrap=True, min_width=10)
@@ -467,17 +470,18 @@ class BookLadder(View):
                       caption=self.caption)  # fmt: skip
         bid_totals, ask_totals = _running(bids), _running(asks)
         deepest = max(bid_totals[-1:] + ask_totals[-1:], default=Decimal(1)) or Decimal(1)
-        columns = [
-            align([trim(t) for t in bid_totals]),
-            align([trim(q) for _, q in bids]),
-            align([trim(p) for p, _ in bids]),
-            align([trim(p) for p, _ in asks]),
-            align([trim(q) for _, q in asks]),
-            align([trim(t) for t in ask_totals]),
-        ]
         names = ("bid total", "bid qty", "bid", "ask", "ask qty", "ask total")
+        columns = [
+            align([trim(t) for t in bid_totals], len(names[0])),
+            align([trim(q) for _, q in bids], len(names[1])),
+            align([trim(p) for p, _ in bids], len(names[2])),
+            align([trim(p) for p, _ in asks], len(names[3])),
+            align([trim(q) for _, q in asks], len(names[4])),
+            align([trim(t) for t in ask_totals], len(names[5])),
+        ]
         widths = [
-            max([len(n)] + [len(v) for v in c]) + 3 for n, c in zip(names, columns, strict=True)
+            max([len(n)] + [cell_len(v) for v in c]) + 3
+            for n, c in zip(names, columns, strict=True)
         ]
         totals = True
         bar_width = self.BAR_WIDTH
@@ -504,13 +508,13 @@ class BookLadder(View):
                 if bar_width:
                     depth = bar(float(bid_totals[i] / deepest), bar_width)
                     row.append(Text(depth, style="green"))
-                row += [columns[0][i]] if totals else []
-                row += [columns[1][i], Text(columns[2][i], style="green")]
+                row += [number_cell(columns[0][i])] if totals else []
+                row += [number_cell(columns[1][i]), number_cell(columns[2][i], "green")]
             else:
                 row += [""] * side
             if i < len(asks):
-                row += [Text(columns[3][i], style="red"), columns[4][i]]
-                row += [columns[5][i]] if totals else []
+                row += [number_cell(columns[3][i], "red"), number_cell(columns[4][i])]
+                row += [number_cell(columns[5][i])] if totals else []
                 if bar_width:
                     depth = bar(float(ask_totals[i] / deepest), bar_width)
                     row.append(Text(depth, style="red"))
@@ -518,6 +522,12 @@ class BookLadder(View):
                 row += [""] * side
             table.add_row(*row, style="bold reverse" if i == 0 else None)
         return table
+
+
+def number_cell(text: str, style: str = "") -> Text:
+    """A cell of :func:`~.numbers.align`'s numbers: shown as it is (left-justified, so its
+    padding stays), which reads right-aligned since every cell of the column is as wide."""
+    return Text(text, style=style, justify="left")
 
 
 def _running(levels: list[Any]) -> list[Decimal]:
