@@ -29,11 +29,10 @@ class NoBookStreamError(ValueError):
 
 @dataclass
 class BookReplay:
-    """Where the rebuilt book stands: its stream, and whether it ever became valid."""
+    """The rebuilt book's stream, and how many of its snapshots the recording held."""
 
     stream: str
     symbol: str
-    views: int = 0
     snapshots: int = 0
 
 
@@ -85,6 +84,5 @@ def rebuild_book(
             continue
         if book.feed(event) is Action.APPLIED:
             view = {"e": "book", "s": name, "E": event.get("E"), **book.top(levels)}
-            state.views += 1
             yield Entry(entry.time_ms, frame=orjson.dumps(view).decode(), line=entry.line,
                         _decoded=view)  # fmt: skip

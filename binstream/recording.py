@@ -112,8 +112,8 @@ def _open(path: Path, mode: str) -> IO[bytes]:
 
 
 class _ZstdFile:
-    """A zstd stream writer whose :meth:`flush_block` ends the current block, so that
-    everything written so far can be decompressed from the file as it is."""
+    """A zstd stream writer whose :meth:`flush` ends the current block, so that everything
+    written so far can be decompressed from the file as it is."""
 
     def __init__(self, writer: Any) -> None:
         self._writer = writer
@@ -121,13 +121,10 @@ class _ZstdFile:
     def write(self, data: bytes) -> int:
         return int(self._writer.write(data))
 
-    def flush_block(self) -> None:
+    def flush(self) -> None:
         import zstandard
 
         self._writer.flush(zstandard.FLUSH_BLOCK)
-
-    def flush(self) -> None:
-        self.flush_block()
 
     def close(self) -> None:
         self._writer.close()
@@ -252,11 +249,7 @@ class RecordingWriter:
 
     def flush(self) -> None:
         """Hand everything written so far to the operating system (zstd: a whole block)."""
-        flush_block = getattr(self._file, "flush_block", None)
-        if flush_block is not None:
-            flush_block()
-        else:
-            self._file.flush()
+        self._file.flush()
         self._flushed = time.monotonic()
         self._unflushed = False
 

@@ -222,7 +222,9 @@ class TableBuilder:
             if isinstance(event, dict):
                 self._event(event, stream, received)
 
-    def _row(self, name: str, stream: str, symbol: str, received: int, event_time: Any) -> Any:
+    def _row(
+        self, name: str, stream: str | None, symbol: str | None, received: int, event_time: Any
+    ) -> Any:
         table = self._table(name)
         table["market"].append(self.market)
         table["symbol"].append(symbol)
@@ -233,12 +235,9 @@ class TableBuilder:
         return table
 
     def _gap(self, entry: Entry, received: int) -> None:
-        stream = entry.stream
+        stream = entry.stream  # None: a dropped connection, every stream of it
         symbol = stream.split("@")[0].upper() if stream else None
-        table = self._row("gaps", stream or "", symbol or "", received, None)
-        if stream is None:
-            table["stream"][-1] = None
-            table["symbol"][-1] = None
+        table = self._row("gaps", stream, symbol, received, None)
         table["reason"].append(entry.gap)
         first, last = entry.missing if entry.missing is not None else (None, None)
         table["first_missing"].append(first)

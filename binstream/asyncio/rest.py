@@ -18,16 +18,16 @@ from ..errors import RestError
 from ..version import __version__
 
 
-def request_text(
+def _request(
     method: str,
     base: str,
     path: str,
     params: dict[str, Any],
     timeout: float = 10.0,
     headers: dict[str, str] | None = None,
-) -> str:
-    """``method base + path?params``: the body as sent, checked to be JSON;
-    :class:`RestError` with Binance's message and error code."""
+) -> tuple[str, Any]:
+    """``method base + path?params``: the body as sent, and decoded; :class:`RestError`
+    with Binance's message and error code."""
     query = urllib.parse.urlencode(params)
     url = f"{base}{path}?{query}" if query else f"{base}{path}"
     request = urllib.request.Request(
@@ -36,8 +36,7 @@ def request_text(
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = (response.read() or b"{}").decode("utf-8")
-        json.loads(body)
-        return body
+        return body, json.loads(body)
     except urllib.error.HTTPError as exc:
         code = None
         try:
@@ -55,6 +54,18 @@ def request_text(
         raise RestError(f"{path} did not answer with JSON") from None
 
 
+def request_text(
+    method: str,
+    base: str,
+    path: str,
+    params: dict[str, Any],
+    timeout: float = 10.0,
+    headers: dict[str, str] | None = None,
+) -> str:
+    """``method base + path?params``: the body exactly as sent, checked to be JSON."""
+    return _request(method, base, path, params, timeout, headers)[0]
+
+
 def request_json(
     method: str,
     base: str,
@@ -63,8 +74,8 @@ def request_json(
     timeout: float = 10.0,
     headers: dict[str, str] | None = None,
 ) -> Any:
-    """``method base + path?params``, decoded; :class:`RestError` as :func:`request_text`."""
-    return json.loads(request_text(method, base, path, params, timeout, headers))
+    """``method base + path?params``, decoded."""
+    return _request(method, base, path, params, timeout, headers)[1]
 
 
 def get_json(base: str, path: str, params: dict[str, Any], timeout: float = 10.0) -> Any:

@@ -344,7 +344,7 @@ async def run_book_replay(
 ) -> ExitCode:  # fmt: skip
     """Rebuild ``symbol``'s book from a recording and print it as ``binstream book`` does."""
     from ..book_replay import BookReplay, book_stream, rebuild_book
-    from ..recording import read_recording
+    from ..recording import Entry, read_recording
 
     header, entries = read_recording(path)
     state = BookReplay(book_stream(header, symbol), symbol)
@@ -353,9 +353,7 @@ async def run_book_replay(
         for entry in rebuild_book(header, entries, symbol, levels, state):
             yield entry
         if not state.snapshots:
-            from ..recording import Entry as Note
-
-            yield Note(0.0, notice=(
+            yield Entry(0.0, notice=(
                 f"{path} holds no snapshot of {state.stream}: the book cannot be rebuilt "
                 "(record it with --snapshots, the default)"))  # fmt: skip
 
