@@ -24,6 +24,7 @@ from .errors import (
     RestError,
     StreamClosedError,
     StreamError,
+    UnknownSymbolError,
 )
 from .streams import (
     KLINE_INTERVAL_1DAY,
@@ -136,6 +137,7 @@ __all__ = [
     "SubscriptionError",
     "ThreadedWebsocketManager",
     "TickerWindow",
+    "UnknownSymbolError",
     "UpdateSpeed",
     "__version__",
     "is_error",

@@ -5,6 +5,7 @@
     BinstreamError
     ├── InvalidStreamError (also ValueError)
     │   └── InvalidSymbolError
+    │       └── UnknownSymbolError
     ├── EndpointError (also ValueError)
     ├── StreamError
     ├── StreamClosedError
@@ -83,3 +84,15 @@ class NatsAuthError(NatsError, AuthError):
 
 class StreamConflictError(BinstreamError, ValueError):
     """The JetStream stream exists with settings other than those asked for."""
+
+
+class UnknownSymbolError(InvalidSymbolError):
+    """A stream names a symbol its market does not list (or does not trade): Binance
+    would acknowledge it and send nothing. ``problems`` holds one message per symbol."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = "; ".join(problems[:3])
+        if len(problems) > 3:
+            shown += f"; and {len(problems) - 3} more unknown symbols"
+        super().__init__(shown)
+        self.problems = problems

@@ -36,7 +36,7 @@ from ..transport.base import (
     describe_exception,
 )
 from .options import SocketState
-from .pacing import CONNECTION_PACER
+from .pacing import CONNECTION_BUDGET
 
 if TYPE_CHECKING:
     from .stream_socket import StreamSocket
@@ -125,9 +125,7 @@ class Link:
         self._age_timer: asyncio.TimerHandle | None = None
         #: The URL of the connection being opened or read (as the session chose it).
         self.url = plan.url
-        # The local exchange on loopback is not Binance: its attempts are not rationed.
-        host = urlsplit(plan.url).hostname or ""
-        self._paced = not (host == "localhost" or host.startswith("127.") or host == "::1")
+        self._host = urlsplit(plan.url).hostname or ""
 
     def start(self) -> None:
         """Run the link in a task of the running loop."""
@@ -238,7 +236,7 @@ class Link:
         transport raises (:class:`OSError`, :class:`TimeoutError`, a ``WireError``).
         """
         opts = self.options
-        wait = CONNECTION_PACER.reserve() if self._paced else 0.0
+        wait = CONNECTION_BUDGET.reserve() if CONNECTION_BUDGET.applies_to(self._host) else 0.0
         if wait > 0:
             log.warning("%s: pacing connection attempts, waiting %.1fs", self.socket.path, wait)
             await asyncio.sleep(wait)

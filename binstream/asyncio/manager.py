@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..derivative_streams import normalize_market_streams
@@ -29,6 +30,7 @@ from .buffer import OverflowPolicy
 from .derivative_sockets import DerivativesSockets
 from .options import ReconnectPolicy, SocketOptions, retries_value
 from .stream_socket import StreamSocket
+from .symbol_check import SYMBOL_CATALOG
 
 if TYPE_CHECKING:
     from ..signing import Credentials
@@ -58,6 +60,10 @@ class BinanceSocketManager(DerivativesSockets):
     market (``"usdm"``) to its own base URL instead. ``transport`` picks the websocket
     library: ``"auto"`` (websockets, measured the faster of the two),
     ``"websockets"`` or ``"picows"``; both behave the same (see :mod:`binstream.transport`).
+    Sockets check their symbols against the market's exchangeInfo first (one request per
+    market, cached) and raise :class:`~binstream.UnknownSymbolError` on ``async with``
+    rather than wait forever on a stream Binance acknowledges and never sends;
+    ``check_symbols=False`` skips that (offline, or ahead of a listing).
 
     One socket per stream path: asking for a path that is already open returns the same
     socket object, as python-binance does; once closed, the next call opens a fresh one.
@@ -96,6 +102,7 @@ class BinanceSocketManager(DerivativesSockets):
         options: SocketOptions | None = None,
         transport: str | None = None,
         endpoints: dict[str, str] | None = None,
+        check_symbols: bool = True,
     ) -> None:
         if verbose:  # python-binance's switch: the library's debug log
             log.setLevel(logging.DEBUG)
@@ -132,6 +139,7 @@ class BinanceSocketManager(DerivativesSockets):
             ),
             stall_timeout=stall_timeout,
             max_age=max_age,
+            check_symbols=check_symbols,
         )
         #: The websocket library in use (``auto`` resolved): see :mod:`binstream.transport`.
         self.transport = resolve_transport(transport or self.options.transport)
@@ -174,6 +182,14 @@ class BinanceSocketManager(DerivativesSockets):
             await socket.close()
         self._sockets.clear()
 
+    async def check_symbols(self, streams: Iterable[str], market: object = Market.SPOT) -> None:
+        """Raise :class:`~binstream.UnknownSymbolError` if ``streams`` of ``market`` name a
+        symbol its exchangeInfo does not list or trade (sockets check theirs on
+        ``async with`` and before connecting; ``check_symbols=False`` turns that off)."""
+        chosen = market_value(market)
+        names = normalize_market_streams([streams] if isinstance(streams, str) else streams, chosen)
+        await SYMBOL_CATALOG.check(self.endpoints_for(chosen), names)
+
     # -- the generic factory -------------------------------------------------------------
 
     def socket(
@@ -201,8 +217,10 @@ class BinanceSocketManager(DerivativesSockets):
         existing = self._sockets.get(path)
         if existing is not None and not existing.closed:
             return existing
-        plans = self.endpoints_for(market).plan(names, combined=combined)
-        socket = StreamSocket(path, plans, self.options, on_close=self._forget)
+        endpoints = self.endpoints_for(market)
+        plans = endpoints.plan(names, combined=combined)
+        check = partial(SYMBOL_CATALOG.check, endpoints) if self.options.check_symbols else None
+        socket = StreamSocket(path, plans, self.options, on_close=self._forget, symbol_check=check)
         self._sockets[path] = socket
         return socket
 

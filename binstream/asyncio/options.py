@@ -69,6 +69,9 @@ class SocketOptions:
     raw_frames: bool = False
     #: ``"auto"`` (websockets), ``"websockets"`` or ``"picows"``.
     transport: str = "auto"
+    #: Check stream symbols against the market's exchangeInfo before subscribing
+    #: (:mod:`binstream.asyncio.symbol_check`).
+    check_symbols: bool = True
     on_status: Callable[[StatusEvent], None] | None = None
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from ..derivative_streams import normalize_market_streams
 from ..endpoints import ConnectionPlan
-from ..errors import ReceiveTimeoutError, StreamClosedError, StreamError
+from ..errors import ReceiveTimeoutError, StreamClosedError, StreamError, UnknownSymbolError
 from ..events import EventKind, SocketEvent, mask_url
 from ..framecheck import decode_frame
 from ..messages import CLOSED, UNABLE_TO_CONNECT, error_message
@@ -52,8 +52,12 @@ class StreamSocket:
         options: SocketOptions,
         on_close: Callable[[StreamSocket], None] | None = None,
         session_factory: Callable[[], LinkSession] | None = None,
+        symbol_check: Callable[[Iterable[str]], Awaitable[None]] | None = None,
     ) -> None:
         self.path = path
+        self._symbol_check = symbol_check
+        self._symbols_checked = symbol_check is None
+        self._checker: asyncio.Task[None] | None = None
         self._session_factory = session_factory or _market_session
         self.options = options
         self.buffer = MessageBuffer(options.max_queue_size, options.overflow)
@@ -128,6 +132,8 @@ class StreamSocket:
         market = self._plans[0].venue.market
         names = [n for n in normalize_market_streams(streams, market) if n not in set(self.streams)]
         self._check_live()
+        if self._symbol_check is not None:
+            await self._symbol_check(names)
         waits = []
         for link, batch in self._place(names):
             waits.append(self._subs(link).add(batch))
@@ -195,7 +201,16 @@ class StreamSocket:
         link.start()
         return link
 
+    async def check_symbols(self) -> None:
+        """Check the socket's symbols against the market's exchangeInfo now (``async with``
+        does it for you); raises :class:`~binstream.errors.UnknownSymbolError`."""
+        if self._symbol_check is not None and not self._symbols_checked:
+            await self._symbol_check(self.streams)
+            self._symbols_checked = True
+
     async def __aenter__(self) -> StreamSocket:
+        if not self._started:
+            await self.check_symbols()
         self.start()
         return self
 
@@ -211,8 +226,24 @@ class StreamSocket:
         self._started = True
         self._links = [Link(self, plan, self._session_factory()) for plan in self._plans]
         self._live_links = len(self._links)
-        for link in self._links:
-            link.start()
+        if self._symbols_checked:
+            for link in self._links:
+                link.start()
+        else:  # started without ``async with``: connect once the symbols are checked
+            self._checker = asyncio.create_task(
+                self._start_checked(), name=f"binstream:symbols:{self.path[:60]}"
+            )
+
+    async def _start_checked(self) -> None:
+        try:
+            await self.check_symbols()
+        except UnknownSymbolError as exc:
+            self._live_links = 1
+            self._give_up(str(exc), 0)
+            return
+        if not self._closed:
+            for link in self._links:
+                link.start()
 
     async def recv(self) -> Any:
         """Return the next message, waiting at most ``user_timeout`` seconds.
@@ -266,6 +297,9 @@ class StreamSocket:
         # must go on reading (and discarding), or the server's close frame is never seen.
         self.buffer.clear()
         self.buffer.end()
+        if self._checker is not None:
+            self._checker.cancel()
+            await asyncio.gather(self._checker, return_exceptions=True)
         await asyncio.gather(*(link.close() for link in self._links), return_exceptions=True)
         self.buffer.clear()
         self._end_events()

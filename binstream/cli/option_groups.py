@@ -145,6 +145,26 @@ class Connection:
             )
         return float(int(text))
 
+    symbol_check: Annotated[
+        bool,
+        typer.Option(
+            "--symbol-check/--no-symbol-check",
+            help="Check symbols against the market's exchangeInfo first (exit 2 on an unknown "
+            "one); --no-symbol-check for offline servers or symbols about to be listed.",
+        ),
+    ] = True
+    silence: Annotated[
+        float | None,
+        typer.Option(
+            "--silence",
+            min=0.1,
+            help="Say so when a stream without a fixed pace (trades, bookTicker) sends nothing "
+            "for SECONDS. Streams on a clock (depth, klines, tickers) are watched anyway.",
+            show_default=False,
+            metavar="SECONDS",
+        ),
+    ] = None
+
 
 @dataclasses.dataclass(frozen=True)
 class Display:

@@ -54,6 +54,10 @@ class RunConfig:
     errors: Literal["text", "json"] = "text"
     overflow: Literal["block", "drop_oldest"] = "block"
     stall_timeout: float | None = None
+    #: Check stream symbols against exchangeInfo before subscribing.
+    check_symbols: bool = True
+    #: Seconds after which a stream without a cadence counts as silent (None: never).
+    silence: float | None = None
     transport: str | None = None  # None: $BINSTREAM_TRANSPORT, else auto
     backoff_base: float = 0.2
     status_live: bool | None = None
@@ -621,6 +625,7 @@ class _Run:
                     max_retries=config.retries, backoff_base=config.backoff_base
                 ),
                 stall_timeout=config.stall_timeout,
+                check_symbols=config.check_symbols,
                 on_status=self.on_status,
                 # JSON lines of exactly what Binance sent: no decode-and-re-encode round trip.
                 raw_frames=config.format == "json" and config.book is None,
@@ -640,6 +645,10 @@ class _Run:
             )
         else:
             socket = manager.socket(config.streams, market, combined=config.combined)
+        if config.check_symbols and config.book is not None:
+            await manager.check_symbols([f"{config.book['symbol']}@depth"], market)
+        elif config.check_symbols and config.account is None and config.credentials is None:
+            await socket.check_symbols()  # before any output is made (a recording, a sink)
         loop = asyncio.get_running_loop()
         output = self.make_output(loop)
         if isinstance(output, _RecordOutput):

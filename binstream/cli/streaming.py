@@ -46,6 +46,8 @@ def config_from(
             endpoint=checked_endpoint(conn.chosen_endpoint),
             retries=conn.retry_budget,
             market=conn.market.value,
+            check_symbols=conn.symbol_check,
+            silence=conn.silence,
         )
     if display is not None:
         values["format"] = display.format

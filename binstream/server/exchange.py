@@ -159,8 +159,16 @@ class LocalExchange:
         ping_timeout: float = 60.0,
         derivatives: bool = True,
         listen_key_ttl: float = 3600.0,
+        connection_limit: tuple[int, float] | None = None,
     ) -> None:
         self.host = host
+        #: ``(attempts, seconds)``: Binance's limit on connection attempts per IP (300 per
+        #: 300 s), enforced with HTTP 429 when set. ``connection_times`` keeps the monotonic
+        #: time of every market-stream connection attempt: tests check the limit with it.
+        self.connection_limit = connection_limit
+        self.connection_times: list[float] = []
+        #: Attempts refused for going over ``connection_limit``.
+        self.over_limit = 0
         #: Binance pings every 20 s and drops a client that has not answered within a minute.
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
@@ -394,6 +402,9 @@ class LocalExchange:
         if venue is not None and venue.listen_key_of(route, path, params) is not None:
             return None  # an account stream
         self.connections_total += 1
+        refusal = self._over_connection_limit()
+        if refusal:
+            return json_response(429, {"code": -1003, "msg": refusal})
         if self.refusal.take():
             return json_response(503, {"code": -1008, "msg": "Service unavailable (injected)."})
         if path == "/ws-api/v3" and self.ws_api is not None and venue is None:
@@ -408,6 +419,19 @@ class LocalExchange:
         if len(streams) > limit:
             return json_response(400, {"code": -1100, "msg": f"Too many streams: at most {limit}."})
         return None
+
+    def _over_connection_limit(self) -> str:
+        """Count a connection attempt; Binance's answer if it goes over the limit, else ""."""
+        now = time.monotonic()
+        self.connection_times.append(now)
+        if self.connection_limit is None:
+            return ""
+        limit, window = self.connection_limit
+        recent = sum(1 for t in self.connection_times[-(limit + 1) :] if now - t < window)
+        if recent <= limit:
+            return ""
+        self.over_limit += 1
+        return f"Too many connection attempts: at most {limit} per {window:g}s."
 
     @staticmethod
     def _query_streams(query: str) -> list[str]:

@@ -40,7 +40,8 @@ from ..asyncio.handoff import Handoff
 from ..asyncio.manager import BinanceSocketManager
 from ..asyncio.options import SocketOptions
 from ..asyncio.stream_socket import StreamSocket, recv_batch
-from ..errors import ReceiveTimeoutError, StreamClosedError
+from ..errors import ReceiveTimeoutError, StreamClosedError, UnknownSymbolError
+from ..messages import UNABLE_TO_CONNECT, error_message
 from .socket_methods import Callback, EventCallback, add_start_methods
 
 log = logging.getLogger("binstream")
@@ -51,6 +52,8 @@ T = TypeVar("T")
 MANAGER_OPTIONS = frozenset(inspect.signature(BinanceSocketManager).parameters) - {"client"}
 
 STOP_TIMEOUT = 2.0
+#: How long ``start_*_socket`` waits for the market's exchangeInfo to check symbols.
+CHECK_TIMEOUT = 15.0
 
 
 class _Dispatcher(Handoff):
@@ -323,8 +326,10 @@ class ThreadedWebsocketManager:
         if on_event is not None and not callable(on_event):
             raise TypeError("on_event must be callable, e.g. on_event=print")
 
+        socket = self._call(open_socket)
+        self._check_symbols(socket)
+
         def start() -> str:
-            socket = open_socket()
             if on_event is not None:
                 # A book socket's events are those of the depth stream under it.
                 target = getattr(socket, "socket", socket)
@@ -340,6 +345,24 @@ class ThreadedWebsocketManager:
             return socket.path
 
         return self._call(start)
+
+    def _check_symbols(self, socket: Any) -> None:
+        """Raise :class:`~binstream.UnknownSymbolError` in the caller's thread for a socket
+        whose symbols the market does not list (from the loop's own thread, where waiting
+        would deadlock, the socket reports it to the callback as an error dict instead)."""
+        check = getattr(getattr(socket, "socket", socket), "check_symbols", None)
+        if check is None or threading.current_thread() is self._thread:
+            return
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(check(), self._loop)
+        try:
+            future.result(timeout=CHECK_TIMEOUT)
+        except UnknownSymbolError:
+            if socket.path not in self._consumers:
+                asyncio.run_coroutine_threadsafe(socket.close(), self._loop).result(STOP_TIMEOUT)
+            raise
+        except concurrent.futures.TimeoutError:
+            future.cancel()  # the socket checks again before it connects
 
     def _relay(self, on_event: EventCallback) -> Callable[[Any], None]:
         """``on_event`` run in order on a thread of the manager's own, never on its loop."""
@@ -361,6 +384,15 @@ class ThreadedWebsocketManager:
         return relay
 
     async def _consume(self, socket: Any, dispatcher: _Dispatcher) -> None:
+        try:
+            await self._read(socket, dispatcher)
+        except UnknownSymbolError as exc:  # started from the loop's thread: said in line
+            dispatcher.feed([error_message(UNABLE_TO_CONNECT, str(exc))])
+        if self._consumers.get(socket.path, (None, None))[1] is dispatcher:
+            # The socket ended by itself (gave up): let the callback drain, then forget it.
+            self._consumers.pop(socket.path, None)
+
+    async def _read(self, socket: Any, dispatcher: _Dispatcher) -> None:
         async with socket:
             while True:
                 try:
@@ -371,9 +403,6 @@ class ThreadedWebsocketManager:
                     break
                 dispatcher.feed(batch)
                 await dispatcher.wait_for_room()
-        if self._consumers.get(socket.path, (None, None))[1] is dispatcher:
-            # The socket ended by itself (gave up): let the callback drain, then forget it.
-            self._consumers.pop(socket.path, None)
 
     async def _stop_consumer(self, name: str) -> bool:
         entry = self._consumers.pop(name, None)

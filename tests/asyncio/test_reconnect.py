@@ -256,6 +256,7 @@ async def test_close_at_any_moment_ends_every_task(exchange: LocalExchange) -> N
         started = time.monotonic()
         await socket.close()
         assert time.monotonic() - started < 2.0
-        assert all(link.task is not None and link.task.done() for link in socket._links)
+        # (a link closed before its symbols were checked never started)
+        assert all(link.task is None or link.task.done() for link in socket._links)
     leftovers = [t for t in asyncio.all_tasks() if t.get_name().startswith("binstream:")]
     assert leftovers == []

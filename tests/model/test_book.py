@@ -209,8 +209,16 @@ async def test_cli_book_json_matches_the_exchange(book_exchange: LocalExchange) 
     assert "connection closed by server (code 1011" in result.stderr  # the drop, said
 
 
-async def test_cli_book_unknown_symbol_exits_1(book_exchange: LocalExchange) -> None:
-    result = await run_cli("book", "nosuch", "--endpoint", book_exchange.url, "--json")
+async def test_cli_book_unknown_symbol_exits_2(book_exchange: LocalExchange) -> None:
+    result = await run_cli("book", "bnbbtx", "--endpoint", book_exchange.url, "--json")
+    assert result.code == 2
+    assert result.stderr.startswith(
+        "binstream: error: unknown symbol BNBBTX on spot (did you mean BNBBTC"
+    )
+    assert result.stderr.count("\n") == 1
+    # Without the check, the REST snapshot is what refuses it.
+    result = await run_cli("book", "nosuch", "--endpoint", book_exchange.url, "--json",
+                           "--no-symbol-check")  # fmt: skip
     assert result.code == 1
     assert "Invalid symbol. (-1121)" in result.stderr and "Traceback" not in result.stderr
 

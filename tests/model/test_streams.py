@@ -198,10 +198,11 @@ def test_urls_raw_combined_and_sharded() -> None:
 
 
 def test_connection_attempts_are_paced_under_binance_limit() -> None:
-    from binstream.asyncio.pacing import AttemptPacer
+    from binstream.asyncio.pacing import ConnectionBudget
 
-    pacer = AttemptPacer(limit=3, window=10.0)
-    waits = [pacer.reserve() for _ in range(7)]
+    budget = ConnectionBudget(limit=3, window=10.0, margin=0.1, clock=lambda: 0.0)
+    waits = [budget.reserve() for _ in range(7)]
     assert waits[:3] == [0.0, 0.0, 0.0]
-    assert 9.9 < waits[3] <= 10.0 and 9.9 < waits[5] <= 10.0
-    assert 19.9 < waits[6] <= 20.0  # the 7th attempt waits for the second window
+    assert waits[3] == waits[5] == 11.0  # a window and its margin later
+    assert waits[6] == 22.0  # the 7th attempt waits for the second window
+    assert budget.delayed == 4 and budget.in_use() == 3
