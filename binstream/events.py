@@ -35,6 +35,7 @@ class EventKind(StrEnum):
     RENEWED = "renewed"  # an account stream's listenKey was replaced
     SUBSCRIBED = "subscribed"
     UNSUBSCRIBED = "unsubscribed"
+    SILENT = "silent"  # a stream sent nothing for several times its pace
     GAVE_UP = "gave_up"
 
 

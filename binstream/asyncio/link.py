@@ -117,7 +117,10 @@ class Link:
         self.task: asyncio.Task[None] | None = None
         #: Messages delivered on the current connection.
         self.delivered = 0
-        self._stalled = False
+        #: Why the link itself ended the current connection (stalled, every stream silent).
+        self._cut: str | None = None
+        #: The streams of this link that are silent now (see :mod:`binstream.silence`).
+        self.silent: tuple[str, ...] = ()
         self._planned: str | None = None
         self._closing = False
         self._failure: tuple[str, BaseException] | None = None
@@ -264,7 +267,8 @@ class Link:
         """Hand ``conn`` to the session until it ends; returns why it ended."""
         self.conn = conn
         self.delivered = 0
-        self._stalled = False
+        self._cut = None
+        self.silent = ()
         opts = self.options
         try:
             if self._closing:
@@ -288,9 +292,7 @@ class Link:
             current, self.conn = self.conn, None
             if current is not None:
                 await close_quietly(current, opts.close_timeout)
-        if self._stalled:
-            detail = f"no data for {opts.stall_timeout:g}s (stalled)"
-        return detail
+        return self._cut or detail
 
     # -- what sessions use ----------------------------------------------------------------
 
@@ -310,6 +312,12 @@ class Link:
         self.socket.buffer.put_control(
             error_message(INVALID_MESSAGE, f"skipped invalid message ({why}): {sample!r}")
         )
+
+    def cut(self, why: str) -> None:
+        """End the current connection as a drop said as ``why``; the link reconnects."""
+        self._cut = why
+        if self.conn is not None:
+            self.conn.abort()
 
     def expect_close(self, why: str) -> None:
         """The current connection's end is planned: reconnect at once, report no drop."""
@@ -342,10 +350,8 @@ class Link:
             if count != last_count:
                 last_count, last_change = count, now
             elif now - last_change >= limit and len(self.socket.buffer) == 0:
-                self._stalled = True
                 log.info("%s: no data for %.3gs, reconnecting", self.socket.path, limit)
-                if self.conn is not None:
-                    self.conn.abort()
+                self.cut(f"no data for {limit:g}s (stalled)")
                 return
 
     async def close(self) -> None:

@@ -63,7 +63,10 @@ class BinanceSocketManager(DerivativesSockets):
     Sockets check their symbols against the market's exchangeInfo first (one request per
     market, cached) and raise :class:`~binstream.UnknownSymbolError` on ``async with``
     rather than wait forever on a stream Binance acknowledges and never sends;
-    ``check_symbols=False`` skips that (offline, or ahead of a listing).
+    ``check_symbols=False`` skips that (offline, or ahead of a listing). A stream that
+    sends nothing for several times its pace is announced by a ``silent`` lifecycle event
+    (``silence=SECONDS`` watches streams without a pace too, such as trades), and a
+    connection whose streams are all silent reconnects (see :mod:`binstream.silence`).
 
     One socket per stream path: asking for a path that is already open returns the same
     socket object, as python-binance does; once closed, the next call opens a fresh one.
@@ -103,6 +106,7 @@ class BinanceSocketManager(DerivativesSockets):
         transport: str | None = None,
         endpoints: dict[str, str] | None = None,
         check_symbols: bool = True,
+        silence: float | None = None,
     ) -> None:
         if verbose:  # python-binance's switch: the library's debug log
             log.setLevel(logging.DEBUG)
@@ -140,6 +144,7 @@ class BinanceSocketManager(DerivativesSockets):
             stall_timeout=stall_timeout,
             max_age=max_age,
             check_symbols=check_symbols,
+            silence=silence,
         )
         #: The websocket library in use (``auto`` resolved): see :mod:`binstream.transport`.
         self.transport = resolve_transport(transport or self.options.transport)

@@ -27,6 +27,7 @@ from ..events import EventKind
 from ..framecheck import check_frame, plain_frame, shape_of
 from ..messages import SUBSCRIBE_ERROR, error_message
 from ..rotation import Switch
+from ..silence import SilenceWatch, silence_threshold
 from ..transport.base import (
     ConnectionClosed,
     WireConnection,
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("binstream")
 
+#: How often the silence watch looks at what each stream delivered.
+SILENCE_TICK = 0.5
 #: How long a rotation reads both connections looking for their overlap.
 ROTATION_OVERLAP_TIMEOUT = 10.0
 #: Frames longer than this wait in the queue as text and are decoded when read. A decoded
@@ -54,10 +57,13 @@ _TEXT_ONLY = {str}
 _OBJECTS_ONLY = {dict}
 
 
-def _plain_messages(batch: Any, streams: dict[str, None] | None) -> list[Any] | None:
+def _plain_messages(
+    batch: Any, streams: dict[str, None] | None, heard: set[str]
+) -> list[Any] | None:
     """``batch`` decoded, when every frame is a short JSON object the consumer gets as it
     is: no reply (``id``), no ``serverShutdown`` event and, on a combined connection, only
-    ``streams``' messages. None otherwise: the caller goes through the frames one by one.
+    ``streams``' messages (which are added to ``heard``). None otherwise: the caller goes
+    through the frames one by one.
 
     Every question is asked of the whole batch in C (``map``), not frame by frame.
     """
@@ -71,10 +77,11 @@ def _plain_messages(batch: Any, streams: dict[str, None] | None) -> list[Any] | 
             or "serverShutdown" in map(dict.get, messages, repeat("e"))
         ):
             return None
-        if streams is not None and not set(map(dict.get, messages, repeat("stream"))) <= (
-            streams.keys()
-        ):
-            return None
+        if streams is not None:
+            names = set(map(dict.get, messages, repeat("stream")))
+            if not names <= streams.keys():
+                return None
+            heard |= names
     except (ValueError, TypeError):  # not JSON; a "stream" that is not a string
         return None
     return messages
@@ -111,6 +118,8 @@ class MarketSession:
         #: After a switch: the new connection's frames the old one delivered already.
         self._dedupe: Switch[Any] | None = None
         self._dedupe_until = 0.0
+        #: The streams a combined connection delivered since the silence watch last looked.
+        self.heard: set[str] = set()
 
     # -- LinkSession ----------------------------------------------------------------------
 
@@ -136,8 +145,41 @@ class MarketSession:
         return f"{base}/stream?streams={'/'.join(quote_stream(s) for s in self._in_url)}"
 
     async def on_open(self, link: Link, conn: WireConnection) -> None:
-        """Subscribe to the wanted streams the URL did not carry, paced, beside reading."""
+        """Subscribe to the wanted streams the URL did not carry, paced, beside reading;
+        watch for streams that go silent."""
         self._start_sender(link, conn, self._in_url)
+        link.spawn(self._watch_silence(link), "silence watch")
+
+    async def _watch_silence(self, link: Link) -> None:
+        """Say each stream that goes silent (:mod:`binstream.silence`); when every stream of
+        the connection is, reconnect, as after a stall."""
+        market = link.plan.venue.market.value
+        quiet_after = link.options.silence
+        watch = SilenceWatch(lambda name: silence_threshold(name, market, quiet_after))
+        subs = self.subscriptions(link)
+        watch.watch(subs.streams, time.monotonic())
+        self.heard = set()
+        delivered = link.delivered
+        buffer = link.socket.buffer
+        while True:
+            await asyncio.sleep(SILENCE_TICK)
+            now = time.monotonic()
+            watch.keep_only(subs.streams, now)
+            if len(buffer) >= buffer.maxsize:  # reading is paused: nobody is silent
+                watch.heard_all(now)
+            elif link.plan.combined:
+                heard, self.heard = self.heard, set()
+                watch.heard(heard, now)
+            elif link.delivered != delivered:
+                watch.heard_all(now)
+            delivered = link.delivered
+            for name in watch.due(now):
+                link.socket._silent(name, watch.threshold(name) or 0.0)
+            link.silent = tuple(watch.silent())
+            if watch.all_silent():
+                limit = max(filter(None, map(watch.threshold, link.silent)), default=0.0)
+                link.cut(f"every stream silent for {limit:g}s")
+                return
 
     def _start_sender(self, link: Link, conn: WireConnection, in_url: list[str]) -> None:
         if self._sender is not None:
@@ -245,7 +287,7 @@ class MarketSession:
                 return
         decoding = not raw and switch is None
         if decoding and batch:
-            messages = _plain_messages(batch, stream_set if combined else None)
+            messages = _plain_messages(batch, stream_set if combined else None, self.heard)
             if messages is not None:
                 link.count(len(messages))  # counted first: _queue empties the list
                 await self._queue(buffer, messages)
@@ -270,6 +312,8 @@ class MarketSession:
                         and message.get("e") != "serverShutdown"
                         and (not combined or message.get("stream") in stream_set)
                     ):
+                        if combined:
+                            self.heard.add(message["stream"])
                         keep(message)
                         accepted += 1
                         continue
@@ -303,11 +347,13 @@ class MarketSession:
                 if shutdown:
                     self._announced(link, conn, "server announced shutdown")
                     continue
-                if combined and stream not in stream_set:
-                    if stream not in leaving:
-                        await self._queue(buffer, ready)
-                        link.invalid(frame, "combined message for a stream not asked for")
-                    continue
+                if combined:
+                    if stream not in stream_set:
+                        if stream not in leaving:
+                            await self._queue(buffer, ready)
+                            link.invalid(frame, "combined message for a stream not asked for")
+                        continue
+                    self.heard.add(stream)
             elif kind != "array":
                 await self._queue(buffer, ready)
                 link.invalid(frame, "JSON that is not an object")

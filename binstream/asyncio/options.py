@@ -72,6 +72,10 @@ class SocketOptions:
     #: Check stream symbols against the market's exchangeInfo before subscribing
     #: (:mod:`binstream.asyncio.symbol_check`).
     check_symbols: bool = True
+    #: Seconds after which a stream without a pace of its own (trades, bookTicker) counts
+    #: as silent; None: only streams pushed on a clock are watched
+    #: (:mod:`binstream.silence`).
+    silence: float | None = None
     on_status: Callable[[StatusEvent], None] | None = None
 
 

@@ -335,6 +335,8 @@ class StreamSocket:
             self.emit(EventKind.ROTATED, url=url, detail=detail.removeprefix("rotated: "))
         elif kind == "renewed":
             self.emit(EventKind.RENEWED, detail=detail)
+        elif kind == "silent":
+            self.emit(EventKind.SILENT, detail=detail, streams=streams)
         elif state is SocketState.OPEN:
             self.emit(EventKind.CONNECTED, url=url)
         elif state is SocketState.FAILED:
@@ -400,6 +402,17 @@ class StreamSocket:
     def _end_events(self) -> None:
         for queue in self._event_queues:
             queue.put_nowait(None)
+
+    @property
+    def silent_streams(self) -> tuple[str, ...]:
+        """The streams that have sent nothing for several times their pace (or
+        ``silence`` seconds), now (see :mod:`binstream.silence`)."""
+        return tuple(s for link in self._links for s in link.silent)
+
+    def _silent(self, stream: str, threshold: float) -> None:
+        detail = f"{stream} is silent: no message for {threshold:g}s"
+        log.warning("%s: %s", self.path, detail)
+        self._status(self.state, detail, kind="silent", streams=(stream,))
 
     def _report_drop(self, detail: str) -> None:
         if self._closed:

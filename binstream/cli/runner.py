@@ -451,6 +451,10 @@ class _Run:
                 as_json)  # fmt: skip
             if event.kind == "dropped":
                 self._dropped_streams.append((event.detail, event.streams))
+        elif event.kind == "silent":
+            notice = {"e": "status", "status": "silent", "m": event.detail,
+                      "streams": list(event.streams)}  # fmt: skip
+            say(f"binstream: {event.detail}", notice)
         elif event.kind == "renewed":
             say(f"binstream: {event.detail}", {"e": "status", "status": "renewed",
                                                "m": event.detail})  # fmt: skip
@@ -626,6 +630,7 @@ class _Run:
                 ),
                 stall_timeout=config.stall_timeout,
                 check_symbols=config.check_symbols,
+                silence=config.silence,
                 on_status=self.on_status,
                 # JSON lines of exactly what Binance sent: no decode-and-re-encode round trip.
                 raw_frames=config.format == "json" and config.book is None,

@@ -1,0 +1,65 @@
+"""`binstream` names a stream that sends nothing, in one stderr line, while the others go
+on; --silence watches streams without a pace of their own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+
+import pytest
+
+from binstream.server import LocalExchange
+
+from ..conftest import cli_env, spawn
+
+pytestmark = pytest.mark.usefixtures("transport")
+
+
+async def silent_line(exchange: LocalExchange, *args: str) -> tuple[str, int, int]:
+    """Run a multiplex until its first silence notice; the line, stdout lines, exit code."""
+    proc = await spawn(
+        sys.executable, "-m", "binstream", "multiplex", *args, "--endpoint", exchange.url,
+        "--json", "--no-symbol-check", stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(),
+    )  # fmt: skip
+    assert proc.stderr is not None and proc.stdout is not None
+    lines = 0
+
+    async def count() -> None:
+        nonlocal lines
+        assert proc.stdout is not None
+        async for _ in proc.stdout:
+            lines += 1
+
+    counter = asyncio.create_task(count())
+    try:
+        async with asyncio.timeout(15):
+            line = ""
+            while "silent" not in line:
+                line = (await proc.stderr.readline()).decode()
+                assert line, "binstream ended without saying a stream is silent"
+        proc.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(proc.wait(), 10)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await counter
+    return line, lines, code
+
+
+async def test_a_silent_stream_is_one_line_and_the_rest_streams_on(exchange: LocalExchange) -> None:
+    line, printed, code = await silent_line(exchange, "bnbbtc@trade", "nosuchbtc@kline_1s")
+    assert line == "binstream: nosuchbtc@kline_1s is silent: no message for 5s\n"
+    assert printed > 0 and code == 130
+
+
+@pytest.mark.transport_independent
+async def test_silence_option_watches_trades_and_says_it_as_json(
+    exchange: LocalExchange,
+) -> None:
+    line, _, _ = await silent_line(exchange, "bnbbtc@trade", "nosuchbtc@trade", "--silence",
+                                   "1", "--errors", "json")  # fmt: skip
+    assert json.loads(line) == {"e": "status", "status": "silent", "streams": ["nosuchbtc@trade"],
+                                "m": "nosuchbtc@trade is silent: no message for 1s"}  # fmt: skip
