@@ -78,7 +78,7 @@ def _plain_messages(
         ):
             return None
         if streams is not None:
-            names = set(map(dict.get, messages, repeat("stream")))
+            names: set[Any] = set(map(dict.get, messages, repeat("stream")))
             if not names <= streams.keys():
                 return None
             heard |= names
