@@ -21,7 +21,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --levels -l --check --snapshot-limit --replay --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --levels -l --check --snapshot-limit --replay --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         book-ticker)
             case "$prev" in
@@ -32,21 +32,21 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         consume)
             case "$prev" in
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --subject -s --since --from-start --stop-at-end --speed --js-stream --creds --count -n --format -f --json --quiet -q --errors --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --subject -s --since --from-start --stop-at-end --speed --js-stream --creds --count -n --format -f --json --quiet -q --errors --verbose -v --metrics" -- "$cur"))
             ;;
         convert)
             case "$prev" in
                 --to) COMPREPLY=($(compgen -W "parquet tardis-csv" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --to --output -o --quiet -q --errors --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --to --output -o --quiet -q --errors --verbose -v --metrics" -- "$cur"))
             ;;
         demo)
             case "$prev" in
@@ -54,7 +54,7 @@ _binstream() {
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --market --format -f --json --count -n --timeout --quiet -q --errors --verbose -v market user" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --market --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics market user" -- "$cur"))
             ;;
         depth)
             case "$prev" in
@@ -67,7 +67,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --depth -d --speed --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --depth -d --speed --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         kline)
             case "$prev" in
@@ -80,7 +80,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --interval -i --tz --contract --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --interval -i --tz --contract --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         liquidations)
             case "$prev" in
@@ -91,7 +91,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         mark-price)
             case "$prev" in
@@ -102,7 +102,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --slow --index --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --slow --index --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         multiplex)
             case "$prev" in
@@ -113,7 +113,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --control --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --control --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         publish)
             case "$prev" in
@@ -123,7 +123,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --to --shard --subject-prefix --js-stream --retention --max-age --replicas --dup-window --buffer --in-flight --creds --market --tld --testnet --endpoint --retries --symbol-check --silence --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --to --shard --subject-prefix --js-stream --retention --max-age --replicas --dup-window --buffer --in-flight --creds --market --tld --testnet --endpoint --retries --symbol-check --silence --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport" -- "$cur"))
             ;;
         record)
             case "$prev" in
@@ -132,19 +132,19 @@ _binstream() {
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --output -o --rotate-size --rotate-every --snapshots --convert --market --tld --testnet --endpoint --retries --symbol-check --silence --count -n --timeout --quiet -q --errors --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --output -o --rotate-size --rotate-every --snapshots --convert --market --tld --testnet --endpoint --retries --symbol-check --silence --count -n --timeout --quiet -q --errors --verbose -v --metrics" -- "$cur"))
             ;;
         replay)
             case "$prev" in
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --speed --loop --count -n --format -f --json --quiet -q --errors --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --speed --loop --count -n --format -f --json --quiet -q --errors --verbose -v --metrics" -- "$cur"))
             ;;
         serve)
             case "$prev" in
             esac
-            COMPREPLY=($(compgen -W "--help -h --port -p --host --interval --seed --drop-after --no-close-frame --stall-after --garbage-every --refuse --delay --shutdown-after --replay --replay-speed --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --port -p --host --interval --seed --drop-after --no-close-frame --stall-after --garbage-every --refuse --delay --shutdown-after --replay --replay-speed --connection-limit --metrics --verbose -v" -- "$cur"))
             ;;
         ticker)
             case "$prev" in
@@ -157,7 +157,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --mini --window --sort --top --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --mini --window --sort --top --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         trade)
             case "$prev" in
@@ -168,7 +168,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --agg --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --agg --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events" -- "$cur"))
             ;;
         user)
             case "$prev" in
@@ -177,7 +177,7 @@ _binstream() {
                 --format|-f) COMPREPLY=($(compgen -W "auto json table" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --api-key --secret-file --private-key --private-key-passphrase --logon --recv-window --portfolio --margin --isolated --events --keepalive --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --api-key --secret-file --private-key --private-key-passphrase --logon --recv-window --portfolio --margin --isolated --events --keepalive --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics" -- "$cur"))
             ;;
     esac
 }

@@ -24,7 +24,17 @@ ALLOWED = {
     "jetstream": {"model", "asyncio"},
     "server": {"model", "asyncio"},
     "export": {"model"},
-    "cli": {"model", "transport", "asyncio", "threaded", "jetstream", "server", "export"},
+    "metrics": {"model", "asyncio"},
+    "cli": {
+        "model",
+        "transport",
+        "asyncio",
+        "threaded",
+        "jetstream",
+        "server",
+        "export",
+        "metrics",
+    },
 }
 #: Libraries that do I/O or draw: never imported by the pure model.
 IO_LIBRARIES = {"asyncio", "websockets", "picows", "rich", "typer", "nats", "threading"}

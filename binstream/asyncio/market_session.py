@@ -259,6 +259,9 @@ class MarketSession:
         socket = link.socket
         buffer = socket.buffer
         combined = link.plan.combined
+        traffic = socket.stats.traffic
+        if traffic is not None and batch:
+            traffic.count(batch, None if combined else link.plan.streams[0], time.time())
         subs = self.subscriptions(link)
         stream_set = subs.streams
         leaving = subs.leaving

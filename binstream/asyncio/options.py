@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ..traffic import Traffic
 from .buffer import OverflowPolicy
 
 
@@ -76,6 +77,8 @@ class SocketOptions:
     #: as silent; None: only streams pushed on a clock are watched
     #: (:mod:`binstream.silence`).
     silence: float | None = None
+    #: Count messages, bytes and receive lag per stream (``socket.stats.traffic``).
+    stream_stats: bool = False
     on_status: Callable[[StatusEvent], None] | None = None
 
 
@@ -98,12 +101,36 @@ class StatusEvent:
 
 @dataclass
 class SocketStats:
-    """Counters a caller may read at any time."""
+    """Counters a caller may read at any time (``socket.stats``; ``--metrics`` exports them).
+
+    ``drops`` counts lost connections by reason (:func:`drop_reason`); ``traffic`` holds
+    messages, bytes and receive lag per stream when the socket's options ask for
+    ``stream_stats`` (None otherwise: counting them costs a little on every batch).
+    """
 
     received: int = 0
     reconnects: int = 0
     invalid: int = 0
     connected_at: float | None = None
+    drops: dict[str, int] = field(default_factory=dict)
+    traffic: Traffic | None = None
+
+
+def drop_reason(detail: str) -> str:
+    """A short label for why a connection was lost, from its description: ``closed`` (a
+    close frame), ``lost`` (none), ``refused`` (code 1008: a limit), ``stalled``,
+    ``silent``, or ``error``."""
+    if "stalled" in detail:
+        return "stalled"
+    if "silent" in detail:
+        return "silent"
+    if "no close frame" in detail:
+        return "lost"
+    if "code 1008" in detail:
+        return "refused"
+    if "closed" in detail:
+        return "closed"
+    return "error"
 
 
 def retries_value(value: float | int | str | None) -> float:

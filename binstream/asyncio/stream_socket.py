@@ -19,10 +19,11 @@ from ..errors import ReceiveTimeoutError, StreamClosedError, StreamError, Unknow
 from ..events import EventKind, SocketEvent, mask_url
 from ..framecheck import decode_frame
 from ..messages import CLOSED, UNABLE_TO_CONNECT, error_message
+from ..traffic import Traffic
 from ..venues import Route
 from .buffer import MessageBuffer
 from .link import Link, LinkSession
-from .options import SocketOptions, SocketState, SocketStats, StatusEvent
+from .options import SocketOptions, SocketState, SocketStats, StatusEvent, drop_reason
 from .subscriptions import SubscriptionError, Subscriptions
 
 log = logging.getLogger("binstream")
@@ -61,7 +62,7 @@ class StreamSocket:
         self._session_factory = session_factory or _market_session
         self.options = options
         self.buffer = MessageBuffer(options.max_queue_size, options.overflow)
-        self.stats = SocketStats()
+        self.stats = SocketStats(traffic=Traffic() if options.stream_stats else None)
         self.state = SocketState.CONNECTING
         self.give_up_reason: str | None = None
         self._plans = plans
@@ -418,6 +419,8 @@ class StreamSocket:
         if self._closed:
             return
         log.warning("%s: %s", self.path, detail)
+        reason = drop_reason(detail)
+        self.stats.drops[reason] = self.stats.drops.get(reason, 0) + 1
         self.buffer.put_control(error_message(CLOSED, detail))
 
     def _give_up(self, reason: str, attempts: int, kind: str = UNABLE_TO_CONNECT) -> None:

@@ -13,7 +13,18 @@ from ..venues import Market
 from . import errors
 from .app import command
 from .exitcodes import ExitCode
-from .option_groups import DISPLAY, LIMITS, VOICE, Display, Limits, VerboseOpt, Voice, with_groups
+from .option_groups import (
+    DISPLAY,
+    LIMITS,
+    VOICE,
+    Display,
+    Limits,
+    MetricsOpt,
+    VerboseOpt,
+    Voice,
+    checked_metrics,
+    with_groups,
+)
 from .recording import checked_recording, speed_value
 from .running import finish, setup_logging
 from .streaming import config_from, prepare
@@ -76,6 +87,17 @@ def serve(
     replay_speed: Annotated[
         str, typer.Option("--replay-speed", help="Pace of --replay: 1, 10, max.")
     ] = "1",
+    connection_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--connection-limit",
+            help="Refuse connection attempts beyond N per SECONDS with HTTP 429, as Binance "
+            "does (300/300), to try a client's reconnect storms.",
+            show_default=False,
+            metavar="N/SECONDS",
+        ),
+    ] = None,
+    metrics: MetricsOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Run the local Binance-compatible exchange in the foreground.
@@ -93,10 +115,14 @@ def serve(
       binstream serve --port 9000 --drop-after 100 --garbage-every 50
 
       binstream serve --replay session.jsonl.zst
+
+      binstream serve --port 9000 --connection-limit 300/300 --metrics :9100
     """  # fmt: skip
     from ..server import Faults, LocalExchange
 
     setup_logging(verbose)
+    limit = _connection_limit(connection_limit)
+    metrics_address = checked_metrics(metrics)
     faults = Faults(
         drop_after=drop_after,
         drop_close_frame=not no_close_frame,
@@ -119,8 +145,21 @@ def serve(
                 errors.status(text, "truncated", m=text)
 
         exchange = LocalExchange(host, port, interval=interval, seed=seed, faults=faults,
-                                 replay=replay_source, on_notice=notice)  # fmt: skip
+                                 replay=replay_source, on_notice=notice,
+                                 connection_limit=limit)  # fmt: skip
         await exchange.start()
+        exporter = None
+        if metrics_address is not None:
+            from ..metrics import MetricsServer
+            from .metrics import start_metrics
+
+            def say(text: str, event: dict[str, object]) -> None:
+                errors.status(text.removeprefix("binstream: "), "metrics", url=event["url"])
+
+            def measure(server: MetricsServer) -> None:
+                server.add_exchange(lambda: exchange)
+
+            exporter = start_metrics(metrics_address, say, measure)
         if refuse:
             exchange.refuse(count=refuse)
         typer.echo(exchange.url)
@@ -131,10 +170,29 @@ def serve(
             markets = ", ".join(f"{m} {exchange.market_url(m)}" for m in ("usdm", "coinm",
                                                                          "options"))  # fmt: skip
             typer.echo(f"binstream: derivatives: {markets}", err=True)
-        await exchange.serve_forever()
+        try:
+            await exchange.serve_forever()
+        finally:
+            if exporter is not None:
+                exporter.stop()
         return ExitCode.OK
 
     finish(main())
+
+
+def _connection_limit(text: str | None) -> tuple[int, float] | None:
+    """``--connection-limit N/SECONDS`` as (N, SECONDS); a usage error if malformed."""
+    if text is None:
+        return None
+    count, _, seconds = text.partition("/")
+    try:
+        limit = (int(count), float(seconds))
+    except ValueError:
+        limit = (0, 0.0)
+    if limit[0] < 1 or limit[1] <= 0:
+        raise typer.BadParameter(f"{text!r}: use N/SECONDS, e.g. 300/300",
+                                 param_hint="--connection-limit")  # fmt: skip
+    return limit
 
 
 class DemoWhat(StrEnum):

@@ -289,4 +289,5 @@ def consume(
     query = LogQuery(subject=subject, since=start, from_start=from_start,
                      stop_at_end=stop_at_end, js_stream=js_stream)  # fmt: skip
     finish(run_entries(paced(read_log(options, query), pace), format=display.format,
-                       count=count, quiet=voice.quiet, errors=voice.errors.value))  # fmt: skip
+                       count=count, quiet=voice.quiet, errors=voice.errors.value,
+                       metrics=voice.metrics_address()))  # fmt: skip

@@ -86,6 +86,36 @@ FormatOpt = Annotated[
     typer.Option("--format", "-f", help="auto: a table on a terminal, JSON lines when piped."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
+MetricsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics",
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics (pip install "
+        "binstream\\[metrics]); :PORT listens on 127.0.0.1.",
+        show_default=False,
+        metavar="HOST:PORT",
+    ),
+]
+
+
+def checked_metrics(address: str | None) -> str | None:
+    """``--metrics`` checked: a usage error if malformed or the extra is missing."""
+    if address is None:
+        return None
+    from ..metrics.exporter import parse_address
+
+    try:
+        parse_address(address)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc).split(": ", 1)[1], param_hint="--metrics") from None
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        raise typer.BadParameter(
+            "metrics need prometheus_client: pip install 'binstream[metrics]'",
+            param_hint="--metrics",
+        ) from None
+    return address
 
 
 # -- groups -----------------------------------------------------------------------------
@@ -211,6 +241,11 @@ class Voice:
         ErrorFormat, typer.Option("--errors", help="How error notices look on stderr.")
     ] = ErrorFormat.text
     verbose: VerboseOpt = 0
+    metrics: MetricsOpt = None
+
+    def metrics_address(self) -> str | None:
+        """``--metrics`` checked (a usage error if malformed or the extra is missing)."""
+        return checked_metrics(self.metrics)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,11 +27,13 @@ from ..errors import ReceiveTimeoutError, StreamClosedError
 from ..messages import CLOSED, FINAL, INVALID_MESSAGE, is_error
 from ..venues import Market, market_value
 from .exitcodes import ExitCode
+from .metrics import start_metrics
 from .render.notices import Notices
 from .render.status import StatusLine
 
 if TYPE_CHECKING:
     from ..jetstream.publisher import JetStreamSink
+    from ..metrics import MetricsServer
     from ..recording import Entry
 
 
@@ -79,6 +81,8 @@ class RunConfig:
     account: dict[str, Any] | None = None
     logon: bool = False
     recv_window: int | None = None
+    #: ``HOST:PORT`` to serve Prometheus metrics on (``--metrics``).
+    metrics: str | None = None
     #: Publish into NATS JetStream instead of printing: JetStreamSink's keyword arguments.
     publish: dict[str, Any] | None = None
 
@@ -191,6 +195,8 @@ class _RecordOutput:
         self.continuity = DepthContinuity()
         self.fetch_snapshot = fetch_snapshot if self.depth_streams else None
         self._fetching: dict[str, asyncio.Task[None]] = {}
+        #: Gaps recorded: lost connections and skipped update ids (for ``--metrics``).
+        self.gaps = 0
         # Items are (time, frames), (time, gap reason, streams), (time, stream, snapshot
         # body) and (time, None) for a flush: a few batches in flight.
         self.handoff = Handoff("binstream-record", self._write, loop, high=8)
@@ -268,6 +274,7 @@ class _RecordOutput:
             except (KeyError, TypeError, ValueError):
                 continue
             if missing is not None:
+                self.gaps += 1
                 self.writer.write_gap("update ids skipped", received, stream=name,
                                       missing=missing)  # fmt: skip
                 if self.on_notice is not None:
@@ -311,6 +318,7 @@ class _RecordOutput:
     def gap(self, reason: str, streams: tuple[str, ...]) -> None:
         """Record a gap after what was fed so far; a diff-depth stream among ``streams``
         gets a new snapshot once its events flow again."""
+        self.gaps += 1
         self.handoff.feed([(time.time(), reason, tuple(streams))])
 
     async def wait_for_room(self) -> None:
@@ -370,16 +378,25 @@ async def run_book_replay(
 async def run_entries(
     entries: AsyncIterator[Entry], *, format: str, view: str = "streams",
     count: int | None = None, quiet: bool = False, errors: str = "text", source: str = "the log",
-    view_options: dict[str, Any] | None = None,
+    view_options: dict[str, Any] | None = None, metrics: str | None = None,
 ) -> ExitCode:  # fmt: skip
     """Print entries (a recording's, a JetStream log's) as a live stream prints: JSON lines
-    of the frames or a live table; gaps are notices on stderr."""
+    of the frames or a live table; gaps are notices on stderr. ``metrics``: serve the
+    count read and the gaps met at ``HOST:PORT``."""
     config = RunConfig(streams=[], format=format, view=view, count=count, quiet=quiet,  # type: ignore[arg-type]
                        errors=errors, view_options=view_options or {})  # type: ignore[arg-type]  # fmt: skip
     run = _Run(config)
     run.status.state = "reading"
     output = run.make_output(asyncio.get_running_loop())
     remaining = count
+    gaps = 0
+    if metrics is not None:
+
+        def measure(server: MetricsServer) -> None:
+            server.add_consumed(lambda: run.status.received)
+            server.add_gaps(lambda: gaps)
+
+        run.metrics = start_metrics(metrics, run.notices.say, measure)
     try:
         async for entry in entries:
             if run.stop.is_set():
@@ -390,6 +407,7 @@ async def run_entries(
                     event["stream"] = entry.stream
                 if entry.missing is not None:
                     event["missing"] = list(entry.missing)
+                gaps += 1
                 run.notices.say(f"binstream: gap in {source}: {entry.gap_text()}", event)
                 continue
             if entry.notice is not None:
@@ -411,6 +429,8 @@ async def run_entries(
         with contextlib.suppress(Exception):
             await entries.aclose()  # type: ignore[attr-defined]
         await output.close()
+        if run.metrics is not None:
+            run.metrics.stop()
         run.status.clear()
     return ExitCode.OK
 
@@ -431,6 +451,19 @@ class _Run:
         #: The streams of each dropped connection, in the order the drops are reported.
         self._dropped_streams: deque[tuple[str, tuple[str, ...]]] = deque(maxlen=64)
         self.notices = Notices(self.status, config.errors, config.quiet)
+        self.metrics: MetricsServer | None = None
+
+    def _measure(self, metrics: MetricsServer) -> None:
+        """The sources ``--metrics`` reads: the sockets, the publisher, the recording."""
+        manager = self.manager
+        if manager is not None:
+            metrics.add_sockets(lambda: manager.sockets.values())
+        if self.sink is not None:
+            sink = self.sink
+            metrics.add_publisher(lambda: sink)
+        output = self.gap_output
+        if isinstance(output, _RecordOutput):
+            metrics.add_gaps(lambda: output.gaps)
 
     def on_status(self, event: StatusEvent) -> None:
         """One notice per connection event: a drop with its retry, a reconnect, a rotation."""
@@ -631,6 +664,7 @@ class _Run:
                 stall_timeout=config.stall_timeout,
                 check_symbols=config.check_symbols,
                 silence=config.silence,
+                stream_stats=config.metrics is not None,
                 on_status=self.on_status,
                 # JSON lines of exactly what Binance sent: no decode-and-re-encode round trip.
                 raw_frames=config.format == "json" and config.book is None,
@@ -658,6 +692,8 @@ class _Run:
         output = self.make_output(loop)
         if isinstance(output, _RecordOutput):
             self.gap_output = output
+        if config.metrics is not None:
+            self.metrics = start_metrics(config.metrics, self.notices.say, self._measure)
         if self.sink is not None:
             self.gap_output = self.sink
             await self.sink.start()
@@ -701,6 +737,8 @@ class _Run:
             for helper in helpers:
                 helper.cancel()
             await output.close()
+            if self.metrics is not None:
+                self.metrics.stop()
             if self.sink is not None:
                 self._say_published(self.sink)
             self.status.clear()

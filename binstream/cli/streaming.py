@@ -54,7 +54,8 @@ def config_from(
     if limits is not None:
         values.update(count=limits.count, timeout=limits.timeout)
     if voice is not None:
-        values.update(quiet=voice.quiet, errors=voice.errors.value)
+        values.update(quiet=voice.quiet, errors=voice.errors.value,
+                      metrics=voice.metrics_address())  # fmt: skip
     if resilience is not None:
         transport = resilience.transport.value if resilience.transport else None
         preload_transport(transport)

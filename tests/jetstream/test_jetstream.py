@@ -330,3 +330,19 @@ async def test_sigterm_stops_publish_with_its_closing_counts(
     assert counts["stored"] >= 30
     assert_exactly_once(trade_ids(await stored(nats_server.url)))
     assert len(trade_ids(await stored(nats_server.url))) == counts["stored"] + counts["duplicates"]
+
+
+async def test_publish_and_consume_serve_their_counts_as_metrics(
+    exchange: LocalExchange, nats_server: NatsServer
+) -> None:
+    from ..cli.test_metrics import running, until, value
+
+    async with running("publish", "bnbbtc@trade", "--endpoint", exchange.url, "--to",
+                       nats_server.url) as url:  # fmt: skip
+        samples = await until(
+            url, lambda s: value(s, "binstream_publish_acknowledged_total", outcome="stored") > 5
+        )
+    assert value(samples, "binstream_publish_pending") >= 0
+    assert value(samples, "binstream_messages_total", stream="bnbbtc@trade") > 5
+    async with running("consume", nats_server.url, "--from-start") as url:
+        samples = await until(url, lambda s: value(s, "binstream_consumed_messages_total") > 5)
