@@ -84,6 +84,17 @@ async def spawn(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
     return proc
 
 
+async def line_with(stream: asyncio.StreamReader, text: str, timeout: float = 15) -> str:
+    """The first line of ``stream`` (a child's stderr) that holds ``text``; fails if the
+    stream ends first or nothing comes within ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while True:
+            line = (await stream.readline()).decode()
+            assert line, f"the process ended before saying {text!r}"
+            if text in line:
+                return line
+
+
 def spawn_sync(*args: Any, **kwargs: Any) -> subprocess.Popen[Any]:
     """:class:`subprocess.Popen` with default signal dispositions, reaped after the test."""
     proc = subprocess.Popen(*args, preexec_fn=default_signals, **kwargs)

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from binstream import BinanceSocketManager, SocketOptions
 from binstream.server import LocalExchange
 
-from ..conftest import cli_env, run_cli, spawn
+from ..conftest import cli_env, line_with, run_cli, spawn
 
 pytestmark = pytest.mark.usefixtures("transport")
 
@@ -41,11 +41,7 @@ async def running(*args: str) -> AsyncIterator[str]:
                        stderr=asyncio.subprocess.PIPE, env=cli_env())  # fmt: skip
     assert proc.stderr is not None
     try:
-        async with asyncio.timeout(15):
-            line = ""
-            while "metrics at" not in line:
-                line = (await proc.stderr.readline()).decode()
-                assert line, "the process ended before serving metrics"
+        line = await line_with(proc.stderr, "metrics at")
         yield line.rsplit(" ", 1)[1].strip()
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 10) == 130

@@ -12,7 +12,7 @@ import pytest
 
 from binstream.server import LocalExchange
 
-from ..conftest import cli_env, spawn
+from ..conftest import cli_env, line_with, spawn
 
 pytestmark = pytest.mark.usefixtures("transport")
 
@@ -35,11 +35,7 @@ async def silent_line(exchange: LocalExchange, *args: str) -> tuple[str, int, in
 
     counter = asyncio.create_task(count())
     try:
-        async with asyncio.timeout(15):
-            line = ""
-            while "silent" not in line:
-                line = (await proc.stderr.readline()).decode()
-                assert line, "binstream ended without saying a stream is silent"
+        line = await line_with(proc.stderr, "silent")
         proc.send_signal(signal.SIGINT)
         code = await asyncio.wait_for(proc.wait(), 10)
     finally:
