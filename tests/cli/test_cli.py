@@ -366,7 +366,8 @@ async def test_version_and_help_examples() -> None:
     result = await run_cli("--version")
     assert result.code == 0 and result.stdout.startswith("binstream ")
     # The fast path's parts: both C extensions built, msgspec installed.
-    assert "frames split in C, checked with msgspec, lines written in C" in result.stdout
+    assert ("frames split in C, checked with msgspec, lines written in C, SBE decoded in C"
+            in result.stdout)  # fmt: skip
     commands = ("trade", "ticker", "depth", "kline", "book-ticker", "multiplex", "serve", "demo",
                 "publish", "consume")  # fmt: skip
     helps = await asyncio.gather(*(run_cli(command, "--help") for command in commands))
