@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote, urlsplit
 
 from .errors import EndpointError
@@ -55,6 +55,20 @@ _DERIVATIVES = {
          "wss://testnet.binancefuture.com/ws-fapi/v1"),
     ),
 }  # fmt: skip
+#: Binance's SBE market-data hosts, live and testnet (sbe-market-data-streams.md).
+SBE_HOSTS = ("wss://stream-sbe.binance.com:9443", "wss://stream-sbe.testnet.binance.vision")
+#: Where ``binstream serve`` serves the SBE streams, below its root.
+LOCAL_SBE_PATH = "/sbe"
+
+
+def sbe_base(*, testnet: bool = False, root: str | None = None) -> str:
+    """The SBE streams' base URL: Binance's SBE host, or ``<root>/sbe`` on a local exchange
+    whose root (``$BINSTREAM_ENDPOINT``, a manager's ``endpoint``) is given."""
+    if root:
+        return check_ws_url(root).rstrip("/") + LOCAL_SBE_PATH
+    return SBE_HOSTS[1 if testnet else 0]
+
+
 #: The path of each market on binstream's local exchange (``binstream serve``).
 LOCAL_PATHS = {Market.SPOT: "", Market.USDM: "/usdm", Market.COINM: "/coinm",
                Market.OPTIONS: "/options"}  # fmt: skip
@@ -227,12 +241,17 @@ class ConnectionPlan:
     route: Route = Route.NONE
     base: str = ""
     venue: Venue = VENUES[Market.SPOT]
+    #: SBE: events come as binary frames (decoded with :mod:`binstream.sbe`).
+    binary: bool = False
+    #: Headers of the upgrade request (the SBE host's API key: never shown).
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def sibling(self, route: Route) -> ConnectionPlan:
         """An empty combined connection on ``route`` of the same host, to SUBSCRIBE on."""
         base = self.base or self.url.split("/stream", 1)[0].split("/ws", 1)[0]
         path = f"/{route.value}" if route is not Route.NONE else ""
-        return ConnectionPlan(f"{base}{path}/stream", (), (), True, route, base, self.venue)
+        return replace(self, url=f"{base}{path}/stream", streams=(), subscribe=(),
+                       combined=True, route=route, base=base)  # fmt: skip
 
 
 def shard(streams: Sequence[str], size: int = MAX_STREAMS_PER_CONNECTION) -> list[list[str]]:

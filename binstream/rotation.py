@@ -32,6 +32,10 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
+#: A frame as received: text, or binary (SBE).
+Frame = str | bytes
+
+
 class Switch(Generic[T]):
     """Which frames to deliver while two connections overlap; see the module docstring.
 
@@ -42,11 +46,11 @@ class Switch(Generic[T]):
     def __init__(self) -> None:
         #: Frames the old connection delivered since the new one opened, with multiplicity,
         #: and in order (after the switch: those the new connection may still repeat).
-        self._seen: Counter[str] = Counter()
-        self._old: list[str] = []
+        self._seen: Counter[Frame] = Counter()
+        self._old: list[Frame] = []
         #: The new connection's frames held back until the switch, in order.
-        self._held: list[tuple[str, T]] = []
-        self._held_set: set[str] = set()
+        self._held: list[tuple[Frame, T]] = []
+        self._held_set: set[Frame] = set()
         self.switched = False
 
     @property
@@ -54,7 +58,7 @@ class Switch(Generic[T]):
         """How many of the new connection's frames are held back."""
         return len(self._held)
 
-    def from_old(self, frame: str, item: T | None = None) -> list[T]:
+    def from_old(self, frame: Frame, item: T | None = None) -> list[T]:
         """A frame of the old connection: delivered before the switch, ignored after."""
         if self.switched:
             return []
@@ -65,7 +69,7 @@ class Switch(Generic[T]):
             out.extend(self._switch(frame))
         return out
 
-    def from_new(self, frame: str, item: T | None = None) -> list[T]:
+    def from_new(self, frame: Frame, item: T | None = None) -> list[T]:
         """A frame of the new connection: held before the switch; after it, delivered
         unless the old connection delivered it already."""
         value: T = frame if item is None else item  # type: ignore[assignment]
@@ -90,7 +94,7 @@ class Switch(Generic[T]):
         """Switched, and the new connection repeated every frame the old one delivered."""
         return self.switched and not self._seen
 
-    def _consume(self, frame: str) -> bool:
+    def _consume(self, frame: Frame) -> bool:
         count = self._seen.get(frame)
         if not count:
             return False
@@ -100,7 +104,7 @@ class Switch(Generic[T]):
             self._seen[frame] = count - 1
         return True
 
-    def _switch(self, at: str | None) -> list[T]:
+    def _switch(self, at: Frame | None) -> list[T]:
         """Switch at the common frame ``at`` (None: without one); returns the held frames
         the old connection did not deliver."""
         self.switched = True

@@ -34,6 +34,9 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from .errors import InvalidStreamError
+from .streams import normalize_symbol
+
 #: The stream schema's id and the version this decoder was written from.
 SCHEMA_ID = 1
 SCHEMA_VERSION = 0
@@ -172,6 +175,32 @@ def decode(frame: bytes) -> list[dict[str, Any]]:
     asks, at = _levels(frame, at, pe, qe, "asks")
     return [{"e": "depthUpdate", "E": event_time, "s": _symbol(frame, at), "U": first,
              "u": last, "b": bids, "a": asks}]  # fmt: skip
+
+
+_TYPES_BY_KEY = {t.lower(): t for t in SBE_STREAM_TYPES}
+#: The stream type of each decoded event's ``e``.
+EVENT_STREAM_TYPES = {"trade": "trade", "bestBidAsk": "bestBidAsk", "depthSnapshot": "depth20",
+                      "depthUpdate": "depth"}  # fmt: skip
+
+
+def normalize_sbe_stream(name: str) -> str:
+    """An SBE stream name in Binance's spelling (``BNBBTC@bestbidask`` →
+    ``bnbbtc@bestBidAsk``); :class:`~binstream.errors.InvalidStreamError` naming the four
+    SBE streams otherwise."""
+    symbol, _, kind = name.strip().partition("@")
+    found = _TYPES_BY_KEY.get(kind.lower())
+    if not symbol or found is None:
+        raise InvalidStreamError(
+            f"invalid SBE stream {name!r}: SBE streams are <symbol>@trade, <symbol>@bestBidAsk,"
+            " <symbol>@depth20 and <symbol>@depth"
+        )
+    return f"{normalize_symbol(symbol)}@{found}"
+
+
+def event_stream(event: dict[str, Any]) -> str:
+    """The stream a decoded event came from (``bnbbtc@depth``): binary frames carry no
+    ``{"stream": ...}`` wrapper on a combined connection."""
+    return f"{str(event['s']).lower()}@{EVENT_STREAM_TYPES[event['e']]}"
 
 
 def stream_name(template: int, symbol: str) -> str:

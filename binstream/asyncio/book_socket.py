@@ -54,8 +54,11 @@ class BookSocket:
         rest_timeout: float = 10.0,
         snapshot_retries: int = 5,
         market: object = Market.SPOT,
+        sbe: bool = False,
     ) -> None:
         chosen = market_value(market)
+        if sbe and chosen is not Market.SPOT:
+            raise InvalidStreamError("SBE streams are spot only: drop sbe or the market")
         if chosen is Market.OPTIONS:
             raise InvalidStreamError(
                 "options have no diff-depth procedure to keep a local book; use "
@@ -65,7 +68,12 @@ class BookSocket:
         endpoints = manager.endpoints_for(chosen)
         if chosen is Market.SPOT:
             self.symbol = normalize_symbol(symbol).upper()
-            self.socket = manager.depth_socket(symbol, None, speed)
+            # SBE's diff depth carries the same U/u ids (bookUpdateId) as the JSON stream's.
+            self.socket = (
+                manager.sbe_socket(f"{symbol}@depth")
+                if sbe
+                else manager.depth_socket(symbol, None, speed)
+            )
             self.book: OrderBook = OrderBook()
         else:
             self.symbol = normalize_venue_symbol(symbol, venue).upper()

@@ -253,6 +253,7 @@ class Link:
                 max_size=opts.max_size,
                 max_queue=64,
                 user_agent="binstream",
+                **({"headers": self.plan.headers} if self.plan.headers else {}),
             )
         except WireError as exc:
             fatal = fatal_reason(exc)

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..derivative_streams import normalize_market_streams
 from ..endpoints import Endpoints
-from ..errors import InvalidStreamError
+from ..errors import InvalidStreamError, MissingKeysError
+from ..sbe import normalize_sbe_stream
 from ..streams import (
     ALL_MARKET_MINI_TICKER_STREAM,
     KlineInterval,
@@ -113,7 +114,10 @@ class BinanceSocketManager(DerivativesSockets):
         self.tld = tld if tld is not None else getattr(client, "tld", "com")
         self.testnet = bool(testnet if testnet is not None else getattr(client, "testnet", False))
         self._endpoint = endpoint
-        self._endpoint_overrides = {market_value(k): v for k, v in (endpoints or {}).items()}
+        overrides = dict(endpoints or {})
+        #: ``endpoints={"sbe": URL}``: the SBE streams' base URL.
+        self._sbe_endpoint = overrides.pop("sbe", None)
+        self._endpoint_overrides = {market_value(k): v for k, v in overrides.items()}
         self.endpoints = Endpoints.resolve(
             tld=self.tld,
             testnet=self.testnet,
@@ -194,6 +198,53 @@ class BinanceSocketManager(DerivativesSockets):
         chosen = market_value(market)
         names = normalize_market_streams([streams] if isinstance(streams, str) else streams, chosen)
         await SYMBOL_CATALOG.check(self.endpoints_for(chosen), names)
+
+    # -- SBE market data ------------------------------------------------------------------
+
+    def sbe_socket(self, streams: str | Iterable[str], *, raw: bool = False) -> StreamSocket:
+        """Binance's SBE market-data streams (``<symbol>@trade``, ``@bestBidAsk``,
+        ``@depth20``, ``@depth``) from the SBE host, decoded (:mod:`binstream.sbe`): dicts
+        with the JSON streams' keys, one per trade, prices as exact decimal strings, times
+        in microseconds; several streams come wrapped as ``{"stream", "data"}``, as on a
+        combined JSON connection. ``raw=True`` hands out the binary frames untouched.
+
+        Needs an API key (Binance asks for an Ed25519 key; no signature), sent in the
+        ``X-MBX-APIKEY`` header: ``api_key=`` or the client's. The host is Binance's
+        (``stream-sbe.binance.com:9443``, or the testnet's), ``endpoints={"sbe": URL}``, or
+        ``<endpoint>/sbe`` when ``endpoint`` names a local exchange.
+        """
+        asked = [streams] if isinstance(streams, str) else streams
+        names = list(dict.fromkeys(normalize_sbe_stream(name) for name in asked))
+        if not names:
+            raise InvalidStreamError("no SBE stream given: name one, e.g. bnbbtc@trade")
+        if not self._api_key:
+            raise MissingKeysError(
+                "SBE streams need an API key (Binance asks for an Ed25519 key): api_key=, or "
+                "the client's API_KEY"
+            )
+        from ..endpoints import endpoint_from_env, sbe_base
+
+        root = self._endpoint or endpoint_from_env(Market.SPOT)
+        base = self._sbe_endpoint or sbe_base(testnet=self.testnet, root=root)
+        combined = len(names) > 1
+        path = (
+            "sbe:"
+            + ("streams=" + "/".join(names) if combined else names[0])
+            + (":raw" if raw else "")
+        )
+        existing = self._sockets.get(path)
+        if existing is not None and not existing.closed:
+            return existing
+        spot = self.endpoints
+        sbe = Endpoints(base, spot.rest, spot.ws_api, Market.SPOT)
+        headers = {"X-MBX-APIKEY": self._api_key}
+        plans = [replace(plan, binary=True, headers=headers)
+                 for plan in sbe.plan(names, combined=combined)]  # fmt: skip
+        check = partial(SYMBOL_CATALOG.check, spot) if self.options.check_symbols else None
+        options = replace(self.options, raw_frames=True) if raw else self.options
+        socket = StreamSocket(path, plans, options, on_close=self._forget, symbol_check=check)
+        self._sockets[path] = socket
+        return socket
 
     # -- the generic factory -------------------------------------------------------------
 
@@ -309,6 +360,7 @@ class BinanceSocketManager(DerivativesSockets):
         check_interval: float | None = None,
         futures_type: object | None = None,
         market: object | None = None,
+        sbe: bool = False,
     ) -> BookSocket:
         """A local order book for ``symbol``, kept correct from diff events and snapshots.
 
@@ -316,7 +368,9 @@ class BinanceSocketManager(DerivativesSockets):
         ``"coinm"``) keeps a futures contract's book by Binance's futures procedure
         (``pu`` chaining, ``/fapi/v1/depth`` snapshots of at most 1000 levels). Yields
         ``{"e": "book", "s", "E", "lastUpdateId", "bids", "asks"}`` with the best
-        ``levels`` per side (decimal strings, best first) after every update.
+        ``levels`` per side (decimal strings, best first) after every update. ``sbe=True``
+        reads the SBE diff-depth stream (:meth:`sbe_socket`; ``E`` is then in
+        microseconds).
         """
         from ..venues import futures_market
         from .book_socket import BookSocket
@@ -332,6 +386,7 @@ class BinanceSocketManager(DerivativesSockets):
             snapshot_limit=snapshot_limit,
             check_interval=check_interval,
             market=chosen,
+            sbe=sbe,
         )
 
     def user_socket(

@@ -27,6 +27,7 @@ from ..events import EventKind
 from ..framecheck import check_frame, plain_frame, shape_of
 from ..messages import SUBSCRIBE_ERROR, error_message
 from ..rotation import Switch
+from ..sbe import SbeError, event_stream, fast_decode
 from ..silence import SilenceWatch, silence_threshold
 from ..transport.base import (
     ConnectionClosed,
@@ -288,6 +289,9 @@ class MarketSession:
                     await self._queue(buffer, list(batch))
                     link.count(len(batch))
                 return
+        if link.plan.binary:
+            await self._accept_binary(link, conn, batch, switch, side)
+            return
         decoding = not raw and switch is None
         if decoding and batch:
             messages = _plain_messages(batch, stream_set if combined else None, self.heard)
@@ -374,6 +378,74 @@ class MarketSession:
         await self._queue(buffer, ready)
         if accepted:
             link.count(accepted)
+
+    async def _accept_binary(
+        self, link: Link, conn: WireConnection, batch: Any, switch: Switch[Any] | None, side: str
+    ) -> None:
+        """An SBE connection's batch: binary frames are events (decoded unless the socket
+        hands out raw frames); text frames are control replies and ``serverShutdown``."""
+        socket = link.socket
+        buffer = socket.buffer
+        combined = link.plan.combined
+        raw = link.options.raw_frames
+        subs = self.subscriptions(link)
+        stream_set = subs.streams
+        ready: list[Any] = []
+        accepted = 0
+        for frame in batch:
+            if type(frame) is not bytes:
+                await self._queue(buffer, ready)
+                self._text_on_binary(link, conn, frame)
+                continue
+            if raw:
+                items: list[Any] = [frame]
+                if combined:
+                    self.heard.update(stream_set)  # raw frames are not opened to see whose
+            else:
+                try:
+                    events = fast_decode(frame)
+                except SbeError as exc:
+                    await self._queue(buffer, ready)
+                    link.invalid(frame, str(exc))
+                    continue
+                items = events
+                if combined and events:
+                    stream = event_stream(events[0])
+                    if stream not in stream_set:
+                        if stream not in subs.leaving:
+                            await self._queue(buffer, ready)
+                            link.invalid(frame, "SBE event of a stream not asked for")
+                        continue
+                    self.heard.add(stream)
+                    items = [{"stream": stream, "data": event} for event in events]
+            if switch is not None:
+                await self._queue(buffer, ready)
+                decided = switch.from_old if side == "old" else switch.from_new
+                for out in decided(frame, items):
+                    for item in out:
+                        accepted += 1
+                        await buffer.put(item)
+                continue
+            ready.extend(items)
+            accepted += len(items)
+        await self._queue(buffer, ready)
+        if accepted:
+            link.count(accepted)
+
+    def _text_on_binary(self, link: Link, conn: WireConnection, frame: str) -> None:
+        """A text frame of an SBE connection: a control reply, ``serverShutdown``, or not
+        expected there."""
+        try:
+            message = orjson.loads(frame)
+        except ValueError:
+            link.invalid(frame, "not JSON")
+            return
+        if isinstance(message, dict) and "id" in message:
+            self._control_reply(link, message)
+        elif isinstance(message, dict) and message.get("e") == "serverShutdown":
+            self._announced(link, conn, "server announced shutdown")
+        else:
+            link.invalid(frame, "a text frame that is no control reply on an SBE connection")
 
     @staticmethod
     async def _queue(buffer: MessageBuffer, ready: list[Any]) -> None:

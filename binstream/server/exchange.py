@@ -45,6 +45,8 @@ from .derivatives.venues import DerivativesVenue, split_path
 from .faults import Faults, Refusal
 from .feed import Feed, Tick, feed_for, is_diff_depth, is_well_formed, window_of
 from .httpfront import connection_class
+from .spot.sbe import encode as encode_sbe
+from .spot.sbe import json_feed_name
 
 log = logging.getLogger("binstream.server")
 
@@ -119,6 +121,8 @@ class _Client:
         self.sent = 0
         self.depth_events = 0
         self.number = 0
+        #: An SBE connection (under ``/sbe``): binary frames, no combined wrapper.
+        self.sbe = False
 
     def push(self, frame: bytes) -> None:
         if len(self.frames) >= self.limit:
@@ -128,6 +132,11 @@ class _Client:
         self.frames.append(frame)
         self.ready.set()
 
+
+#: Where the SBE streams are served (Binance serves them on a host of their own).
+SBE_PREFIX = "/sbe"
+#: The cache key of SBE frames in a step.
+SBE = "sbe"
 
 #: Paths of Binance's derivatives hosts, asked of the spot root: a client pointed at the
 #: local exchange's root for a derivatives market.
@@ -332,11 +341,21 @@ class LocalExchange:
         for kind, venue in self.venues.items():
             if venue.active:
                 ticks[kind] = venue.step(number, t)
-        raw_cache: dict[tuple[Market, str], list[bytes]] = {}
+        raw_cache: dict[tuple[Market | str, str], list[bytes]] = {}
         wrapped_cache: dict[tuple[Market, str], list[bytes]] = {}
         for client in list(self.clients):
             for name, feed in client.subs.items():
                 if feed is None or not feed.due(number):
+                    continue
+                if client.sbe:
+                    frames = raw_cache.get((SBE, name))
+                    if frames is None:
+                        lower, _, sbe_type = name.partition("@")
+                        frames = raw_cache[SBE, name] = encode_sbe(
+                            sbe_type, lower.upper(), feed.render(ticks[Market.SPOT]), t
+                        )
+                    for frame in frames:
+                        client.push(frame)
                     continue
                 source = feed.venue or client.market
                 tick = ticks[source]
@@ -376,6 +395,8 @@ class LocalExchange:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         full, _, query = request.path.partition("?")
+        if full == SBE_PREFIX or full.startswith(SBE_PREFIX + "/"):
+            return self._sbe_gate(request, full[len(SBE_PREFIX) :], query)
         market, route, path = split_path(full)
         venue = self.venues.get(market)
         if market is Market.SPOT and full.startswith(DERIVATIVES_AT_ROOT):
@@ -418,6 +439,32 @@ class LocalExchange:
         limit = VENUES[market].max_streams
         if len(streams) > limit:
             return json_response(400, {"code": -1100, "msg": f"Too many streams: at most {limit}."})
+        return None
+
+    def _sbe_gate(self, request: Request, path: str, query: str) -> Response | None:
+        """The SBE host's handshake: an API key in ``X-MBX-APIKEY`` (a key of an account
+        this exchange knows), then the same paths and limits as the JSON streams."""
+        if "websocket" not in request.headers.get("Upgrade", "").lower():
+            return json_response(404, {"code": -1, "msg": f"Not found: {SBE_PREFIX}{path}"})
+        key = request.headers.get("X-MBX-APIKEY", "")
+        if not key:
+            return json_response(401, {"code": -2014, "msg": "API-key format invalid."})
+        known = self.ws_api.accounts if self.ws_api is not None else {}
+        if key not in known:
+            refused = "Invalid API-key, IP, or permissions for action."
+            return json_response(401, {"code": -2015, "msg": refused})
+        self.connections_total += 1
+        refusal = self._over_connection_limit()
+        if refusal:
+            return json_response(429, {"code": -1003, "msg": refusal})
+        if path == "/stream":
+            streams = self._query_streams(query)
+        elif path.startswith("/ws/"):
+            streams = [unquote(s) for s in path[4:].split("/") if s]
+        else:
+            return json_response(404, {"code": -1, "msg": f"Not found: {SBE_PREFIX}{path}"})
+        if len(streams) > VENUES[Market.SPOT].max_streams:
+            return json_response(400, {"code": -1100, "msg": "Too many streams: at most 1024."})
         return None
 
     def _over_connection_limit(self) -> str:
@@ -513,6 +560,9 @@ class LocalExchange:
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         full, _, query = ws.request.path.partition("?")
+        sbe = full.startswith(SBE_PREFIX + "/")
+        if sbe:
+            full = full[len(SBE_PREFIX) :]
         market, route, path = split_path(full)
         if path == "/ws-api/v3" and self.ws_api is not None and market is Market.SPOT:
             await self.ws_api.handle(ws)
@@ -533,6 +583,7 @@ class LocalExchange:
             await self._replay_to(ws, names, combined)
             return
         client = _Client(ws, combined, self.faults.claim(), self.client_queue, market, route)
+        client.sbe = sbe
         client.number = next(self._client_numbers)
         for name in names:
             client.subs[name] = self._feed(client, name)
@@ -593,6 +644,9 @@ class LocalExchange:
 
     def _feed(self, client: _Client, name: str) -> Feed | None:
         """What ``name`` sends on ``client``'s connection (None: acknowledged, silent)."""
+        if client.sbe:  # the JSON feed whose payloads the SBE stream encodes
+            json_name = json_feed_name(name)
+            return feed_for(json_name, self.markets) if json_name else None
         venue = self.venues.get(client.market)
         if venue is None:
             return feed_for(name, self.markets)
@@ -728,7 +782,7 @@ class LocalExchange:
                 if faults.fragment_every and (client.sent + 1) % faults.fragment_every == 0:
                     await ws.send(_fragments(frame))
                 else:
-                    await ws.send(frame, text=True)
+                    await ws.send(frame, text=not client.sbe)
                 client.sent += 1
                 if faults.active and await self._apply_faults_after(client):
                     return

@@ -48,7 +48,7 @@ class Transport:
     name: str
     version: str
     #: ``await connect(url, open_timeout=, ping_interval=, ping_timeout=, close_timeout=,
-    #: max_size=, max_queue=, user_agent=)`` returns a :class:`~.base.WireConnection`.
+    #: max_size=, max_queue=, user_agent=, headers=)`` returns a :class:`~.base.WireConnection`.
     connect: Callable[..., Awaitable[WireConnection]]
 
     def __str__(self) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from picows import (
     WSCloseCode,
@@ -214,8 +214,10 @@ async def connect(
     max_size: int | None = 2**20,
     max_queue: int | None = 64,
     user_agent: str = "binstream",
+    headers: Mapping[str, str] | None = None,
 ) -> PicowsConnection:
-    """Open ``url`` and complete the opening handshake within ``open_timeout`` seconds.
+    """Open ``url`` and complete the opening handshake within ``open_timeout`` seconds;
+    ``headers`` go with the upgrade request (an API key).
 
     Raises :class:`InvalidURL`, :class:`HandshakeStatusError` (another HTTP status),
     :class:`HandshakeError`, :class:`OSError` or :class:`TimeoutError`.
@@ -236,7 +238,13 @@ async def connect(
     # and a caller that goes waits for it, briefly, to drop whatever it made.
     attempt = asyncio.ensure_future(
         _connect(
-            url, listener_factory, open_timeout, ping_interval, ping_timeout, max_size, user_agent
+            url,
+            listener_factory,
+            open_timeout,
+            ping_interval,
+            ping_timeout,
+            max_size,
+            {"User-Agent": user_agent, **(headers or {})},
         )
     )
     try:
@@ -270,7 +278,7 @@ async def _connect(
     ping_interval: float | None,
     ping_timeout: float | None,
     max_size: int | None,
-    user_agent: str,
+    headers: dict[str, str],
 ) -> PicowsConnection:
     try:
         proxy = _proxy_for(url)
@@ -284,7 +292,7 @@ async def _connect(
                 # picows waits for a pong at most as long as it waits before pinging.
                 auto_ping_reply_timeout=min(ping_timeout or 20.0, ping_interval or 20.0),
                 max_frame_size=max_size or 2**31 - 1,
-                extra_headers={"User-Agent": user_agent},
+                extra_headers=headers,
                 proxy=proxy,
             )
     except WSInvalidURL as exc:

@@ -30,6 +30,7 @@ import base64
 import os
 import socket
 import ssl
+from collections.abc import Mapping
 from typing import Any
 
 from websockets.client import ClientProtocol
@@ -362,8 +363,10 @@ async def connect(
     max_size: int | None = 2**20,
     max_queue: int | None = 64,
     user_agent: str = "binstream",
+    headers: Mapping[str, str] | None = None,
 ) -> WebsocketsConnection:
-    """Open ``url`` and complete the opening handshake within ``open_timeout`` seconds.
+    """Open ``url`` and complete the opening handshake within ``open_timeout`` seconds;
+    ``headers`` go with the upgrade request (an API key).
 
     Raises :class:`InvalidURL`, :class:`HandshakeStatusError` (another HTTP status),
     :class:`HandshakeError`, :class:`OSError` or :class:`TimeoutError`.
@@ -375,6 +378,8 @@ async def connect(
     protocol = ClientProtocol(uri, max_size=max_size)
     request = protocol.connect()
     request.headers["User-Agent"] = user_agent
+    for name, value in (headers or {}).items():
+        request.headers[name] = value
     protocol.send_request(request)
     loop = asyncio.get_running_loop()
     tls = ssl.create_default_context() if uri.secure else None
