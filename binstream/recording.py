@@ -10,6 +10,9 @@ Format (one JSON object per line; ``.zst`` names are zstd-compressed)::
     {"t": ..., "snapshot": "bnbbtc@depth@100ms", "m": <the REST depth snapshot as sent>}
     {"t": ..., "end": {"messages": 1234}}
 
+A recording of SBE streams (``"sbe": true`` in the header) stores each binary frame as
+base64 in ``"b"`` instead of ``"m"``: ``{"t": ..., "b": "EgAQJwEAAAA..."}``.
+
 Frames are stored byte for byte, so recording a replay gives identical payloads. A gap
 says where messages are missing: a connection that dropped, or (``missing``, inclusive) the
 update ids a diff-depth stream skipped. A snapshot is the REST order book fetched at the
@@ -24,6 +27,7 @@ and says so in a :attr:`Entry.notice`. Version 1 files (no ``end`` line) are rea
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +39,7 @@ import orjson
 
 from .errors import BinstreamError
 from .framecheck import decode_frame
+from .sbe import event_stream, fast_decode
 
 FORMAT = "recording"
 VERSION = 2
@@ -56,6 +61,8 @@ class Header:
     version: int = VERSION
     #: ``spot``, ``usdm``, ``coinm`` or ``options`` (version 1 files: spot).
     market: str = "spot"
+    #: The frames are Binance's SBE binary frames (:mod:`binstream.sbe`).
+    sbe: bool = False
 
 
 @dataclass
@@ -76,6 +83,10 @@ class Entry:
     missing: tuple[int, int] | None = None
     snapshot: bool = False
     notice: str | None = None
+    #: An SBE binary frame, byte for byte (``frame`` is then None).
+    binary: bytes | None = None
+    #: The recording's streams were combined (an SBE event is then wrapped).
+    combined: bool = False
     _decoded: Any = field(default=None, repr=False)
 
     def gap_text(self) -> str:
@@ -93,6 +104,18 @@ class Entry:
         if self._decoded is None and self.frame is not None:
             self._decoded = decode_frame(self.frame)
         return self._decoded
+
+    def messages(self) -> list[Any]:
+        """What a live socket hands out for this entry: the decoded frame, or an SBE
+        frame's events (one per trade; ``{"stream", "data"}`` when combined).
+        :class:`~binstream.sbe.SbeError` for a binary frame that is not of the schema."""
+        if self.binary is None:
+            return [] if self.frame is None else [self.decoded()]
+        events = fast_decode(self.binary)
+        if self.combined and events:
+            stream = event_stream(events[0])
+            return [{"stream": stream, "data": event} for event in events]
+        return events
 
 
 def _open(path: Path, mode: str) -> IO[bytes]:
@@ -130,6 +153,13 @@ class _ZstdFile:
         self._writer.close()
 
 
+def _line(stamp: str, frame: str | bytes) -> str:
+    """One message line: a text frame as it is, a binary frame in base64."""
+    if isinstance(frame, bytes):
+        return f'{{"t":{stamp},"b":"{base64.b64encode(frame).decode()}"}}\n'
+    return f'{{"t":{stamp},"m":{frame}}}\n'
+
+
 def rotated_name(path: Path, index: int) -> Path:
     """``session.jsonl.zst`` → ``session-0002.jsonl.zst`` for the second rotated file."""
     name = path.name
@@ -159,6 +189,7 @@ class RecordingWriter:
         rotate_seconds: float | None = None,
         on_finished: Callable[[Path], None] | None = None,
         market: str = "spot",
+        sbe: bool = False,
     ) -> None:
         self.path = path
         self.market = market
@@ -167,6 +198,7 @@ class RecordingWriter:
         self.rotate_bytes = rotate_bytes
         self.rotate_seconds = rotate_seconds
         self.on_finished = on_finished
+        self.sbe = sbe
         self.files: list[Path] = []
         self.count = 0
         self._segment_count = 0
@@ -187,7 +219,7 @@ class RecordingWriter:
         self._opened = time.monotonic()
         header = {"binstream": FORMAT, "version": VERSION, "market": self.market,
                   "streams": self.streams, "combined": self.combined,
-                  "started": time.time() * 1000}  # fmt: skip
+                  "started": time.time() * 1000, **({"sbe": True} if self.sbe else {})}  # fmt: skip
         self._write(orjson.dumps(header) + b"\n")
         self.flush()
 
@@ -204,15 +236,20 @@ class RecordingWriter:
             self._finish_file()
             self._open_next()
 
-    def write_frames(self, frames: list[str], received: float | None = None) -> None:
-        """Append frames received together at ``received`` (seconds; now by default)."""
+    def write_frames(self, frames: list[str | bytes], received: float | None = None) -> None:
+        """Append frames received together at ``received`` (seconds; now by default):
+        text frames as they are, binary (SBE) frames in base64."""
         if not frames:
             return
         self._maybe_rotate()
         stamp = orjson.dumps(round((received or time.time()) * 1000, 3)).decode()
-        head = f'{{"t":{stamp},"m":'
-        # One join for the batch: every line is head + frame + "}\n".
-        self._write((head + ("}\n" + head).join(frames) + "}\n").encode())
+        if any(type(f) is bytes for f in frames):
+            data = "".join(_line(stamp, f) for f in frames)
+        else:
+            head = f'{{"t":{stamp},"m":'
+            # One join for the batch: every line is head + frame + "}\n".
+            data = head + ("}\n" + head).join(cast(list[str], frames)) + "}\n"
+        self._write(data.encode())
         self.count += len(frames)
         self._segment_count += len(frames)
         self.flush_if_due()
@@ -307,11 +344,11 @@ def read_recording(path: Path) -> tuple[Header, Iterator[Entry]]:
         raise RecordingError(f"{path} line 1: not a binstream recording header") from None
     info = Header(list(header.get("streams", [])), bool(header.get("combined")),
                   float(header.get("started", 0)), int(header.get("version", 1)),
-                  str(header.get("market", "spot")))  # fmt: skip
-    return info, _entries(path, handle, info.version)
+                  str(header.get("market", "spot")), bool(header.get("sbe")))  # fmt: skip
+    return info, _entries(path, handle, info.version, info.combined)
 
 
-def _entries(path: Path, handle: IO[bytes], version: int) -> Iterator[Entry]:
+def _entries(path: Path, handle: IO[bytes], version: int, combined: bool) -> Iterator[Entry]:
     with handle:
         number = 1
         stamp = 0.0
@@ -334,7 +371,13 @@ def _entries(path: Path, handle: IO[bytes], version: int) -> Iterator[Entry]:
                 stamp = float(item["t"])
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 raise RecordingError(f"{path} line {number}: corrupt entry") from None
-            if "m" in item:
+            if "b" in item:
+                try:
+                    binary = base64.b64decode(item["b"], validate=True)
+                except (ValueError, TypeError):
+                    raise RecordingError(f"{path} line {number}: corrupt binary frame") from None
+                yield Entry(stamp, line=number, binary=binary, combined=combined)
+            elif "m" in item:
                 frame = _frame_text(raw)
                 if "snapshot" in item:
                     yield Entry(stamp, frame=frame, line=number, stream=str(item["snapshot"]),

@@ -21,7 +21,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --levels -l --check --snapshot-limit --replay --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --levels -l --check --snapshot-limit --replay --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events --sbe --api-key" -- "$cur"))
             ;;
         book-ticker)
             case "$prev" in
@@ -67,7 +67,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --depth -d --speed --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --depth -d --speed --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events --sbe --api-key" -- "$cur"))
             ;;
         kline)
             case "$prev" in
@@ -113,7 +113,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --control --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --control --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events --sbe --api-key" -- "$cur"))
             ;;
         publish)
             case "$prev" in
@@ -132,7 +132,7 @@ _binstream() {
                 --tld) COMPREPLY=($(compgen -W "com us" -- "$cur")); return ;;
                 --errors) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --output -o --rotate-size --rotate-every --snapshots --convert --market --tld --testnet --endpoint --retries --symbol-check --silence --count -n --timeout --quiet -q --errors --verbose -v --metrics" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --output -o --rotate-size --rotate-every --snapshots --convert --market --tld --testnet --endpoint --retries --symbol-check --silence --count -n --timeout --quiet -q --errors --verbose -v --metrics --sbe --api-key" -- "$cur"))
             ;;
         replay)
             case "$prev" in
@@ -168,7 +168,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --agg --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --agg --market --tld --testnet --endpoint --retries --symbol-check --silence --format -f --json --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --events --sbe --api-key" -- "$cur"))
             ;;
         user)
             case "$prev" in

@@ -16,15 +16,17 @@ from ..venues import ContractType, Market
 from . import errors
 from .app import command
 from .option_groups import (
+    SBE,
     STREAMING,
     DepthChoice,
+    Sbe,
     Streaming,
     market_streams,
     normalized_symbols,
     with_groups,
 )
 from .running import finish
-from .streaming import prepare, stream
+from .streaming import prepare, sbe_names, stream
 
 
 class TickerSort(StrEnum):
@@ -72,6 +74,7 @@ def trade(
     ],
     agg: Annotated[bool, typer.Option("--agg", help="Aggregated trades (@aggTrade).")] = False,
     opts: Streaming = STREAMING,
+    sbe: Sbe = SBE,
 ) -> None:
     """Trades as they happen.
 
@@ -79,11 +82,18 @@ def trade(
 
       binstream trade bnbbtc
 
+      BINANCE_API_KEY=... binstream trade bnbbtc --sbe
+
       binstream trade bnbbtc ethbtc --agg -n 100 | jq .p
 
       binstream trade btcusdt --market usdm --agg
     """
     market = _market(opts)
+    if sbe.sbe:
+        if agg:
+            raise typer.BadParameter("SBE has trades, not aggregated trades", param_hint="--agg")
+        stream(sbe_names([f"{s}@trade" for s in symbols], opts), opts, view="trades", sbe=sbe)
+        return
     kind = "aggTrade" if agg else "trade"
     if market is Market.OPTIONS:
         if agg:
@@ -186,6 +196,7 @@ def depth(
         ),
     ] = None,
     opts: Streaming = STREAMING,
+    sbe: Sbe = SBE,
 ) -> None:
     """Order book depth: partial book (--depth 5|10|20) or diff events.
 
@@ -196,9 +207,18 @@ def depth(
       binstream depth bnbbtc --speed 100ms --json | jq .u
 
       binstream depth btcusdt --market usdm --depth 10
+
+      binstream depth bnbbtc --sbe --depth 20
     """
     market = _market(opts)
     level = levels.value if levels else ""
+    if sbe.sbe:
+        if level not in ("", "20") or speed is not None:
+            raise typer.BadParameter("SBE depth is @depth20 (50 ms) or diff @depth (20 ms)",
+                                     param_hint="--depth" if level else "--speed")  # fmt: skip
+        names = sbe_names([f"{s}@depth{level}" for s in symbols], opts)
+        stream(names, opts, view="depth", view_options={"levels": 20}, sbe=sbe)
+        return
     if market is Market.OPTIONS and not level:
         level = "10"  # options serve partial books only
     suffix = f"@{speed.value}" if speed else ""
@@ -342,6 +362,7 @@ def book(
         ),
     ] = None,
     opts: Streaming = STREAMING,
+    sbe: Sbe = SBE,
 ) -> None:
     """A local order book, kept correct from diff events and REST snapshots.
 
@@ -360,6 +381,8 @@ def book(
 
       binstream book btcusdt --market usdm
 
+      BINANCE_API_KEY=... binstream book btcusdt --sbe
+
       binstream book --replay session.jsonl.zst bnbbtc --levels 5 -n 1000 | tail -1
     """  # fmt: skip
     if replay is not None:
@@ -373,10 +396,11 @@ def book(
             param_hint="--market",
         )
     name = normalized_symbols([symbol], market)[0]
-    stream([f"{name}@depth@100ms"], opts, view="book",
+    names = sbe_names([f"{name}@depth"], opts) if sbe.sbe else [f"{name}@depth@100ms"]
+    stream(names, opts, view="book",
            view_options={"levels": levels},
            book={"symbol": name, "levels": levels, "check_interval": check,
-                 "snapshot_limit": snapshot_limit})  # fmt: skip
+                 "snapshot_limit": snapshot_limit, "sbe": sbe.sbe}, sbe=sbe)  # fmt: skip
 
 
 def _book_replay(path: Path, symbol: str, levels: int, opts: Streaming) -> None:
@@ -429,6 +453,7 @@ def multiplex(
         ),
     ] = False,
     opts: Streaming = STREAMING,
+    sbe: Sbe = SBE,
 ) -> None:
     """Any Binance streams on one combined connection, as {"stream", "data"}.
 
@@ -447,7 +472,13 @@ def multiplex(
       (echo +ethbtc@trade; sleep 60) | binstream multiplex bnbbtc@trade --control
 
       binstream multiplex --market usdm btcusdt@aggTrade btcusdt@depth@100ms | jq
+
+      BINANCE_API_KEY=... binstream multiplex bnbbtc@bestBidAsk ethbtc@depth --sbe
     """
+    if sbe.sbe:
+        stream(sbe_names(streams, opts), opts, view="streams", combined=True, control=control,
+               sbe=sbe)  # fmt: skip
+        return
     market = _market(opts)
     names = market_streams(streams, market, "STREAM")
     for raw in names:

@@ -98,6 +98,43 @@ MetricsOpt = Annotated[
 ]
 
 
+@dataclasses.dataclass(frozen=True)
+class Sbe:
+    """Binance's SBE (binary) market-data streams instead of JSON."""
+
+    sbe: Annotated[
+        bool,
+        typer.Option(
+            "--sbe",
+            help="Read Binance's SBE (binary) streams: @trade, @bestBidAsk, @depth20, @depth; "
+            "needs an API key. With --endpoint, the SBE host's base URL.",
+        ),
+    ] = False
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="BINANCE_API_KEY",
+            show_default=False,
+            help="With --sbe: the API key id (an Ed25519 key; not secret). "
+            "Default: $BINANCE_API_KEY.",
+        ),
+    ] = None
+
+    def key(self) -> str | None:
+        """The API key --sbe sends; a usage error when it is needed and missing."""
+        if not self.sbe:
+            return None
+        if not self.api_key:
+            from ..errors import MissingKeysError
+
+            raise MissingKeysError(
+                "SBE streams need an API key (Binance asks for an Ed25519 key): set "
+                "BINANCE_API_KEY or pass --api-key"
+            )
+        return self.api_key
+
+
 def checked_metrics(address: str | None) -> str | None:
     """``--metrics`` checked: a usage error if malformed or the extra is missing."""
     if address is None:
@@ -297,10 +334,11 @@ class Streaming:
 
 
 CONNECTION, DISPLAY, LIMITS, VOICE = Connection(), Display(), Limits(), Voice()
+SBE = Sbe()
 RESILIENCE = Resilience()
 STREAMING = Streaming()
 #: The option groups a command can take as parameters.
-GROUPS: tuple[type, ...] = (Connection, Display, Limits, Voice, Resilience, Streaming)
+GROUPS: tuple[type, ...] = (Connection, Display, Limits, Voice, Resilience, Streaming, Sbe)
 
 
 def _options(group: type) -> list[inspect.Parameter]:

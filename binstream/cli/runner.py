@@ -25,6 +25,7 @@ from ..asyncio.options import ReconnectPolicy, SocketOptions, SocketState, Statu
 from ..asyncio.stream_socket import recv_batch
 from ..errors import ReceiveTimeoutError, StreamClosedError
 from ..messages import CLOSED, FINAL, INVALID_MESSAGE, is_error
+from ..sbe import SbeError, event_stream, fast_decode
 from ..venues import Market, market_value
 from .exitcodes import ExitCode
 from .metrics import start_metrics
@@ -81,6 +82,11 @@ class RunConfig:
     account: dict[str, Any] | None = None
     logon: bool = False
     recv_window: int | None = None
+    #: Binance's SBE streams (``--sbe``): the API key sent, and the SBE host's base URL
+    #: when ``--endpoint`` named one.
+    sbe: bool = False
+    sbe_key: str | None = None
+    sbe_endpoint: str | None = None
     #: ``HOST:PORT`` to serve Prometheus metrics on (``--metrics``).
     metrics: str | None = None
     #: Publish into NATS JetStream instead of printing: JetStreamSink's keyword arguments.
@@ -190,6 +196,7 @@ class _RecordOutput:
             rotate_seconds=config.rotate_seconds,
             market=config.market,
             on_finished=self._finished if self.convert is not None else None,
+            sbe=config.sbe,
         )
         self.depth_streams = {name for name in config.streams if is_diff_depth(name)}
         self.continuity = DepthContinuity()
@@ -256,13 +263,23 @@ class _RecordOutput:
         """On the writer thread: each diff-depth event's ids against its stream's last."""
         single = None if self.combined else next(iter(self.depth_streams))
         for frame in frames:
-            if '"depthUpdate"' not in frame:
+            if type(frame) is bytes:  # SBE: a diff-depth event carries the same ids
+                try:
+                    events = fast_decode(frame)
+                except SbeError:
+                    continue
+                if not events or events[0].get("e") != "depthUpdate":
+                    continue
+                event = events[0]
+                name = event_stream(event)
+            elif '"depthUpdate"' not in frame:
                 continue
-            message = orjson.loads(frame)
-            if single is None:
-                name, event = message.get("stream"), message.get("data")
             else:
-                name, event = single, message
+                message = orjson.loads(frame)
+                if single is None:
+                    name, event = message.get("stream"), message.get("data")
+                else:
+                    name, event = single, message
             if name not in self.depth_streams or not isinstance(event, dict):
                 continue
             fresh = name not in self.continuity.last
@@ -418,12 +435,22 @@ async def run_entries(
                 continue
             if entry.snapshot:  # the book's REST snapshot: data for `book --replay`
                 continue
-            output.feed([entry.frame if format == "json" else entry.decoded()])
-            run.status.received += 1
+            if entry.binary is not None:  # an SBE frame: its events, as live
+                try:
+                    messages = entry.messages()
+                except SbeError as exc:
+                    run.notices.say(f"binstream: line {entry.line}: {exc}",
+                                    {"e": "error", "type": "SbeError", "m": str(exc)})  # fmt: skip
+                    continue
+            else:
+                messages = [entry.frame if format == "json" else entry.decoded()]
             if remaining is not None:
-                remaining -= 1
-                if remaining == 0:
-                    break
+                messages = messages[:remaining]
+                remaining -= len(messages)
+            output.feed(messages)
+            run.status.received += len(messages)
+            if remaining == 0:
+                break
             await output.wait_for_room()
     finally:
         with contextlib.suppress(Exception):
@@ -652,8 +679,14 @@ class _Run:
             tld=config.tld,
             testnet=config.testnet,
             endpoint=config.endpoint if spot else None,
-            endpoints={market.value: config.endpoint} if config.endpoint and not spot else None,
-            api_key=config.account["api_key"] if config.account else None,
+            endpoints=(
+                {market.value: config.endpoint}
+                if config.endpoint and not spot
+                else {"sbe": config.sbe_endpoint}
+                if config.sbe_endpoint
+                else None
+            ),
+            api_key=config.account["api_key"] if config.account else config.sbe_key,
             transport=config.transport,
             options=SocketOptions(
                 user_timeout=config.timeout,
@@ -667,7 +700,7 @@ class _Run:
                 stream_stats=config.metrics is not None,
                 on_status=self.on_status,
                 # JSON lines of exactly what Binance sent: no decode-and-re-encode round trip.
-                raw_frames=config.format == "json" and config.book is None,
+                raw_frames=config.format == "json" and config.book is None and not config.sbe,
             ),
         )
         self.manager = manager
@@ -682,6 +715,8 @@ class _Run:
             socket = manager.user_socket(
                 credentials=config.credentials, logon=config.logon, recv_window=config.recv_window
             )
+        elif config.sbe:  # a recording keeps the binary frames exactly
+            socket = manager.sbe_socket(config.streams, raw=config.record_to is not None)
         else:
             socket = manager.socket(config.streams, market, combined=config.combined)
         if config.check_symbols and config.book is not None:

@@ -6,8 +6,18 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ..errors import MissingKeysError
 from . import errors
-from .option_groups import Connection, Display, Limits, Overflow, Resilience, Streaming, Voice
+from .option_groups import (
+    Connection,
+    Display,
+    Limits,
+    Overflow,
+    Resilience,
+    Sbe,
+    Streaming,
+    Voice,
+)
 from .running import checked_endpoint, finish, preload_transport, setup_logging
 
 if TYPE_CHECKING:
@@ -68,7 +78,39 @@ def config_from(
     return RunConfig(**values)
 
 
-def stream(streams: list[str], opts: Streaming, *, view: str, **extra: Any) -> None:
+def sbe_names(streams: list[str], opts: Streaming | Connection) -> list[str]:
+    """SBE stream names checked (spot only; the four SBE types), as usage errors."""
+    from ..sbe import normalize_sbe_stream
+
+    conn = opts.conn if isinstance(opts, Streaming) else opts
+    if conn.market.value != "spot":
+        raise typer.BadParameter("SBE streams are spot only", param_hint="--market")
+    try:
+        return list(dict.fromkeys(normalize_sbe_stream(name) for name in streams))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="STREAM") from None
+
+
+def sbe_settings(sbe: Sbe | None, endpoint: str | None) -> dict[str, Any]:
+    """What ``--sbe`` sets in a run: the key, and with ``--endpoint`` the SBE host's base
+    (the spot REST side then the local exchange's root when the base ends in ``/sbe``)."""
+    if sbe is None or not sbe.sbe:
+        return {}
+    try:
+        key = sbe.key()
+    except MissingKeysError as exc:
+        errors.fail(exc)
+    values: dict[str, Any] = {"sbe": True, "sbe_key": key}
+    if endpoint is not None:
+        values["sbe_endpoint"] = endpoint
+        root = endpoint.rstrip("/")
+        values["endpoint"] = root[: -len("/sbe")] if root.endswith("/sbe") else None
+    return values
+
+
+def stream(
+    streams: list[str], opts: Streaming, *, view: str, sbe: Sbe | None = None, **extra: Any
+) -> None:
     """Run a live streaming command to its exit code."""
     from .runner import run_stream
 
@@ -84,4 +126,6 @@ def stream(streams: list[str], opts: Streaming, *, view: str, **extra: Any) -> N
         events=opts.events,
         **extra,
     )
+    for key, value in sbe_settings(sbe, checked_endpoint(opts.conn.endpoint)).items():
+        setattr(config, key, value)
     finish(run_stream(config))

@@ -738,6 +738,15 @@ class LocalExchange:
             async for header, entry in replay_entries(path, speed):
                 if entry.notice is not None and self.on_notice is not None:
                     self.on_notice(entry.notice)
+                if entry.binary is not None:  # an SBE recording: its frames, as sent
+                    try:
+                        events = entry.messages()
+                    except ValueError:  # not of the schema: sent anyway, the client says so
+                        events = []
+                    stream = events[0]["stream"] if events and header.combined else None
+                    if not wanted or stream is None or stream in wanted:
+                        await ws.send(entry.binary)
+                    continue
                 if entry.frame is None or entry.snapshot:
                     continue
                 if header.combined:

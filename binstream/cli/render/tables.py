@@ -23,10 +23,15 @@ from rich.text import Text
 
 from .numbers import align, bar, group, number, sparkline, trim
 
+#: Above this, a time is in microseconds (SBE streams), not milliseconds.
+_MICROSECONDS = 10**14
+
 
 def _clock(ms: Any) -> str:
     if not isinstance(ms, int):
         return ""
+    if ms > _MICROSECONDS:
+        ms //= 1000
     return time.strftime("%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}"
 
 
