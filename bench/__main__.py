@@ -142,6 +142,7 @@ def command(kind: str, blaster: Blaster, workload: str, count: int, peer: str | 
 def run_client(
     kind: str, blaster: Blaster, workload: str, count: int, peer: str | None,
     stdout: str = "null", wscat: str | None = None, argv: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Run one client; return msgs/s (from accept to exit), CPU seconds and peak RSS (MB).
 
@@ -154,8 +155,8 @@ def run_client(
     # wscat quits when its stdin ends: hand it one that stays open until it is killed.
     stdin = subprocess.PIPE if kind == "wscat" else subprocess.DEVNULL
     proc = spawn(argv or command(kind, blaster, workload, count, peer, wscat),
-                 CLI_VARIANTS.get(kind.split(" ")[0], ([], {}))[1], stdin=stdin, stdout=out,
-                 stderr=subprocess.PIPE)  # fmt: skip
+                 {**CLI_VARIANTS.get(kind.split(" ")[0], ([], {}))[1], **(env or {})},
+                 stdin=stdin, stdout=out, stderr=subprocess.PIPE)  # fmt: skip
     lines = 0
     latencies: list[int] = []
     first_line_at = None
@@ -297,6 +298,52 @@ def futures_against_spot(scale: int, repeat: int) -> list[dict[str, Any]]:
     for row in rows:
         spot_row = row["client"].replace(" usdm ", " spot ")
         row["vs_spot"] = ratio(rows, row["client"], spot_row)
+    return rows
+
+
+#: SBE against JSON: (what, JSON payload, SBE payload, stream, CLI arguments, count).
+SBE_PAIRS = [
+    ("trade", "trade", "sbeTrade", "bnbbtc@trade", ["trade", "bnbbtc"], 600_000),
+    ("diff depth", "depthDiff", "sbeDepthDiff", "bnbbtc@depth", ["depth", "bnbbtc"], 300_000),
+]  # fmt: skip
+
+
+def sbe_against_json(scale: int, repeat: int) -> list[dict[str, Any]]:
+    """The same events as JSON text and as SBE binary frames, runs interleaved: bytes per
+    message on the wire, the CLI (JSON lines out) and ``recv()``; best of ``repeat``."""
+    from bench.blaster import frame, payloads_for
+
+    best: dict[str, dict[str, Any]] = {}
+    env = {"BINANCE_API_KEY": "bench"}
+    for _ in range(repeat):
+        for what, json_kind, sbe_kind, stream, cli, count in SBE_PAIRS:
+            count //= scale
+            for encoding, payload in (("json", json_kind), ("sbe", sbe_kind)):
+                frames = [frame(p) for p in payloads_for(payload, f"/ws/{stream}")]
+                wire = round(sum(map(len, frames)) / len(frames), 1)
+                for client in ("cli", "recv()"):
+                    blaster = Blaster(count, payload)
+                    try:
+                        if client == "cli":
+                            extra = ["--sbe", "--no-symbol-check"] if encoding == "sbe" else []
+                            argv = [sys.executable, "-m", "binstream", *cli, "--endpoint",
+                                    blaster.base, "--json", "-q", "-n", str(count),
+                                    "--timeout", "20", *extra]  # fmt: skip
+                        else:
+                            kind = "bsm-sbe" if encoding == "sbe" else "bsm"
+                            argv = [sys.executable, "-m", "bench.clients", kind,
+                                    f"{blaster.base}/ws/{stream}", str(count)]  # fmt: skip
+                        row = run_client(client, blaster, stream, count, None,
+                                         argv=argv, env=env)  # fmt: skip
+                    finally:
+                        blaster.close()
+                    row["client"] = f"{client} {what} {encoding}"
+                    row["bytes_per_msg"] = wire
+                    add_cpu_per_message(row, count)
+                    keep_best(best, row)
+    rows = list(best.values())
+    for row in rows:
+        row["vs_json"] = ratio(rows, row["client"], row["client"].rsplit(" ", 1)[0] + " json")
     return rows
 
 
@@ -607,6 +654,12 @@ def main() -> None:
                           ["client", "msgs_per_s", "vs_spot", "cpu_us_per_msg", "cpu_s",
                            "rss_mb"]))  # fmt: skip
     lap("futures against spot")
+    sbe = sbe_against_json(scale, repeat + TARGET_EXTRA_RUNS)
+    report["sbe"] = sbe
+    sections.append(table("SBE against JSON: the same events, runs interleaved", sbe,
+                          ["client", "bytes_per_msg", "msgs_per_s", "vs_json", "cpu_us_per_msg",
+                           "cpu_s", "rss_mb"]))  # fmt: skip
+    lap("sbe against json")
     published = publishing(50_000 // scale, repeat)
     report["publish"] = published
     sections.append(table("Publish into NATS JetStream, aggTrade, one publisher (acknowledged)",

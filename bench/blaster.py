@@ -58,8 +58,39 @@ def futures_depth20(i: int) -> dict:
             "b": bids, "a": asks}  # fmt: skip
 
 
+def trade(i: int) -> dict:
+    """A spot trade, as the JSON @trade stream sends it."""
+    return {"e": "trade", "E": 1700000000000 + i, "s": "BNBBTC", "t": 100000 + i,
+            "p": "0.00900100", "q": "1.25000000", "T": 1700000000000 + i, "m": bool(i % 2),
+            "M": True}  # fmt: skip
+
+
+def depth_diff(i: int) -> dict:
+    """A spot diff-depth event of 10 level changes, as the JSON @depth stream sends it."""
+    bids = [[f"0.{9000000 - k * 100:08d}", f"{k + 1}.00000000"] for k in range(5)]
+    asks = [[f"0.{9000100 + k * 100:08d}", f"{k + 2}.00000000"] for k in range(5)]
+    return {"e": "depthUpdate", "E": 1700000000000 + i, "s": "BNBBTC", "U": 1000 + 2 * i,
+            "u": 1001 + 2 * i, "b": bids, "a": asks}  # fmt: skip
+
+
+def sbe_trade(i: int) -> bytes:
+    """:func:`trade` as an SBE TradesStreamEvent of one trade (schema 1:0)."""
+    from binstream.server.spot.sbe import encode
+
+    return encode("trade", "BNBBTC", [trade(i)], 0)[0]
+
+
+def sbe_depth_diff(i: int) -> bytes:
+    """:func:`depth_diff` as an SBE DepthDiffStreamEvent."""
+    from binstream.server.spot.sbe import encode
+
+    return encode("depth", "BNBBTC", [depth_diff(i)], 0)[0]
+
+
 PAYLOADS = {"aggTrade": aggtrade, "depth20": depth20, "usdmAggTrade": futures_aggtrade,
-            "usdmDepth20": futures_depth20}  # fmt: skip
+            "usdmDepth20": futures_depth20, "trade": trade, "depthDiff": depth_diff}  # fmt: skip
+#: Binary payloads (SBE), sent as binary frames.
+BINARY_PAYLOADS = {"sbeTrade": sbe_trade, "sbeDepthDiff": sbe_depth_diff}
 
 
 def frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -77,6 +108,8 @@ def frame(payload: bytes, opcode: int = 0x1) -> bytes:
 def payloads_for(kind: str, path: str, start: int = 0) -> list[bytes]:
     """``CYCLE`` encoded messages (ids from ``start``); a combined path gets them wrapped,
     streams in turn."""
+    if kind in BINARY_PAYLOADS:  # SBE: binary frames carry no combined wrapper
+        return [BINARY_PAYLOADS[kind](start + i) for i in range(CYCLE)]
     make = PAYLOADS[kind]
     raw = [orjson.dumps(make(start + i)) for i in range(CYCLE)]
     if "/stream" in path:
@@ -92,6 +125,7 @@ class Blast(asyncio.Protocol):
     def __init__(self, count: int, kind: str, rate: float, unique: bool = False) -> None:
         self.count = count
         self.kind = kind
+        self.opcode = 0x2 if kind in BINARY_PAYLOADS else 0x1
         self.rate = rate
         self.unique = unique
         self.transport: asyncio.Transport | None = None
@@ -191,12 +225,12 @@ class Blast(asyncio.Protocol):
         if self.unique:  # every message its own ids (a JetStream publisher keeps each once)
             for start in range(0, self.count, CYCLE):
                 batch = payloads if start == 0 else payloads_for(self.kind, path, start)
-                frames = [frame(p) for p in batch[: self.count - start]]
+                frames = [frame(p, self.opcode) for p in batch[: self.count - start]]
                 if not await self._write(b"".join(frames)):
                     return
             return
         if self.rate <= 0:
-            frames = [frame(p) for p in payloads]
+            frames = [frame(p, self.opcode) for p in payloads]
             cycle = b"".join(frames)
             full, rest = divmod(self.count, CYCLE)
             for _ in range(full):
@@ -228,7 +262,9 @@ class Blast(asyncio.Protocol):
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=200_000)
-    parser.add_argument("--payload", choices=sorted(PAYLOADS), default="aggTrade")
+    parser.add_argument(
+        "--payload", choices=sorted([*PAYLOADS, *BINARY_PAYLOADS]), default="aggTrade"
+    )
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--seconds", type=float, default=240.0, help="stop after this long")
     parser.add_argument("--unique", action="store_true", help="no two messages share ids")

@@ -181,6 +181,17 @@ async def bsm(url: str, count: int, latency: bool, transport: str) -> None:
         report_latency(samples)
 
 
+async def bsm_sbe(url: str, count: int) -> None:
+    """``sbe_socket().recv()`` on an SBE host (a blaster sending binary frames)."""
+    from binstream import BinanceSocketManager
+
+    base, streams = split_url(url)
+    bm = BinanceSocketManager(endpoints={"sbe": base}, api_key="bench", check_symbols=False)
+    async with bm.sbe_socket(streams) as socket:
+        for _ in range(count):
+            await socket.recv()
+
+
 def twm(url: str, count: int, transport: str) -> None:
     import threading
 
@@ -287,6 +298,8 @@ def main() -> None:
         asyncio.run(decode_floor(url, count))
     elif kind == "picows-lines":
         _run_on_uvloop(picows_lines(url, count))
+    elif kind == "bsm-sbe":
+        asyncio.run(bsm_sbe(url, count))
     elif kind.startswith("bsm"):
         asyncio.run(bsm(url, count, "latency" in kind, transport))
     elif kind.startswith("twm"):
