@@ -1,10 +1,13 @@
 /*
- * binstream._sbe: Binance's SBE stream frames decoded to dicts, in C.
+ * binstream._sbe: Binance's SBE stream frames decoded, in C.
  *
  * decode(frame) is binstream/sbe.py's function of the same name, which says what the
  * schema holds and what each event becomes; that Python version is the reference, used
  * where this module was not built, and tests/model/test_sbe.py checks that both give the
- * same dicts, and the same SbeError messages, for any frame.
+ * same dicts, and the same SbeError messages, for any frame. decode_batch(frames, wrap)
+ * decodes a batch at once (wrapping each event as {"stream", "data"} when asked), and
+ * json_lines(frames, wrap) writes the events straight to JSON lines, as orjson would
+ * write the dicts: the hot paths of a socket's reader and of the command line's output.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -13,21 +16,30 @@
 
 static PyObject *SbeError;
 static PyObject *k_e, *k_E, *k_s, *k_t, *k_p, *k_q, *k_T, *k_m, *k_M, *k_u, *k_U, *k_b,
-    *k_B, *k_a, *k_A, *k_lastUpdateId, *k_bids, *k_asks;
+    *k_B, *k_a, *k_A, *k_lastUpdateId, *k_bids, *k_asks, *k_stream, *k_data;
 static PyObject *v_trade, *v_bestBidAsk, *v_depthSnapshot, *v_depthUpdate;
-
-typedef struct {
-    const unsigned char *buf;
-    Py_ssize_t size;
-} Frame;
+static PyObject *stream_names; /* (template, symbol bytes) -> "symbol@type" */
 
 static int64_t rd_i64(const unsigned char *p) { int64_t v; memcpy(&v, p, 8); return v; }
 static uint32_t rd_u32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint16_t rd_u16(const unsigned char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 
-/* 0 if frame holds `end` bytes; else sets SbeError as sbe._need does. */
+/* One frame, checked against the schema as sbe.decode checks it. */
+typedef struct {
+    const unsigned char *buf;
+    Py_ssize_t size;
+    int template;
+    const unsigned char *root;
+    int pe, qe;
+    /* trades: the entries; depth: bids then asks */
+    const unsigned char *rows[2];
+    Py_ssize_t count[2], entry[2];
+    const unsigned char *symbol;
+    Py_ssize_t symbol_size;
+} Parsed;
+
 static int
-need(const Frame *f, Py_ssize_t end, const char *what)
+need(const Parsed *f, Py_ssize_t end, const char *what)
 {
     if (end > f->size) {
         PyErr_Format(SbeError, "SBE frame cut short: %s needs %zd bytes, the frame has %zd",
@@ -37,238 +49,40 @@ need(const Frame *f, Py_ssize_t end, const char *what)
     return 0;
 }
 
-/* The exact decimal mantissa * 10**exponent as a str (sbe.decimal_text). */
-static PyObject *
-decimal_text(int64_t mantissa, int exponent)
-{
-    char digits[24];
-    char out[24 + 130 + 4];
-    uint64_t magnitude = mantissa < 0 ? (uint64_t)0 - (uint64_t)mantissa : (uint64_t)mantissa;
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + magnitude % 10);
-        magnitude /= 10;
-    } while (magnitude);
-    Py_ssize_t len = 0;
-    if (mantissa < 0) {
-        out[len++] = '-';
-    }
-    if (exponent >= 0) {
-        if (mantissa == 0) {
-            return PyUnicode_FromStringAndSize("0", 1);
-        }
-        for (int i = n - 1; i >= 0; i--) out[len++] = digits[i];
-        for (int i = 0; i < exponent; i++) out[len++] = '0';
-        return PyUnicode_FromStringAndSize(out, len);
-    }
-    int scale = -exponent;
-    int width = n > scale + 1 ? n : scale + 1; /* digits after padding with zeros */
-    for (int i = width - 1; i >= 0; i--) {
-        if (i == scale - 1) out[len++] = '.';
-        out[len++] = i < n ? digits[i] : '0';
-    }
-    return PyUnicode_FromStringAndSize(out, len);
-}
-
 static int
-set_decimal(PyObject *d, PyObject *key, int64_t mantissa, int exponent)
-{
-    PyObject *v = decimal_text(mantissa, exponent);
-    if (v == NULL) return -1;
-    int r = PyDict_SetItem(d, key, v);
-    Py_DECREF(v);
-    return r;
-}
-
-static int
-set_long(PyObject *d, PyObject *key, int64_t value)
-{
-    PyObject *v = PyLong_FromLongLong(value);
-    if (v == NULL) return -1;
-    int r = PyDict_SetItem(d, key, v);
-    Py_DECREF(v);
-    return r;
-}
-
-/* The varString8 symbol at `at` (sbe._symbol). */
-static PyObject *
-symbol_at(const Frame *f, Py_ssize_t at)
-{
-    if (need(f, at + 1, "the symbol's length")) return NULL;
-    Py_ssize_t size = f->buf[at];
-    if (need(f, at + 1 + size, "the symbol")) return NULL;
-    PyObject *s = PyUnicode_DecodeUTF8((const char *)f->buf + at + 1, size, "strict");
-    if (s == NULL) {
-        PyErr_Clear();
-        PyErr_SetString(SbeError, "SBE symbol is not UTF-8");
-    }
-    return s;
-}
-
-/* A groupSize16Encoding group of price levels (sbe._levels). */
-static PyObject *
-levels_at(const Frame *f, Py_ssize_t *at, int pe, int qe, const char *what)
+parse_levels(Parsed *f, Py_ssize_t *at, int side, const char *what)
 {
     char label[64];
     PyOS_snprintf(label, sizeof label, "the %s group's header", what);
-    if (need(f, *at + 4, label)) return NULL;
-    Py_ssize_t block = rd_u16(f->buf + *at);
-    Py_ssize_t count = rd_u16(f->buf + *at + 2);
+    if (need(f, *at + 4, label)) return -1;
+    Py_ssize_t block = rd_u16(f->buf + *at), count = rd_u16(f->buf + *at + 2);
     if (block < 16) {
         PyErr_Format(SbeError, "SBE %s entries are %zd bytes, fewer than the schema's 16",
                      what, block);
-        return NULL;
+        return -1;
     }
     *at += 4;
     PyOS_snprintf(label, sizeof label, "%zd %s", count, what);
-    if (need(f, *at + block * count, label)) return NULL;
-    PyObject *list = PyList_New(count);
-    if (list == NULL) return NULL;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        const unsigned char *p = f->buf + *at;
-        PyObject *price = decimal_text(rd_i64(p), pe);
-        PyObject *qty = price ? decimal_text(rd_i64(p + 8), qe) : NULL;
-        PyObject *pair = qty ? PyList_New(2) : NULL;
-        if (pair == NULL) {
-            Py_XDECREF(price);
-            Py_XDECREF(qty);
-            Py_DECREF(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(pair, 0, price);
-        PyList_SET_ITEM(pair, 1, qty);
-        PyList_SET_ITEM(list, i, pair);
-        *at += block;
-    }
-    return list;
+    if (need(f, *at + block * count, label)) return -1;
+    f->rows[side] = f->buf + *at;
+    f->count[side] = count;
+    f->entry[side] = block;
+    *at += block * count;
+    return 0;
 }
 
-static PyObject *
-decode_trades(const Frame *f, Py_ssize_t at)
+static int
+parse(Parsed *f, const unsigned char *buf, Py_ssize_t size)
 {
-    const unsigned char *root = f->buf + 8;
-    int64_t event_time = rd_i64(root), transact_time = rd_i64(root + 8);
-    int pe = (int8_t)root[16], qe = (int8_t)root[17];
-    if (need(f, at + 6, "the trades group's header")) return NULL;
-    Py_ssize_t entry = rd_u16(f->buf + at);
-    Py_ssize_t count = rd_u32(f->buf + at + 2);
-    if (entry < 25) {
-        PyErr_Format(SbeError, "SBE trade entries are %zd bytes, fewer than the schema's 25",
-                     entry);
-        return NULL;
-    }
-    at += 6;
-    char label[64];
-    PyOS_snprintf(label, sizeof label, "%zd trades", count);
-    if (need(f, at + entry * count, label)) return NULL;
-    Py_ssize_t first = at;
-    at += entry * count;
-    PyObject *symbol = symbol_at(f, at);
-    if (symbol == NULL) return NULL;
-    PyObject *list = PyList_New(count);
-    if (list == NULL) {
-        Py_DECREF(symbol);
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < count; i++) {
-        const unsigned char *p = f->buf + first + i * entry;
-        unsigned char maker = p[24];
-        PyObject *d = NULL;
-        if (maker > 1) {
-            PyErr_Format(SbeError, "SBE boolEnum holds %d, not 0 or 1", (int)maker);
-            goto fail;
-        }
-        d = PyDict_New();
-        if (d == NULL
-            || PyDict_SetItem(d, k_e, v_trade) || set_long(d, k_E, event_time)
-            || PyDict_SetItem(d, k_s, symbol) || set_long(d, k_t, rd_i64(p))
-            || set_decimal(d, k_p, rd_i64(p + 8), pe) || set_decimal(d, k_q, rd_i64(p + 16), qe)
-            || set_long(d, k_T, transact_time)
-            || PyDict_SetItem(d, k_m, maker ? Py_True : Py_False)
-            || PyDict_SetItem(d, k_M, Py_True)) {
-            goto fail;
-        }
-        PyList_SET_ITEM(list, i, d);
-        continue;
-    fail:
-        Py_XDECREF(d);
-        Py_DECREF(list);
-        Py_DECREF(symbol);
-        return NULL;
-    }
-    Py_DECREF(symbol);
-    return list;
-}
-
-static PyObject *
-decode_best_bid_ask(const Frame *f, Py_ssize_t at)
-{
-    const unsigned char *root = f->buf + 8;
-    int pe = (int8_t)root[16], qe = (int8_t)root[17];
-    PyObject *symbol = symbol_at(f, at);
-    if (symbol == NULL) return NULL;
-    PyObject *d = PyDict_New();
-    int bad = d == NULL
-        || PyDict_SetItem(d, k_e, v_bestBidAsk) || set_long(d, k_E, rd_i64(root))
-        || PyDict_SetItem(d, k_s, symbol) || set_long(d, k_u, rd_i64(root + 8))
-        || set_decimal(d, k_b, rd_i64(root + 18), pe) || set_decimal(d, k_B, rd_i64(root + 26), qe)
-        || set_decimal(d, k_a, rd_i64(root + 34), pe) || set_decimal(d, k_A, rd_i64(root + 42), qe);
-    Py_DECREF(symbol);
-    if (bad) {
-        Py_XDECREF(d);
-        return NULL;
-    }
-    return d;
-}
-
-static PyObject *
-decode_depth(const Frame *f, Py_ssize_t at, int diff)
-{
-    const unsigned char *root = f->buf + 8;
-    int off = diff ? 24 : 16;
-    int pe = (int8_t)root[off], qe = (int8_t)root[off + 1];
-    PyObject *bids = levels_at(f, &at, pe, qe, "bids");
-    if (bids == NULL) return NULL;
-    PyObject *asks = levels_at(f, &at, pe, qe, "asks");
-    if (asks == NULL) {
-        Py_DECREF(bids);
-        return NULL;
-    }
-    PyObject *symbol = symbol_at(f, at);
-    PyObject *d = symbol ? PyDict_New() : NULL;
-    int bad = d == NULL || PyDict_SetItem(d, k_e, diff ? v_depthUpdate : v_depthSnapshot)
-        || set_long(d, k_E, rd_i64(root)) || PyDict_SetItem(d, k_s, symbol);
-    if (!bad && diff) {
-        bad = set_long(d, k_U, rd_i64(root + 8)) || set_long(d, k_u, rd_i64(root + 16))
-            || PyDict_SetItem(d, k_b, bids) || PyDict_SetItem(d, k_a, asks);
-    }
-    else if (!bad) {
-        bad = set_long(d, k_lastUpdateId, rd_i64(root + 8)) || PyDict_SetItem(d, k_bids, bids)
-            || PyDict_SetItem(d, k_asks, asks);
-    }
-    Py_XDECREF(symbol);
-    Py_DECREF(bids);
-    Py_DECREF(asks);
-    if (bad) {
-        Py_XDECREF(d);
-        return NULL;
-    }
-    return d;
-}
-
-static PyObject *
-decode(PyObject *module, PyObject *arg)
-{
-    Py_buffer view;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
-    Frame f = {(const unsigned char *)view.buf, view.len};
-    PyObject *result = NULL;
-    if (need(&f, 8, "the message header")) goto done;
-    Py_ssize_t block = rd_u16(f.buf);
-    int template = rd_u16(f.buf + 2), schema = rd_u16(f.buf + 4), version = rd_u16(f.buf + 6);
+    memset(f, 0, sizeof *f);
+    f->buf = buf;
+    f->size = size;
+    if (need(f, 8, "the message header")) return -1;
+    Py_ssize_t block = rd_u16(buf);
+    int template = rd_u16(buf + 2), schema = rd_u16(buf + 4), version = rd_u16(buf + 6);
     if (schema != 1) {
         PyErr_Format(SbeError, "SBE schema %d:%d is not the stream schema 1", schema, version);
-        goto done;
+        return -1;
     }
     Py_ssize_t root;
     switch (template) {
@@ -279,38 +93,502 @@ decode(PyObject *module, PyObject *arg)
     default:
         PyErr_Format(SbeError, "unknown SBE template %d (the stream schema has 10000-10003)",
                      template);
-        goto done;
+        return -1;
     }
     if (block < root) {
         PyErr_Format(SbeError, "SBE template %d block is %zd bytes, fewer than %zd", template,
                      block, root);
-        goto done;
+        return -1;
     }
-    if (need(&f, 8 + block, "the root block")) goto done;
+    if (need(f, 8 + block, "the root block")) return -1;
+    f->template = template;
+    f->root = buf + 8;
     Py_ssize_t at = 8 + block;
     if (template == 10000) {
-        result = decode_trades(&f, at);
-        goto done;
+        f->pe = (int8_t)f->root[16];
+        f->qe = (int8_t)f->root[17];
+        if (need(f, at + 6, "the trades group's header")) return -1;
+        Py_ssize_t entry = rd_u16(buf + at), count = rd_u32(buf + at + 2);
+        if (entry < 25) {
+            PyErr_Format(SbeError, "SBE trade entries are %zd bytes, fewer than the schema's 25",
+                         entry);
+            return -1;
+        }
+        at += 6;
+        char label[64];
+        PyOS_snprintf(label, sizeof label, "%zd trades", count);
+        if (need(f, at + entry * count, label)) return -1;
+        f->rows[0] = buf + at;
+        f->count[0] = count;
+        f->entry[0] = entry;
+        at += entry * count;
     }
-    PyObject *one = template == 10001 ? decode_best_bid_ask(&f, at)
-                                      : decode_depth(&f, at, template == 10003);
-    if (one != NULL) {
-        result = PyList_New(1);
-        if (result == NULL) Py_DECREF(one);
-        else PyList_SET_ITEM(result, 0, one);
+    else if (template == 10001) {
+        f->pe = (int8_t)f->root[16];
+        f->qe = (int8_t)f->root[17];
     }
-done:
+    else {
+        int off = template == 10003 ? 24 : 16;
+        f->pe = (int8_t)f->root[off];
+        f->qe = (int8_t)f->root[off + 1];
+        if (parse_levels(f, &at, 0, "bids") || parse_levels(f, &at, 1, "asks")) return -1;
+    }
+    if (need(f, at + 1, "the symbol's length")) return -1;
+    f->symbol_size = buf[at];
+    if (need(f, at + 1 + f->symbol_size, "the symbol")) return -1;
+    f->symbol = buf + at + 1;
+    return 0;
+}
+
+/* The symbol as a str (the same error as sbe._symbol), checked after the rows as there. */
+static PyObject *
+symbol_of(const Parsed *f)
+{
+    PyObject *s = PyUnicode_DecodeUTF8((const char *)f->symbol, f->symbol_size, "strict");
+    if (s == NULL) {
+        PyErr_Clear();
+        PyErr_SetString(SbeError, "SBE symbol is not UTF-8");
+    }
+    return s;
+}
+
+static int
+check_bools(const Parsed *f)
+{
+    if (f->template != 10000) return 0;
+    for (Py_ssize_t i = 0; i < f->count[0]; i++) {
+        unsigned char maker = f->rows[0][i * f->entry[0] + 24];
+        if (maker > 1) {
+            PyErr_Format(SbeError, "SBE boolEnum holds %d, not 0 or 1", (int)maker);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* -- decimals --------------------------------------------------------------------------- */
+
+/* Writes mantissa * 10**exponent into out (at least 160 bytes); returns its length. */
+static Py_ssize_t
+decimal_chars(int64_t mantissa, int exponent, char *out)
+{
+    char digits[24];
+    uint64_t magnitude = mantissa < 0 ? (uint64_t)0 - (uint64_t)mantissa : (uint64_t)mantissa;
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    Py_ssize_t len = 0;
+    if (exponent >= 0 && mantissa == 0) {
+        out[0] = '0';
+        return 1;
+    }
+    if (mantissa < 0) out[len++] = '-';
+    if (exponent >= 0) {
+        for (int i = n - 1; i >= 0; i--) out[len++] = digits[i];
+        for (int i = 0; i < exponent; i++) out[len++] = '0';
+        return len;
+    }
+    int scale = -exponent;
+    int width = n > scale + 1 ? n : scale + 1;
+    for (int i = width - 1; i >= 0; i--) {
+        if (i == scale - 1) out[len++] = '.';
+        out[len++] = i < n ? digits[i] : '0';
+    }
+    return len;
+}
+
+static PyObject *
+decimal_text(int64_t mantissa, int exponent)
+{
+    char out[160];
+    Py_ssize_t len = decimal_chars(mantissa, exponent, out);
+    return PyUnicode_FromStringAndSize(out, len);
+}
+
+/* -- dicts ------------------------------------------------------------------------------ */
+
+static int
+set_new(PyObject *d, PyObject *key, PyObject *value)
+{
+    if (value == NULL) return -1;
+    int r = PyDict_SetItem(d, key, value);
+    Py_DECREF(value);
+    return r;
+}
+
+static PyObject *
+levels_list(const Parsed *f, int side)
+{
+    PyObject *list = PyList_New(f->count[side]);
+    if (list == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < f->count[side]; i++) {
+        const unsigned char *p = f->rows[side] + i * f->entry[side];
+        PyObject *pair = PyList_New(2);
+        PyObject *price = pair ? decimal_text(rd_i64(p), f->pe) : NULL;
+        PyObject *qty = price ? decimal_text(rd_i64(p + 8), f->qe) : NULL;
+        if (qty == NULL) {
+            Py_XDECREF(price);
+            Py_XDECREF(pair);
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(pair, 0, price);
+        PyList_SET_ITEM(pair, 1, qty);
+        PyList_SET_ITEM(list, i, pair);
+    }
+    return list;
+}
+
+/* The stream name of a frame ("bnbbtc@trade"), cached per template and symbol. */
+static PyObject *
+stream_name(const Parsed *f, PyObject *symbol)
+{
+    char key[260];
+    key[0] = (char)(f->template - 10000);
+    memcpy(key + 1, f->symbol, f->symbol_size);
+    PyObject *raw = PyBytes_FromStringAndSize(key, f->symbol_size + 1);
+    if (raw == NULL) return NULL;
+    PyObject *name = PyDict_GetItemWithError(stream_names, raw);
+    if (name != NULL) {
+        Py_DECREF(raw);
+        Py_INCREF(name);
+        return name;
+    }
+    if (PyErr_Occurred()) {
+        Py_DECREF(raw);
+        return NULL;
+    }
+    static const char *types[] = {"trade", "bestBidAsk", "depth20", "depth"};
+    PyObject *lower = PyObject_CallMethod(symbol, "lower", NULL);
+    name = lower ? PyUnicode_FromFormat("%U@%s", lower, types[f->template - 10000]) : NULL;
+    Py_XDECREF(lower);
+    if (name != NULL && PyDict_SetItem(stream_names, raw, name) < 0) Py_CLEAR(name);
+    Py_DECREF(raw);
+    return name;
+}
+
+/* Append the events of a parsed frame to out (wrapped when wrap). */
+static int
+append_events(const Parsed *f, PyObject *out, int wrap)
+{
+    PyObject *symbol = symbol_of(f);
+    if (symbol == NULL) return -1;
+    if (check_bools(f)) {
+        Py_DECREF(symbol);
+        return -1;
+    }
+    PyObject *name = wrap ? stream_name(f, symbol) : NULL;
+    if (wrap && name == NULL) {
+        Py_DECREF(symbol);
+        return -1;
+    }
+    const unsigned char *root = f->root;
+    Py_ssize_t events = f->template == 10000 ? f->count[0] : 1;
+    int bad = 0;
+    PyObject *bids = NULL, *asks = NULL;
+    if (f->template >= 10002) {
+        bids = levels_list(f, 0);
+        asks = bids ? levels_list(f, 1) : NULL;
+        bad = asks == NULL;
+    }
+    for (Py_ssize_t i = 0; i < events && !bad; i++) {
+        PyObject *d = PyDict_New();
+        if (d == NULL) {
+            bad = 1;
+            break;
+        }
+        if (f->template == 10000) {
+            const unsigned char *p = f->rows[0] + i * f->entry[0];
+            bad = PyDict_SetItem(d, k_e, v_trade) || set_new(d, k_E, PyLong_FromLongLong(rd_i64(root)))
+                || PyDict_SetItem(d, k_s, symbol) || set_new(d, k_t, PyLong_FromLongLong(rd_i64(p)))
+                || set_new(d, k_p, decimal_text(rd_i64(p + 8), f->pe))
+                || set_new(d, k_q, decimal_text(rd_i64(p + 16), f->qe))
+                || set_new(d, k_T, PyLong_FromLongLong(rd_i64(root + 8)))
+                || PyDict_SetItem(d, k_m, p[24] ? Py_True : Py_False)
+                || PyDict_SetItem(d, k_M, Py_True);
+        }
+        else if (f->template == 10001) {
+            bad = PyDict_SetItem(d, k_e, v_bestBidAsk)
+                || set_new(d, k_E, PyLong_FromLongLong(rd_i64(root))) || PyDict_SetItem(d, k_s, symbol)
+                || set_new(d, k_u, PyLong_FromLongLong(rd_i64(root + 8)))
+                || set_new(d, k_b, decimal_text(rd_i64(root + 18), f->pe))
+                || set_new(d, k_B, decimal_text(rd_i64(root + 26), f->qe))
+                || set_new(d, k_a, decimal_text(rd_i64(root + 34), f->pe))
+                || set_new(d, k_A, decimal_text(rd_i64(root + 42), f->qe));
+        }
+        else if (f->template == 10002) {
+            bad = PyDict_SetItem(d, k_e, v_depthSnapshot)
+                || set_new(d, k_E, PyLong_FromLongLong(rd_i64(root))) || PyDict_SetItem(d, k_s, symbol)
+                || set_new(d, k_lastUpdateId, PyLong_FromLongLong(rd_i64(root + 8)))
+                || PyDict_SetItem(d, k_bids, bids) || PyDict_SetItem(d, k_asks, asks);
+        }
+        else {
+            bad = PyDict_SetItem(d, k_e, v_depthUpdate)
+                || set_new(d, k_E, PyLong_FromLongLong(rd_i64(root))) || PyDict_SetItem(d, k_s, symbol)
+                || set_new(d, k_U, PyLong_FromLongLong(rd_i64(root + 8)))
+                || set_new(d, k_u, PyLong_FromLongLong(rd_i64(root + 16)))
+                || PyDict_SetItem(d, k_b, bids) || PyDict_SetItem(d, k_a, asks);
+        }
+        PyObject *item = d;
+        if (!bad && wrap) {
+            item = PyDict_New();
+            bad = item == NULL || PyDict_SetItem(item, k_stream, name) || PyDict_SetItem(item, k_data, d);
+            Py_DECREF(d);
+        }
+        if (!bad) bad = PyList_Append(out, item) < 0;
+        Py_XDECREF(item);
+    }
+    Py_XDECREF(bids);
+    Py_XDECREF(asks);
+    Py_XDECREF(name);
+    Py_DECREF(symbol);
+    return bad ? -1 : 0;
+}
+
+static PyObject *
+decode(PyObject *module, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    Parsed f;
+    PyObject *out = NULL;
+    if (parse(&f, view.buf, view.len) == 0) {
+        out = PyList_New(0);
+        if (out != NULL && append_events(&f, out, 0) < 0) Py_CLEAR(out);
+    }
     PyBuffer_Release(&view);
-    return result;
+    return out;
+}
+
+static PyObject *
+decode_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "decode_batch(frames: list, wrap: bool)");
+        return NULL;
+    }
+    int wrap = PyObject_IsTrue(args[1]);
+    if (wrap < 0) return NULL;
+    PyObject *frames = args[0];
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(frames); i++) {
+        PyObject *frame = PyList_GET_ITEM(frames, i);
+        Parsed f;
+        if (!PyBytes_Check(frame)) {
+            PyErr_SetString(SbeError, "a text frame among the binary ones");
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (parse(&f, (const unsigned char *)PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame))
+            || append_events(&f, out, wrap)) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+/* -- JSON lines ------------------------------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} Buf;
+
+static int
+reserve(Buf *b, Py_ssize_t more)
+{
+    if (b->len + more <= b->cap) return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more) cap *= 2;
+    char *data = PyMem_Realloc(b->data, cap);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+#define PUT(b, text) put(b, text, sizeof(text) - 1)
+
+static int
+put(Buf *b, const char *text, Py_ssize_t n)
+{
+    if (reserve(b, n)) return -1;
+    memcpy(b->data + b->len, text, n);
+    b->len += n;
+    return 0;
+}
+
+static int
+put_int(Buf *b, int64_t value)
+{
+    char text[24];
+    int n = snprintf(text, sizeof text, "%lld", (long long)value);
+    return put(b, text, n);
+}
+
+static int
+put_decimal(Buf *b, int64_t mantissa, int exponent)
+{
+    if (reserve(b, 162)) return -1;
+    b->data[b->len++] = '"';
+    b->len += decimal_chars(mantissa, exponent, b->data + b->len);
+    b->data[b->len++] = '"';
+    return 0;
+}
+
+/* A JSON string of UTF-8 text, escaped as orjson escapes. */
+static int
+put_string(Buf *b, const unsigned char *text, Py_ssize_t n, int lower)
+{
+    if (reserve(b, n * 6 + 2)) return -1;
+    char *o = b->data + b->len;
+    *o++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = text[i];
+        if (lower && c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        }
+        else if (c < 0x20) {
+            const char *short_escape = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r"
+                : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+            if (short_escape) {
+                memcpy(o, short_escape, 2);
+                o += 2;
+            }
+            else {
+                o += sprintf(o, "\\u%04x", c);
+            }
+        }
+        else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    b->len = o - b->data;
+    return 0;
+}
+
+static int
+put_levels(Buf *b, const Parsed *f, int side)
+{
+    if (PUT(b, "[")) return -1;
+    for (Py_ssize_t i = 0; i < f->count[side]; i++) {
+        const unsigned char *p = f->rows[side] + i * f->entry[side];
+        if ((i && PUT(b, ",")) || PUT(b, "[") || put_decimal(b, rd_i64(p), f->pe) || PUT(b, ",")
+            || put_decimal(b, rd_i64(p + 8), f->qe) || PUT(b, "]")) {
+            return -1;
+        }
+    }
+    return PUT(b, "]");
+}
+
+static int
+put_event(Buf *b, const Parsed *f, Py_ssize_t i)
+{
+    const unsigned char *root = f->root;
+    static const char *names[] = {"trade", "bestBidAsk", "depthSnapshot", "depthUpdate"};
+    const char *e = names[f->template - 10000];
+    if (PUT(b, "{\"e\":\"") || put(b, e, strlen(e)) || PUT(b, "\",\"E\":") || put_int(b, rd_i64(root))
+        || PUT(b, ",\"s\":") || put_string(b, f->symbol, f->symbol_size, 0)) {
+        return -1;
+    }
+    if (f->template == 10000) {
+        const unsigned char *p = f->rows[0] + i * f->entry[0];
+        return PUT(b, ",\"t\":") || put_int(b, rd_i64(p)) || PUT(b, ",\"p\":")
+            || put_decimal(b, rd_i64(p + 8), f->pe) || PUT(b, ",\"q\":")
+            || put_decimal(b, rd_i64(p + 16), f->qe) || PUT(b, ",\"T\":")
+            || put_int(b, rd_i64(root + 8))
+            || (p[24] ? PUT(b, ",\"m\":true,\"M\":true}") : PUT(b, ",\"m\":false,\"M\":true}"));
+    }
+    if (f->template == 10001) {
+        return PUT(b, ",\"u\":") || put_int(b, rd_i64(root + 8)) || PUT(b, ",\"b\":")
+            || put_decimal(b, rd_i64(root + 18), f->pe) || PUT(b, ",\"B\":")
+            || put_decimal(b, rd_i64(root + 26), f->qe) || PUT(b, ",\"a\":")
+            || put_decimal(b, rd_i64(root + 34), f->pe) || PUT(b, ",\"A\":")
+            || put_decimal(b, rd_i64(root + 42), f->qe) || PUT(b, "}");
+    }
+    if (f->template == 10002) {
+        return PUT(b, ",\"lastUpdateId\":") || put_int(b, rd_i64(root + 8)) || PUT(b, ",\"bids\":")
+            || put_levels(b, f, 0) || PUT(b, ",\"asks\":") || put_levels(b, f, 1) || PUT(b, "}");
+    }
+    return PUT(b, ",\"U\":") || put_int(b, rd_i64(root + 8)) || PUT(b, ",\"u\":")
+        || put_int(b, rd_i64(root + 16)) || PUT(b, ",\"b\":") || put_levels(b, f, 0)
+        || PUT(b, ",\"a\":") || put_levels(b, f, 1) || PUT(b, "}");
+}
+
+static PyObject *
+json_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "json_lines(frames: list, wrap: bool)");
+        return NULL;
+    }
+    int wrap = PyObject_IsTrue(args[1]);
+    if (wrap < 0) return NULL;
+    PyObject *frames = args[0];
+    Buf b = {NULL, 0, 0};
+    static const char *types[] = {"trade", "bestBidAsk", "depth20", "depth"};
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(frames); i++) {
+        PyObject *frame = PyList_GET_ITEM(frames, i);
+        Parsed f;
+        if (!PyBytes_Check(frame)) {
+            PyErr_SetString(SbeError, "a text frame among the binary ones");
+            goto fail;
+        }
+        if (parse(&f, (const unsigned char *)PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame))) {
+            goto fail;
+        }
+        PyObject *symbol = symbol_of(&f); /* checks the UTF-8 as decode does */
+        if (symbol == NULL) goto fail;
+        int ascii = PyUnicode_IS_ASCII(symbol);
+        Py_DECREF(symbol);
+        if (check_bools(&f)) goto fail;
+        if (wrap && !ascii) { /* lowercasing beyond ASCII: the caller decodes instead */
+            PyErr_SetString(SbeError, "a symbol beyond ASCII");
+            goto fail;
+        }
+        Py_ssize_t events = f.template == 10000 ? f.count[0] : 1;
+        for (Py_ssize_t k = 0; k < events; k++) {
+            const char *type = types[f.template - 10000];
+            if (wrap) {
+                if (PUT(&b, "{\"stream\":\"") || reserve(&b, f.symbol_size)) goto fail;
+                /* the stream name: the symbol lowercased (ASCII here), "@", the type */
+                b.len -= 1;
+                if (put_string(&b, f.symbol, f.symbol_size, 1)) goto fail;
+                b.len -= 1;
+                if (PUT(&b, "@") || put(&b, type, strlen(type)) || PUT(&b, "\",\"data\":")) goto fail;
+            }
+            if (put_event(&b, &f, k) || (wrap && PUT(&b, "}")) || PUT(&b, "\n")) goto fail;
+        }
+    }
+    PyObject *out = PyBytes_FromStringAndSize(b.data ? b.data : "", b.len);
+    PyMem_Free(b.data);
+    return out;
+fail:
+    PyMem_Free(b.data);
+    return NULL;
 }
 
 static PyMethodDef methods[] = {
     {"decode", decode, METH_O, "The events of one SBE frame (see binstream.sbe.decode)."},
+    {"decode_batch", (PyCFunction)(void (*)(void))decode_batch, METH_FASTCALL,
+     "The events of a list of SBE frames, each wrapped as {stream, data} when wrap."},
+    {"json_lines", (PyCFunction)(void (*)(void))json_lines, METH_FASTCALL,
+     "The events of a list of SBE frames as JSON lines (bytes), wrapped when wrap."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "binstream._sbe", "binstream.sbe.decode in C.", -1, methods,
+    PyModuleDef_HEAD_INIT, "binstream._sbe", "binstream.sbe's decoders in C.", -1, methods,
 };
 
 #define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
@@ -323,10 +601,13 @@ PyInit__sbe(void)
     SbeError = PyObject_GetAttrString(reference, "SbeError");
     Py_DECREF(reference);
     if (SbeError == NULL) return NULL;
+    stream_names = PyDict_New();
+    if (stream_names == NULL) return NULL;
     INTERN(k_e, "e"); INTERN(k_E, "E"); INTERN(k_s, "s"); INTERN(k_t, "t"); INTERN(k_p, "p");
     INTERN(k_q, "q"); INTERN(k_T, "T"); INTERN(k_m, "m"); INTERN(k_M, "M"); INTERN(k_u, "u");
     INTERN(k_U, "U"); INTERN(k_b, "b"); INTERN(k_B, "B"); INTERN(k_a, "a"); INTERN(k_A, "A");
     INTERN(k_lastUpdateId, "lastUpdateId"); INTERN(k_bids, "bids"); INTERN(k_asks, "asks");
+    INTERN(k_stream, "stream"); INTERN(k_data, "data");
     INTERN(v_trade, "trade"); INTERN(v_bestBidAsk, "bestBidAsk");
     INTERN(v_depthSnapshot, "depthSnapshot"); INTERN(v_depthUpdate, "depthUpdate");
     return PyModule_Create(&module_def);

@@ -4,3 +4,9 @@ from typing import Any
 
 def decode(frame: bytes, /) -> list[dict[str, Any]]:
     """The events of one SBE frame (one dict per trade)."""
+
+def decode_batch(frames: list[Any], wrap: bool, /) -> list[Any]:
+    """The events of a list of frames, each wrapped as {stream, data} when ``wrap``."""
+
+def json_lines(frames: list[Any], wrap: bool, /) -> bytes:
+    """The events of a list of frames as JSON lines."""

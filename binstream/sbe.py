@@ -209,11 +209,38 @@ def stream_name(template: int, symbol: str) -> str:
     return f"{symbol.lower()}@{STREAM_TYPES[template]}"
 
 
-try:  # the C decoder (built with the package); the same results as decode() above
+def decode_batch(frames: list[Any], wrap: bool) -> list[Any]:
+    """The events of ``frames`` (binary frames), each wrapped as ``{"stream", "data"}`` when
+    ``wrap``; :class:`SbeError` for the first frame that is not of the schema."""
+    out: list[Any] = []
+    for frame in frames:
+        if not isinstance(frame, bytes):
+            raise SbeError("a text frame among the binary ones")
+        events = decode(frame)
+        if wrap:
+            out += [{"stream": event_stream(event), "data": event} for event in events]
+        else:
+            out += events
+    return out
+
+
+def json_lines(frames: list[Any], wrap: bool) -> bytes:
+    """:func:`decode_batch`'s events as JSON lines, as orjson writes them."""
+    import orjson
+
+    return b"".join(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
+                    for event in decode_batch(frames, wrap))  # fmt: skip
+
+
+try:  # the C decoders (built with the package); the same results as the ones above
     from ._sbe import decode as fast_decode
+    from ._sbe import decode_batch as fast_decode_batch
+    from ._sbe import json_lines as fast_json_lines
 
     #: Which decoder :data:`fast_decode` is: ``"c"`` or ``"python"``.
     SBE_DECODER = "c"
 except ImportError:  # pragma: no cover - where no C compiler was at hand
     fast_decode = decode
+    fast_decode_batch = decode_batch
+    fast_json_lines = json_lines
     SBE_DECODER = "python"

@@ -27,7 +27,7 @@ from ..events import EventKind
 from ..framecheck import check_frame, plain_frame, shape_of
 from ..messages import SUBSCRIBE_ERROR, error_message
 from ..rotation import Switch
-from ..sbe import SbeError, event_stream, fast_decode
+from ..sbe import SbeError, event_stream, fast_decode, fast_decode_batch
 from ..silence import SilenceWatch, silence_threshold
 from ..transport.base import (
     ConnectionClosed,
@@ -55,6 +55,8 @@ LAZY_DECODE_SIZE = 512
 
 
 _TEXT_ONLY = {str}
+_BINARY_ONLY = {bytes}
+_STREAM_OF = operator.itemgetter("stream")
 _OBJECTS_ONLY = {dict}
 
 
@@ -390,6 +392,28 @@ class MarketSession:
         raw = link.options.raw_frames
         subs = self.subscriptions(link)
         stream_set = subs.streams
+        if switch is None and batch and set(map(type, batch)) == _BINARY_ONLY:
+            # The usual batch: events only, decoded in one call (raw: passed on as they are).
+            if raw:
+                if combined:
+                    self.heard.update(stream_set)
+                link.count(len(batch))
+                await self._queue(buffer, list(batch))
+                return
+            try:
+                events = fast_decode_batch(list(batch), combined)
+            except SbeError:
+                events = None  # said frame by frame below
+            if events is not None and combined:
+                names = set(map(_STREAM_OF, events))
+                if names <= stream_set.keys():
+                    self.heard |= names
+                else:
+                    events = None
+            if events is not None:
+                link.count(len(events))
+                await self._queue(buffer, events)
+                return
         ready: list[Any] = []
         accepted = 0
         for frame in batch:

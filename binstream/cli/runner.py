@@ -24,8 +24,8 @@ from ..asyncio.manager import BinanceSocketManager
 from ..asyncio.options import ReconnectPolicy, SocketOptions, SocketState, StatusEvent
 from ..asyncio.stream_socket import recv_batch
 from ..errors import ReceiveTimeoutError, StreamClosedError
-from ..messages import CLOSED, FINAL, INVALID_MESSAGE, is_error
-from ..sbe import SbeError, event_stream, fast_decode
+from ..messages import CLOSED, FINAL, INVALID_MESSAGE, error_message, is_error
+from ..sbe import SbeError, event_stream, fast_decode, fast_json_lines
 from ..venues import Market, market_value
 from .exitcodes import ExitCode
 from .metrics import start_metrics
@@ -94,6 +94,7 @@ class RunConfig:
 
 
 _FRAMES_ONLY = {str}
+_SBE_FRAMES_ONLY = {bytes}
 
 
 class Output(Protocol):
@@ -479,6 +480,8 @@ class _Run:
         self._dropped_streams: deque[tuple[str, tuple[str, ...]]] = deque(maxlen=64)
         self.notices = Notices(self.status, config.errors, config.quiet)
         self.metrics: MetricsServer | None = None
+        #: SBE events are wrapped as ``{"stream", "data"}`` (several streams).
+        self.sbe_combined = config.combined or len(config.streams) > 1
 
     def _measure(self, metrics: MetricsServer) -> None:
         """The sources ``--metrics`` reads: the sockets, the publisher, the recording."""
@@ -607,7 +610,8 @@ class _Run:
             self.broken_pipe = True
             loop.call_soon_threadsafe(self.stop.set)
 
-        return JsonLinesWriter(loop, sys.stdout.fileno(), on_broken_pipe=broken)
+        return JsonLinesWriter(loop, sys.stdout.fileno(), on_broken_pipe=broken,
+                               sbe_combined=config.combined or len(config.streams) > 1)  # fmt: skip
 
     async def consume(self, socket: Any, output: Output) -> ExitCode:
         remaining = self.config.count
@@ -623,12 +627,19 @@ class _Run:
                 return ExitCode.TIMEOUT
             except StreamClosedError:
                 return ExitCode.FAILURE if self.gave_up else ExitCode.OK
-            if set(map(type, batch)) == _FRAMES_ONLY:
+            kinds = set(map(type, batch))
+            if kinds == _FRAMES_ONLY:
                 data = batch  # frame texts only: no error dict among them
+            elif kinds == _SBE_FRAMES_ONLY and not isinstance(output, _RecordOutput):
+                data = self._sbe_lines(batch)
+            elif kinds == _SBE_FRAMES_ONLY:
+                data = batch  # a recording keeps the frames
             else:
                 data = []
                 for message in batch:
-                    if type(message) is not str and is_error(message):
+                    if type(message) is bytes and not isinstance(output, _RecordOutput):
+                        data += self._sbe_lines([message])
+                    elif type(message) is not str and is_error(message):
                         self.report(message)
                     else:
                         data.append(message)
@@ -642,6 +653,22 @@ class _Run:
             if remaining == 0:
                 return ExitCode.OK
             await output.wait_for_room()
+
+    def _sbe_lines(self, frames: list[bytes]) -> list[str]:
+        """SBE frames as the JSON lines of their events (one per trade), written in C; a
+        frame that is not of the schema is reported and skipped."""
+        try:
+            text = fast_json_lines(frames, self.sbe_combined)
+        except SbeError:
+            parts = []
+            for frame in frames:
+                try:
+                    parts.append(fast_json_lines([frame], self.sbe_combined))
+                except SbeError as exc:
+                    self.report(error_message(INVALID_MESSAGE,
+                                              f"skipped invalid message ({exc})"))  # fmt: skip
+            text = b"".join(parts)
+        return text.decode().split("\n")[:-1]
 
     async def ticker(self, socket: Any = None) -> None:
         next_notice = 0.0
@@ -700,7 +727,8 @@ class _Run:
                 stream_stats=config.metrics is not None,
                 on_status=self.on_status,
                 # JSON lines of exactly what Binance sent: no decode-and-re-encode round trip.
-                raw_frames=config.format == "json" and config.book is None and not config.sbe,
+                # (SBE: the binary frames, written as JSON lines in C by the writer)
+                raw_frames=config.format == "json" and config.book is None,
             ),
         )
         self.manager = manager

@@ -187,3 +187,24 @@ def test_other_schemas_and_templates_are_clear_errors() -> None:
             "unknown SBE template 10004 (the stream schema has 10000-10003)",
         )
         assert decode(newer) == decode(frame)  # a later version of schema 1 decodes
+
+
+@given(st.lists(st.sampled_from(sample_frames()), max_size=8), st.booleans(), symbols)
+def test_batches_and_json_lines_are_what_decode_and_orjson_give(
+    frames: list[bytes], wrap: bool, name: str
+) -> None:
+    renamed = [frame[: frame.rindex(b"\x06")] + symbol(name) for frame in frames]
+    expected = sbe.decode_batch(renamed, wrap)
+    assert sbe.fast_decode_batch(renamed, wrap) == expected
+    ascii_or_plain = name.isascii() or not wrap  # C lowers ASCII only; others decode instead
+    if ascii_or_plain:
+        assert sbe.fast_json_lines(renamed, wrap) == sbe.json_lines(renamed, wrap)
+    if wrap and expected:
+        assert expected[0]["stream"].rsplit("@", 1)[0] == name.lower()
+
+
+def test_a_bad_frame_in_a_batch_is_an_error_for_the_batch() -> None:
+    good, cut = sample_frames()[0], sample_frames()[2][:-3]
+    for batch in (sbe.decode_batch, sbe.fast_decode_batch, sbe.json_lines, sbe.fast_json_lines):
+        with pytest.raises(sbe.SbeError):
+            batch([good, cut], False)

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from ...asyncio.handoff import Handoff
+from ...sbe import fast_json_lines
 
 _dumps = orjson.dumps
 _DIRECT_MAX = 16
@@ -25,12 +26,15 @@ _PIPE_BUF = select.PIPE_BUF if hasattr(select, "PIPE_BUF") else 512
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
-def encode_lines(messages: list[Any]) -> bytes:
+def encode_lines(messages: list[Any], sbe_combined: bool = False) -> bytes:
     """Messages → newline-terminated JSON lines, as one bytes object.
 
     A ``str`` is a frame exactly as the server sent it (already validated JSON) and is
-    written through; anything else is serialised with orjson.
+    written through; ``bytes`` are SBE frames, written as their events' JSON (wrapped as
+    ``{"stream", "data"}`` with ``sbe_combined``); anything else is serialised with orjson.
     """
+    if type(messages[0]) is bytes:
+        return fast_json_lines(messages, sbe_combined)
     if type(messages[0]) is str:
         if not any("\n" in m for m in messages):
             # The list gains an empty last item so that the text ends with a newline
@@ -54,7 +58,7 @@ except ImportError:  # pragma: no cover - a build without the C extensions
 LINE_WRITER = "python" if _write_lines is _write_lines_python else "c"
 
 
-def write_lines(fd: int, messages: list[Any]) -> None:
+def write_lines(fd: int, messages: list[Any], sbe_combined: bool = False) -> None:
     """Write ``messages`` to ``fd`` as JSON lines, as ``write_all(fd, encode_lines(...))``.
 
     Frames passed through as text (each a ``str`` without a newline) go out with one
@@ -62,7 +66,7 @@ def write_lines(fd: int, messages: list[Any]) -> None:
     built: the event loop's thread reads on while this thread writes. Anything else is
     encoded first."""
     if not _write_lines(fd, messages):
-        write_all(fd, encode_lines(messages))
+        write_all(fd, encode_lines(messages, sbe_combined))
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -86,8 +90,11 @@ class JsonLinesWriter:
         fd: int = 1,
         on_broken_pipe: Callable[[], None] | None = None,
         high: int = 4096,
+        sbe_combined: bool = False,
     ) -> None:
         self.fd = fd
+        #: SBE frames are written as combined messages (``{"stream", "data"}``).
+        self.sbe_combined = sbe_combined
         self.broken = False
         self._on_broken_pipe = on_broken_pipe
         self.handoff = Handoff("binstream-stdout", self._write_batch, loop, high)
@@ -97,7 +104,7 @@ class JsonLinesWriter:
         if self.broken:
             return
         try:
-            write_lines(self.fd, batch)
+            write_lines(self.fd, batch, self.sbe_combined)
         except (BrokenPipeError, ConnectionResetError):
             self._broken()
 
@@ -123,7 +130,7 @@ class JsonLinesWriter:
             and not handoff.working
             and not self.broken
         ):
-            data = encode_lines(messages)
+            data = encode_lines(messages, self.sbe_combined)
             if len(data) <= _PIPE_BUF and self._writable():
                 try:
                     write_all(self.fd, data)
