@@ -87,13 +87,23 @@ def _bool(value: int) -> bool:
     return value == 1
 
 
+def _group(
+    frame: bytes, at: int, dimension: struct.Struct, smallest: int, what: str, entries: str
+) -> tuple[int, int, int]:
+    """A repeating group at ``at``: ``(first entry, entry length, count)``, checked."""
+    _need(frame, at + dimension.size, f"the {what} group's header")
+    entry, count = dimension.unpack_from(frame, at)
+    if entry < smallest:
+        raise SbeError(
+            f"SBE {entries} entries are {entry} bytes, fewer than the schema's {smallest}"
+        )
+    at += dimension.size
+    _need(frame, at + entry * count, f"{count} {what}")
+    return at, entry, count
+
+
 def _levels(frame: bytes, at: int, pe: int, qe: int, what: str) -> tuple[list[list[str]], int]:
-    _need(frame, at + 4, f"the {what} group's header")
-    block, count = _GROUP16.unpack_from(frame, at)
-    if block < 16:
-        raise SbeError(f"SBE {what} entries are {block} bytes, fewer than the schema's 16")
-    at += 4
-    _need(frame, at + block * count, f"{count} {what}")
+    at, block, count = _group(frame, at, _GROUP16, 16, what, what)
     levels = []
     for _ in range(count):
         price, qty = _LEVEL.unpack_from(frame, at)
@@ -134,12 +144,7 @@ def decode(frame: bytes) -> list[dict[str, Any]]:
     at = 8 + block
     if template == TRADES:
         event_time, transact_time, pe, qe = _TRADES_ROOT.unpack_from(frame, 8)
-        _need(frame, at + 6, "the trades group's header")
-        entry, count = _GROUP32.unpack_from(frame, at)
-        if entry < 25:
-            raise SbeError(f"SBE trade entries are {entry} bytes, fewer than the schema's 25")
-        at += 6
-        _need(frame, at + entry * count, f"{count} trades")
+        at, entry, count = _group(frame, at, _GROUP32, 25, "trades", "trade")
         rows = []
         for _ in range(count):
             rows.append(_TRADE.unpack_from(frame, at))

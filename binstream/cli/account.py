@@ -15,6 +15,7 @@ from .option_groups import (
     DISPLAY,
     LIMITS,
     VOICE,
+    ApiKeyOpt,
     Connection,
     Display,
     Limits,
@@ -28,15 +29,7 @@ from .streaming import config_from, prepare
 @command()
 @with_groups
 def user(
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key",
-            envvar="BINANCE_API_KEY",
-            show_default=False,
-            help="API key id (not secret). Default: $BINANCE_API_KEY.",
-        ),
-    ] = None,
+    api_key: ApiKeyOpt = None,
     secret_file: Annotated[
         Path | None,
         typer.Option(

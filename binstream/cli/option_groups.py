@@ -86,6 +86,15 @@ FormatOpt = Annotated[
     typer.Option("--format", "-f", help="auto: a table on a terminal, JSON lines when piped."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
+ApiKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="BINANCE_API_KEY",
+        show_default=False,
+        help="API key id (not secret). Default: $BINANCE_API_KEY.",
+    ),
+]
 MetricsOpt = Annotated[
     str | None,
     typer.Option(
@@ -110,16 +119,7 @@ class Sbe:
             "needs an API key. With --endpoint, the SBE host's base URL.",
         ),
     ] = False
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key",
-            envvar="BINANCE_API_KEY",
-            show_default=False,
-            help="With --sbe: the API key id (an Ed25519 key; not secret). "
-            "Default: $BINANCE_API_KEY.",
-        ),
-    ] = None
+    api_key: ApiKeyOpt = None
 
     def key(self) -> str | None:
         """The API key --sbe sends; a usage error when it is needed and missing."""
