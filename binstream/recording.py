@@ -243,7 +243,7 @@ class RecordingWriter:
             return
         self._maybe_rotate()
         stamp = orjson.dumps(round((received or time.time()) * 1000, 3)).decode()
-        if any(type(f) is bytes for f in frames):
+        if type(frames[0]) is bytes:  # an SBE socket's batch: binary frames
             data = "".join(_line(stamp, f) for f in frames)
         else:
             head = f'{{"t":{stamp},"m":'
