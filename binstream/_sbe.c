@@ -404,10 +404,9 @@ reserve(Buf *b, Py_ssize_t more)
     if (b->len + more <= b->cap) return 0;
     Py_ssize_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + more) cap *= 2;
-    char *data = PyMem_Realloc(b->data, cap);
+    char *data = PyMem_RawRealloc(b->data, cap); /* no interpreter lock needed */
     if (data == NULL) {
-        PyErr_NoMemory();
-        return -1;
+        return -1; /* the caller says it, holding the lock again */
     }
     b->data = data;
     b->cap = cap;
@@ -525,6 +524,102 @@ put_event(Buf *b, const Parsed *f, Py_ssize_t i)
         || PUT(b, ",\"a\":") || put_levels(b, f, 1) || PUT(b, "}");
 }
 
+/* Strict UTF-8, as Python's decoder takes it (no overlongs, surrogates or > U+10FFFF). */
+static int
+utf8_valid(const unsigned char *s, Py_ssize_t n, int *ascii)
+{
+    *ascii = 1;
+    Py_ssize_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        *ascii = 0;
+        int len;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; }
+        else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; }
+        else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; }
+        else return 0;
+        if (i + len > n) return 0;
+        for (int k = 1; k < len; k++) {
+            unsigned char d = s[i + k];
+            if ((d & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (d & 0x3F);
+        }
+        if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
+        if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* Parse and check every frame of a list as decode would (the same errors, in the same
+ * order); *events gets how many events they hold. A PyMem array of Parsed, or NULL. */
+static Parsed *
+check_all(PyObject *frames, int wrap, Py_ssize_t *events)
+{
+    Py_ssize_t n = PyList_GET_SIZE(frames);
+    Parsed *all = PyMem_Malloc(sizeof(Parsed) * (n ? n : 1));
+    if (all == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    *events = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *frame = PyList_GET_ITEM(frames, i);
+        Parsed *f = &all[i];
+        int ascii;
+        if (!PyBytes_Check(frame)) {
+            PyErr_SetString(SbeError, "a text frame among the binary ones");
+            goto fail;
+        }
+        if (parse(f, (const unsigned char *)PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame))) {
+            goto fail;
+        }
+        if (!utf8_valid(f->symbol, f->symbol_size, &ascii)) {
+            PyErr_SetString(SbeError, "SBE symbol is not UTF-8");
+            goto fail;
+        }
+        if (check_bools(f)) goto fail;
+        if (wrap && !ascii) { /* lowercasing beyond ASCII: the caller decodes instead */
+            PyErr_SetString(SbeError, "a symbol beyond ASCII");
+            goto fail;
+        }
+        *events += f->template == 10000 ? f->count[0] : 1;
+    }
+    return all;
+fail:
+    PyMem_Free(all);
+    return NULL;
+}
+
+/* The JSON lines of checked frames; -1 when out of memory. Runs without the lock. */
+static int
+write_all_lines(Buf *b, const Parsed *all, Py_ssize_t n, int wrap)
+{
+    static const char *types[] = {"trade", "bestBidAsk", "depth20", "depth"};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Parsed *f = &all[i];
+        Py_ssize_t events = f->template == 10000 ? f->count[0] : 1;
+        const char *type = types[f->template - 10000];
+        for (Py_ssize_t k = 0; k < events; k++) {
+            if (wrap) {
+                /* the stream name: the symbol lowercased (ASCII here), "@", the type */
+                if (PUT(b, "{\"stream\":") || put_string(b, f->symbol, f->symbol_size, 1)) {
+                    return -1;
+                }
+                b->len -= 1; /* reopen the string for "@type" */
+                if (PUT(b, "@") || put(b, type, strlen(type)) || PUT(b, "\",\"data\":")) return -1;
+            }
+            if (put_event(b, f, k) || (wrap && PUT(b, "}")) || PUT(b, "\n")) return -1;
+        }
+    }
+    return 0;
+}
+
 static PyObject *
 json_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -535,47 +630,35 @@ json_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     int wrap = PyObject_IsTrue(args[1]);
     if (wrap < 0) return NULL;
     PyObject *frames = args[0];
+    Py_ssize_t events;
+    Parsed *all = check_all(frames, wrap, &events);
+    if (all == NULL) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(frames);
+    Py_INCREF(frames); /* the frames' bytes stay alive while the lock is released */
     Buf b = {NULL, 0, 0};
-    static const char *types[] = {"trade", "bestBidAsk", "depth20", "depth"};
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(frames); i++) {
-        PyObject *frame = PyList_GET_ITEM(frames, i);
-        Parsed f;
-        if (!PyBytes_Check(frame)) {
-            PyErr_SetString(SbeError, "a text frame among the binary ones");
-            goto fail;
-        }
-        if (parse(&f, (const unsigned char *)PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame))) {
-            goto fail;
-        }
-        PyObject *symbol = symbol_of(&f); /* checks the UTF-8 as decode does */
-        if (symbol == NULL) goto fail;
-        int ascii = PyUnicode_IS_ASCII(symbol);
-        Py_DECREF(symbol);
-        if (check_bools(&f)) goto fail;
-        if (wrap && !ascii) { /* lowercasing beyond ASCII: the caller decodes instead */
-            PyErr_SetString(SbeError, "a symbol beyond ASCII");
-            goto fail;
-        }
-        Py_ssize_t events = f.template == 10000 ? f.count[0] : 1;
-        for (Py_ssize_t k = 0; k < events; k++) {
-            const char *type = types[f.template - 10000];
-            if (wrap) {
-                if (PUT(&b, "{\"stream\":\"") || reserve(&b, f.symbol_size)) goto fail;
-                /* the stream name: the symbol lowercased (ASCII here), "@", the type */
-                b.len -= 1;
-                if (put_string(&b, f.symbol, f.symbol_size, 1)) goto fail;
-                b.len -= 1;
-                if (PUT(&b, "@") || put(&b, type, strlen(type)) || PUT(&b, "\",\"data\":")) goto fail;
-            }
-            if (put_event(&b, &f, k) || (wrap && PUT(&b, "}")) || PUT(&b, "\n")) goto fail;
-        }
-    }
-    PyObject *out = PyBytes_FromStringAndSize(b.data ? b.data : "", b.len);
-    PyMem_Free(b.data);
+    int failed;
+    Py_BEGIN_ALLOW_THREADS
+    failed = write_all_lines(&b, all, n, wrap);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(frames);
+    PyMem_Free(all);
+    PyObject *out = failed ? PyErr_NoMemory() : PyBytes_FromStringAndSize(b.data ? b.data : "", b.len);
+    PyMem_RawFree(b.data);
     return out;
-fail:
-    PyMem_Free(b.data);
-    return NULL;
+}
+
+static PyObject *
+count_events(PyObject *module, PyObject *frames)
+{
+    if (!PyList_Check(frames)) {
+        PyErr_SetString(PyExc_TypeError, "count_events(frames: list)");
+        return NULL;
+    }
+    Py_ssize_t events;
+    Parsed *all = check_all(frames, 0, &events);
+    if (all == NULL) return NULL;
+    PyMem_Free(all);
+    return PyLong_FromSsize_t(events);
 }
 
 static PyMethodDef methods[] = {
@@ -584,6 +667,8 @@ static PyMethodDef methods[] = {
      "The events of a list of SBE frames, each wrapped as {stream, data} when wrap."},
     {"json_lines", (PyCFunction)(void (*)(void))json_lines, METH_FASTCALL,
      "The events of a list of SBE frames as JSON lines (bytes), wrapped when wrap."},
+    {"count_events", count_events, METH_O,
+     "How many events a list of SBE frames holds (each frame checked as decode checks it)."},
     {NULL, NULL, 0, NULL},
 };
 

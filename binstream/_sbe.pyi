@@ -10,3 +10,6 @@ def decode_batch(frames: list[Any], wrap: bool, /) -> list[Any]:
 
 def json_lines(frames: list[Any], wrap: bool, /) -> bytes:
     """The events of a list of frames as JSON lines."""
+
+def count_events(frames: list[Any], /) -> int:
+    """How many events a list of frames holds, each frame checked."""

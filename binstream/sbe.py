@@ -229,6 +229,12 @@ def decode_batch(frames: list[Any], wrap: bool) -> list[Any]:
     return out
 
 
+def count_events(frames: list[Any]) -> int:
+    """How many events ``frames`` hold (a trades frame holds one per trade), each frame
+    checked as :func:`decode` checks it."""
+    return len(decode_batch(frames, False))
+
+
 def json_lines(frames: list[Any], wrap: bool) -> bytes:
     """:func:`decode_batch`'s events as JSON lines, as orjson writes them."""
     import orjson
@@ -238,6 +244,7 @@ def json_lines(frames: list[Any], wrap: bool) -> bytes:
 
 
 try:  # the C decoders (built with the package); the same results as the ones above
+    from ._sbe import count_events as fast_count_events
     from ._sbe import decode as fast_decode
     from ._sbe import decode_batch as fast_decode_batch
     from ._sbe import json_lines as fast_json_lines
@@ -245,6 +252,7 @@ try:  # the C decoders (built with the package); the same results as the ones ab
     #: Which decoder :data:`fast_decode` is: ``"c"`` or ``"python"``.
     SBE_DECODER = "c"
 except ImportError:  # pragma: no cover - where no C compiler was at hand
+    fast_count_events = count_events
     fast_decode = decode
     fast_decode_batch = decode_batch
     fast_json_lines = json_lines

@@ -25,7 +25,7 @@ from ..asyncio.options import ReconnectPolicy, SocketOptions, SocketState, Statu
 from ..asyncio.stream_socket import recv_batch
 from ..errors import ReceiveTimeoutError, StreamClosedError
 from ..messages import CLOSED, FINAL, INVALID_MESSAGE, error_message, is_error
-from ..sbe import SbeError, event_stream, fast_decode, fast_json_lines
+from ..sbe import SbeError, event_stream, fast_count_events, fast_decode, fast_json_lines
 from ..venues import Market, market_value
 from .exitcodes import ExitCode
 from .metrics import start_metrics
@@ -631,7 +631,24 @@ class _Run:
             if kinds == _FRAMES_ONLY:
                 data = batch  # frame texts only: no error dict among them
             elif kinds == _SBE_FRAMES_ONLY and not isinstance(output, _RecordOutput):
-                data = self._sbe_lines(batch)
+                # Checked and counted here; the writer's thread renders them as JSON lines
+                # (in C, without the interpreter lock) while this loop reads on.
+                try:
+                    events = fast_count_events(batch)
+                except SbeError:
+                    data = self._sbe_lines(batch)
+                else:
+                    if remaining is None or events <= remaining:
+                        output.feed(batch)
+                        status.received += events
+                        status.dropped = socket.dropped
+                        if remaining is not None:
+                            remaining -= events
+                            if remaining == 0:
+                                return ExitCode.OK
+                        await output.wait_for_room()
+                        continue
+                    data = self._sbe_lines(batch)  # the last batch of -n: cut by events
             elif kinds == _SBE_FRAMES_ONLY:
                 data = batch  # a recording keeps the frames
             else:

@@ -199,6 +199,7 @@ def test_batches_and_json_lines_are_what_decode_and_orjson_give(
     ascii_or_plain = name.isascii() or not wrap  # C lowers ASCII only; others decode instead
     if ascii_or_plain:
         assert sbe.fast_json_lines(renamed, wrap) == sbe.json_lines(renamed, wrap)
+    assert sbe.fast_count_events(renamed) == sbe.count_events(renamed) == len(expected)
     if wrap and expected:
         assert expected[0]["stream"].rsplit("@", 1)[0] == name.lower()
 
@@ -208,3 +209,23 @@ def test_a_bad_frame_in_a_batch_is_an_error_for_the_batch() -> None:
     for batch in (sbe.decode_batch, sbe.fast_decode_batch, sbe.json_lines, sbe.fast_json_lines):
         with pytest.raises(sbe.SbeError):
             batch([good, cut], False)
+    for count in (sbe.count_events, sbe.fast_count_events):
+        with pytest.raises(sbe.SbeError):
+            count([good, cut])
+
+
+@given(
+    st.sampled_from(sample_frames()),
+    st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), max_size=6),
+)
+def test_every_c_function_checks_a_corrupted_frame_as_decode_does(
+    frame: bytes, flips: list[tuple[int, int]]
+) -> None:
+    data = bytearray(frame)
+    for index, value in flips:
+        data[index % len(data)] = value
+    expected = outcome(sbe.decode, bytes(data))
+    for batch in (sbe.fast_count_events, lambda f: sbe.fast_json_lines(f, False)):
+        got = outcome(batch, [bytes(data)])
+        failed = isinstance(expected, tuple) and expected[0] == "SbeError"
+        assert got == expected if failed else not isinstance(got, tuple)
