@@ -204,7 +204,9 @@ decimal_text(int64_t mantissa, int exponent)
 {
     char out[160];
     Py_ssize_t len = decimal_chars(mantissa, exponent, out);
-    return PyUnicode_FromStringAndSize(out, len);
+    PyObject *text = PyUnicode_New(len, 127); /* ASCII: no UTF-8 decoding to do */
+    if (text != NULL) memcpy(PyUnicode_1BYTE_DATA(text), out, len);
+    return text;
 }
 
 /* -- dicts ------------------------------------------------------------------------------ */

@@ -46,7 +46,8 @@ def book_stream(header: Header, symbol: str) -> str:
     have = ", ".join(header.streams) or "none"
     raise NoBookStreamError(
         f"the recording has no diff-depth stream of {symbol.upper()} (its streams: {have}); "
-        f"record {symbol.lower()}@depth@100ms to rebuild a book"
+        f"record {symbol.lower()}@depth@100ms (or {symbol.lower()}@depth with --sbe) to "
+        "rebuild a book"
     )
 
 
@@ -73,16 +74,20 @@ def rebuild_book(
                 state.snapshots += 1
                 book.apply_snapshot(entry.decoded())
             continue
-        message = entry.decoded()
-        if header.combined:
-            if not isinstance(message, dict) or message.get("stream") != stream:
-                continue
-            event = message.get("data")
-        else:
-            event = message
-        if not isinstance(event, dict) or event.get("e") != "depthUpdate":
+        try:  # a JSON frame, or an SBE frame's events
+            messages = entry.messages()
+        except ValueError:  # an SBE frame not of the schema: skipped, as a live socket does
             continue
-        if book.feed(event) is Action.APPLIED:
-            view = {"e": "book", "s": name, "E": event.get("E"), **book.top(levels)}
-            yield Entry(entry.time_ms, frame=orjson.dumps(view).decode(), line=entry.line,
-                        _decoded=view)  # fmt: skip
+        for message in messages:
+            if header.combined:
+                if not isinstance(message, dict) or message.get("stream") != stream:
+                    continue
+                event = message.get("data")
+            else:
+                event = message
+            if not isinstance(event, dict) or event.get("e") != "depthUpdate":
+                continue
+            if book.feed(event) is Action.APPLIED:
+                view = {"e": "book", "s": name, "E": event.get("E"), **book.top(levels)}
+                yield Entry(entry.time_ms, frame=orjson.dumps(view).decode(), line=entry.line,
+                            _decoded=view)  # fmt: skip
