@@ -208,12 +208,6 @@ def event_stream(event: dict[str, Any]) -> str:
     return f"{str(event['s']).lower()}@{EVENT_STREAM_TYPES[event['e']]}"
 
 
-def stream_name(template: int, symbol: str) -> str:
-    """The stream a message of ``template`` about ``symbol`` belongs to (``bnbbtc@trade``):
-    binary frames carry no ``{"stream": ...}`` wrapper on a combined connection."""
-    return f"{symbol.lower()}@{STREAM_TYPES[template]}"
-
-
 def decode_batch(frames: list[Any], wrap: bool) -> list[Any]:
     """The events of ``frames`` (binary frames), each wrapped as ``{"stream", "data"}`` when
     ``wrap``; :class:`SbeError` for the first frame that is not of the schema."""

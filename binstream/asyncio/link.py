@@ -253,7 +253,7 @@ class Link:
                 max_size=opts.max_size,
                 max_queue=64,
                 user_agent="binstream",
-                **({"headers": self.plan.headers} if self.plan.headers else {}),
+                headers=self.plan.headers or None,
             )
         except WireError as exc:
             fatal = fatal_reason(exc)

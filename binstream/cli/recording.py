@@ -149,9 +149,8 @@ def record(
         names, conn=conn, limits=limits, voice=voice, combined=len(names) > 1, format="json",
         record_to=output, rotate_bytes=int(rotate_mb * 1_000_000) if rotate_mb else None,
         rotate_seconds=rotate_seconds, snapshots=snapshots, convert=convert,
+        **sbe_settings(sbe, checked_endpoint(conn.endpoint)),
     )  # fmt: skip
-    for key, value in sbe_settings(sbe, checked_endpoint(conn.endpoint)).items():
-        setattr(config, key, value)
     finish(run_stream(config))
 
 

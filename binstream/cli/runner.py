@@ -628,6 +628,8 @@ class _Run:
             except StreamClosedError:
                 return ExitCode.FAILURE if self.gave_up else ExitCode.OK
             kinds = set(map(type, batch))
+            #: Messages in ``data`` when it is not one per item (SBE frames: their events).
+            events: int | None = None
             if kinds == _FRAMES_ONLY:
                 data = batch  # frame texts only: no error dict among them
             elif kinds == _SBE_FRAMES_ONLY and not isinstance(output, _RecordOutput):
@@ -638,17 +640,10 @@ class _Run:
                 except SbeError:
                     data = self._sbe_lines(batch)
                 else:
-                    if remaining is None or events <= remaining:
-                        output.feed(batch)
-                        status.received += events
-                        status.dropped = socket.dropped
-                        if remaining is not None:
-                            remaining -= events
-                            if remaining == 0:
-                                return ExitCode.OK
-                        await output.wait_for_room()
-                        continue
-                    data = self._sbe_lines(batch)  # the last batch of -n: cut by events
+                    data = batch
+                    if remaining is not None and events > remaining:
+                        events = None
+                        data = self._sbe_lines(batch)  # the last batch of -n: cut by events
             elif kinds == _SBE_FRAMES_ONLY:
                 data = batch  # a recording keeps the frames
             else:
@@ -660,12 +655,14 @@ class _Run:
                         self.report(message)
                     else:
                         data.append(message)
-            if remaining is not None:
+            if remaining is not None and events is None:
                 data = data[:remaining]
-                remaining -= len(data)
+            count = len(data) if events is None else events
+            if remaining is not None:
+                remaining -= count
             if data:
                 output.feed(data)
-                status.received += len(data)
+                status.received += count
                 status.dropped = socket.dropped
             if remaining == 0:
                 return ExitCode.OK

@@ -125,7 +125,6 @@ def stream(
         view=view,
         events=opts.events,
         **extra,
+        **sbe_settings(sbe, checked_endpoint(opts.conn.endpoint)),
     )
-    for key, value in sbe_settings(sbe, checked_endpoint(opts.conn.endpoint)).items():
-        setattr(config, key, value)
     finish(run_stream(config))
