@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import base64
 import hashlib
+import random
 import struct
 import sys
 import time
@@ -66,9 +67,21 @@ def trade(i: int) -> dict:
 
 
 def depth_diff(i: int) -> dict:
-    """A spot diff-depth event of 10 level changes, as the JSON @depth stream sends it."""
-    bids = [[f"0.{9000000 - k * 100:08d}", f"{k + 1}.00000000"] for k in range(5)]
-    asks = [[f"0.{9000100 + k * 100:08d}", f"{k + 2}.00000000"] for k in range(5)]
+    """A spot diff-depth event of 10 level changes, as the JSON @depth stream sends it.
+
+    Like a live market's, and unlike a repeated template: the prices are ticks near a mid
+    that drifts, each quantity is drawn afresh, and about a third of the changes remove a
+    level (quantity zero). Seeded by ``i``, so every run sends the same events.
+    """
+    draw = random.Random(i)
+    mid = 9_000_000 + 100 * ((i // 40) % 50)
+
+    def level(price: int) -> list[str]:
+        size = 0 if draw.random() < 0.3 else draw.randrange(1, 5_000_000_000)
+        return [f"0.{price:08d}", f"{size // 10**8}.{size % 10**8:08d}"]
+
+    bids = [level(mid - 100 * k) for k in sorted(draw.sample(range(1, 40), 5))]
+    asks = [level(mid + 100 * k) for k in sorted(draw.sample(range(40), 5))]
     return {"e": "depthUpdate", "E": 1700000000000 + i, "s": "BNBBTC", "U": 1000 + 2 * i,
             "u": 1001 + 2 * i, "b": bids, "a": asks}  # fmt: skip
 
