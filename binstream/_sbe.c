@@ -18,7 +18,9 @@ static PyObject *SbeError;
 static PyObject *k_e, *k_E, *k_s, *k_t, *k_p, *k_q, *k_T, *k_m, *k_M, *k_u, *k_U, *k_b,
     *k_B, *k_a, *k_A, *k_lastUpdateId, *k_bids, *k_asks, *k_stream, *k_data;
 static PyObject *v_trade, *v_bestBidAsk, *v_depthSnapshot, *v_depthUpdate;
-static PyObject *stream_names; /* (template, symbol bytes) -> "symbol@type" */
+/* Each event's dict, keys in Binance's order and the constant values set, to be copied:
+ * a copy is made at its final size, where a dict filled key by key grows on the way. */
+static PyObject *shapes[4], *wrapped_shape;
 
 static int64_t rd_i64(const unsigned char *p) { int64_t v; memcpy(&v, p, 8); return v; }
 static uint32_t rd_u32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -140,14 +142,52 @@ parse(Parsed *f, const unsigned char *buf, Py_ssize_t size)
     return 0;
 }
 
+/*
+ * Symbols seen recently, with their stream names ("bnbbtc@trade") once asked for, in a
+ * small direct-mapped table so that a frame's symbol costs no new str. Symbols longer than
+ * a slot holds are made afresh each time.
+ */
+#define SYMBOL_SLOTS 64
+#define SYMBOL_CHARS 32
+typedef struct {
+    Py_ssize_t size;
+    unsigned char chars[SYMBOL_CHARS];
+    PyObject *symbol;
+    PyObject *names[4];
+} SymbolSlot;
+static SymbolSlot symbols[SYMBOL_SLOTS];
+
+static SymbolSlot *
+symbol_slot(const Parsed *f)
+{
+    if (f->symbol_size > SYMBOL_CHARS) return NULL;
+    uint32_t hash = 2166136261u;
+    for (Py_ssize_t i = 0; i < f->symbol_size; i++) hash = (hash ^ f->symbol[i]) * 16777619u;
+    return &symbols[hash % SYMBOL_SLOTS];
+}
+
 /* The symbol as a str (the same error as sbe._symbol), checked after the rows as there. */
 static PyObject *
 symbol_of(const Parsed *f)
 {
+    SymbolSlot *slot = symbol_slot(f);
+    if (slot != NULL && slot->symbol != NULL && slot->size == f->symbol_size
+        && memcmp(slot->chars, f->symbol, f->symbol_size) == 0) {
+        Py_INCREF(slot->symbol);
+        return slot->symbol;
+    }
     PyObject *s = PyUnicode_DecodeUTF8((const char *)f->symbol, f->symbol_size, "strict");
     if (s == NULL) {
         PyErr_Clear();
         PyErr_SetString(SbeError, "SBE symbol is not UTF-8");
+        return NULL;
+    }
+    if (slot != NULL) {
+        Py_INCREF(s);
+        Py_XSETREF(slot->symbol, s);
+        for (int i = 0; i < 4; i++) Py_CLEAR(slot->names[i]);
+        slot->size = f->symbol_size;
+        memcpy(slot->chars, f->symbol, f->symbol_size);
     }
     return s;
 }
@@ -168,44 +208,107 @@ check_bools(const Parsed *f)
 
 /* -- decimals --------------------------------------------------------------------------- */
 
+static const char digit_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* The decimal digits of v, written backwards so that they end just before end; returns
+ * how many (two at a time: a division by 100 instead of two by 10). */
+static int
+digits_before(uint64_t v, char *end)
+{
+    char *p = end;
+    while (v >= 100) {
+        unsigned pair = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * pair, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * v, 2);
+    }
+    else {
+        *--p = (char)('0' + v);
+    }
+    return (int)(end - p);
+}
+
+static uint64_t
+magnitude_of(int64_t v)
+{
+    return v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+}
+
 /* Writes mantissa * 10**exponent into out (at least 160 bytes); returns its length. */
 static Py_ssize_t
 decimal_chars(int64_t mantissa, int exponent, char *out)
 {
-    char digits[24];
-    uint64_t magnitude = mantissa < 0 ? (uint64_t)0 - (uint64_t)mantissa : (uint64_t)mantissa;
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + magnitude % 10);
-        magnitude /= 10;
-    } while (magnitude);
-    Py_ssize_t len = 0;
     if (exponent >= 0 && mantissa == 0) {
         out[0] = '0';
         return 1;
     }
+    char buf[24];
+    int n = digits_before(magnitude_of(mantissa), buf + sizeof buf);
+    const char *digits = buf + sizeof buf - n;
+    Py_ssize_t len = 0;
     if (mantissa < 0) out[len++] = '-';
     if (exponent >= 0) {
-        for (int i = n - 1; i >= 0; i--) out[len++] = digits[i];
-        for (int i = 0; i < exponent; i++) out[len++] = '0';
-        return len;
+        memcpy(out + len, digits, n);
+        len += n;
+        memset(out + len, '0', exponent);
+        return len + exponent;
     }
     int scale = -exponent;
-    int width = n > scale + 1 ? n : scale + 1;
-    for (int i = width - 1; i >= 0; i--) {
-        if (i == scale - 1) out[len++] = '.';
-        out[len++] = i < n ? digits[i] : '0';
+    if (n > scale) { /* 123.45 */
+        memcpy(out + len, digits, n - scale);
+        len += n - scale;
+        out[len++] = '.';
+        memcpy(out + len, digits + n - scale, scale);
+        return len + scale;
     }
-    return len;
+    out[len++] = '0'; /* 0.0012345 */
+    out[len++] = '.';
+    memset(out + len, '0', scale - n);
+    len += scale - n;
+    memcpy(out + len, digits, n);
+    return len + n;
 }
+
+/*
+ * The strings of recent decimals, kept in a direct-mapped table: a book's prices are ticks
+ * near the mid, and removals all carry a zero quantity, so most decimals of a depth stream
+ * were seen moments before. A hit hands out the same (immutable) str again; a miss makes
+ * the text and takes the slot. The table holds at most DECIMAL_SLOTS strings.
+ */
+#define DECIMAL_BITS 12
+#define DECIMAL_SLOTS (1 << DECIMAL_BITS)
+typedef struct {
+    int64_t mantissa;
+    int exponent;
+    PyObject *text;
+} DecimalSlot;
+static DecimalSlot decimals[DECIMAL_SLOTS];
 
 static PyObject *
 decimal_text(int64_t mantissa, int exponent)
 {
+    uint64_t key = (uint64_t)mantissa ^ ((uint64_t)(uint8_t)exponent << 56);
+    DecimalSlot *slot = &decimals[(key * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - DECIMAL_BITS)];
+    if (slot->text != NULL && slot->mantissa == mantissa && slot->exponent == exponent) {
+        Py_INCREF(slot->text);
+        return slot->text;
+    }
     char out[160];
     Py_ssize_t len = decimal_chars(mantissa, exponent, out);
     PyObject *text = PyUnicode_New(len, 127); /* ASCII: no UTF-8 decoding to do */
-    if (text != NULL) memcpy(PyUnicode_1BYTE_DATA(text), out, len);
+    if (text == NULL) return NULL;
+    memcpy(PyUnicode_1BYTE_DATA(text), out, len);
+    Py_INCREF(text);
+    Py_XSETREF(slot->text, text);
+    slot->mantissa = mantissa;
+    slot->exponent = exponent;
     return text;
 }
 
@@ -243,31 +346,25 @@ levels_list(const Parsed *f, int side)
     return list;
 }
 
-/* The stream name of a frame ("bnbbtc@trade"), cached per template and symbol. */
+/* The stream name of a frame ("bnbbtc@trade"), kept with its symbol in the symbol table. */
 static PyObject *
 stream_name(const Parsed *f, PyObject *symbol)
 {
-    char key[260];
-    key[0] = (char)(f->template - 10000);
-    memcpy(key + 1, f->symbol, f->symbol_size);
-    PyObject *raw = PyBytes_FromStringAndSize(key, f->symbol_size + 1);
-    if (raw == NULL) return NULL;
-    PyObject *name = PyDict_GetItemWithError(stream_names, raw);
-    if (name != NULL) {
-        Py_DECREF(raw);
-        Py_INCREF(name);
-        return name;
-    }
-    if (PyErr_Occurred()) {
-        Py_DECREF(raw);
-        return NULL;
-    }
     static const char *types[] = {"trade", "bestBidAsk", "depth20", "depth"};
+    int type = f->template - 10000;
+    SymbolSlot *slot = symbol_slot(f);
+    int cached = slot != NULL && slot->symbol == symbol;
+    if (cached && slot->names[type] != NULL) {
+        Py_INCREF(slot->names[type]);
+        return slot->names[type];
+    }
     PyObject *lower = PyObject_CallMethod(symbol, "lower", NULL);
-    name = lower ? PyUnicode_FromFormat("%U@%s", lower, types[f->template - 10000]) : NULL;
+    PyObject *name = lower ? PyUnicode_FromFormat("%U@%s", lower, types[type]) : NULL;
     Py_XDECREF(lower);
-    if (name != NULL && PyDict_SetItem(stream_names, raw, name) < 0) Py_CLEAR(name);
-    Py_DECREF(raw);
+    if (name != NULL && cached) {
+        Py_INCREF(name);
+        Py_XSETREF(slot->names[type], name);
+    }
     return name;
 }
 
@@ -296,24 +393,22 @@ append_events(const Parsed *f, PyObject *out, int wrap)
         bad = asks == NULL;
     }
     for (Py_ssize_t i = 0; i < events && !bad; i++) {
-        PyObject *d = PyDict_New();
+        PyObject *d = PyDict_Copy(shapes[f->template - 10000]);
         if (d == NULL) {
             bad = 1;
             break;
         }
         if (f->template == 10000) {
             const unsigned char *p = f->rows[0] + i * f->entry[0];
-            bad = PyDict_SetItem(d, k_e, v_trade) || set_new(d, k_E, PyLong_FromLongLong(rd_i64(root)))
+            bad = set_new(d, k_E, PyLong_FromLongLong(rd_i64(root)))
                 || PyDict_SetItem(d, k_s, symbol) || set_new(d, k_t, PyLong_FromLongLong(rd_i64(p)))
                 || set_new(d, k_p, decimal_text(rd_i64(p + 8), f->pe))
                 || set_new(d, k_q, decimal_text(rd_i64(p + 16), f->qe))
                 || set_new(d, k_T, PyLong_FromLongLong(rd_i64(root + 8)))
-                || PyDict_SetItem(d, k_m, p[24] ? Py_True : Py_False)
-                || PyDict_SetItem(d, k_M, Py_True);
+                || PyDict_SetItem(d, k_m, p[24] ? Py_True : Py_False);
         }
         else if (f->template == 10001) {
-            bad = PyDict_SetItem(d, k_e, v_bestBidAsk)
-                || set_new(d, k_E, PyLong_FromLongLong(rd_i64(root))) || PyDict_SetItem(d, k_s, symbol)
+            bad = set_new(d, k_E, PyLong_FromLongLong(rd_i64(root))) || PyDict_SetItem(d, k_s, symbol)
                 || set_new(d, k_u, PyLong_FromLongLong(rd_i64(root + 8)))
                 || set_new(d, k_b, decimal_text(rd_i64(root + 18), f->pe))
                 || set_new(d, k_B, decimal_text(rd_i64(root + 26), f->qe))
@@ -321,21 +416,19 @@ append_events(const Parsed *f, PyObject *out, int wrap)
                 || set_new(d, k_A, decimal_text(rd_i64(root + 42), f->qe));
         }
         else if (f->template == 10002) {
-            bad = PyDict_SetItem(d, k_e, v_depthSnapshot)
-                || set_new(d, k_E, PyLong_FromLongLong(rd_i64(root))) || PyDict_SetItem(d, k_s, symbol)
+            bad = set_new(d, k_E, PyLong_FromLongLong(rd_i64(root))) || PyDict_SetItem(d, k_s, symbol)
                 || set_new(d, k_lastUpdateId, PyLong_FromLongLong(rd_i64(root + 8)))
                 || PyDict_SetItem(d, k_bids, bids) || PyDict_SetItem(d, k_asks, asks);
         }
         else {
-            bad = PyDict_SetItem(d, k_e, v_depthUpdate)
-                || set_new(d, k_E, PyLong_FromLongLong(rd_i64(root))) || PyDict_SetItem(d, k_s, symbol)
+            bad = set_new(d, k_E, PyLong_FromLongLong(rd_i64(root))) || PyDict_SetItem(d, k_s, symbol)
                 || set_new(d, k_U, PyLong_FromLongLong(rd_i64(root + 8)))
                 || set_new(d, k_u, PyLong_FromLongLong(rd_i64(root + 16)))
                 || PyDict_SetItem(d, k_b, bids) || PyDict_SetItem(d, k_a, asks);
         }
         PyObject *item = d;
         if (!bad && wrap) {
-            item = PyDict_New();
+            item = PyDict_Copy(wrapped_shape);
             bad = item == NULL || PyDict_SetItem(item, k_stream, name) || PyDict_SetItem(item, k_data, d);
             Py_DECREF(d);
         }
@@ -364,15 +457,27 @@ decode(PyObject *module, PyObject *arg)
     return out;
 }
 
+/* A book frame (depth20 or diff depth: one event, some forty containers once decoded)
+ * checked as decoding would check it. */
+static int
+check_book(const Parsed *f)
+{
+    PyObject *symbol = symbol_of(f);
+    Py_XDECREF(symbol);
+    return symbol == NULL ? -1 : 0;
+}
+
 static PyObject *
 decode_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !PyList_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "decode_batch(frames: list, wrap: bool)");
+    if (nargs < 2 || nargs > 3 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "decode_batch(frames: list, wrap: bool, defer_books: bool = False)");
         return NULL;
     }
     int wrap = PyObject_IsTrue(args[1]);
-    if (wrap < 0) return NULL;
+    int defer = nargs == 3 ? PyObject_IsTrue(args[2]) : 0;
+    if (wrap < 0 || defer < 0) return NULL;
     PyObject *frames = args[0];
     PyObject *out = PyList_New(0);
     if (out == NULL) return NULL;
@@ -385,10 +490,50 @@ decode_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         }
         if (parse(&f, (const unsigned char *)PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame))
-            || append_events(&f, out, wrap)) {
+            || (defer && f.template >= 10002
+                    ? check_book(&f) || PyList_Append(out, frame)
+                    : append_events(&f, out, wrap))) {
             Py_DECREF(out);
             return NULL;
         }
+    }
+    return out;
+}
+
+static PyObject *
+streams_of(PyObject *module, PyObject *frames)
+{
+    if (!PyList_Check(frames)) {
+        PyErr_SetString(PyExc_TypeError, "streams_of(frames: list)");
+        return NULL;
+    }
+    PyObject *out = PySet_New(NULL);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(frames); i++) {
+        PyObject *frame = PyList_GET_ITEM(frames, i);
+        Parsed f;
+        if (!PyBytes_Check(frame)) {
+            PyErr_SetString(SbeError, "a text frame among the binary ones");
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (parse(&f, (const unsigned char *)PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame))) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *symbol = symbol_of(&f);
+        if (symbol != NULL && (check_bools(&f) || (f.template == 10000 && f.count[0] == 0))) {
+            Py_CLEAR(symbol);
+            if (!PyErr_Occurred()) continue; /* no trades: no event, no stream */
+        }
+        PyObject *name = symbol ? stream_name(&f, symbol) : NULL;
+        Py_XDECREF(symbol);
+        if (name == NULL || PySet_Add(out, name) < 0) {
+            Py_XDECREF(name);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(name);
     }
     return out;
 }
@@ -430,8 +575,9 @@ static int
 put_int(Buf *b, int64_t value)
 {
     char text[24];
-    int n = snprintf(text, sizeof text, "%lld", (long long)value);
-    return put(b, text, n);
+    int n = digits_before(magnitude_of(value), text + sizeof text);
+    if (value < 0) text[sizeof text - ++n] = '-';
+    return put(b, text + sizeof text - n, n);
 }
 
 static int
@@ -666,7 +812,9 @@ count_events(PyObject *module, PyObject *frames)
 static PyMethodDef methods[] = {
     {"decode", decode, METH_O, "The events of one SBE frame (see binstream.sbe.decode)."},
     {"decode_batch", (PyCFunction)(void (*)(void))decode_batch, METH_FASTCALL,
-     "The events of a list of SBE frames, each wrapped as {stream, data} when wrap."},
+     "The events of a list of SBE frames, each wrapped as {stream, data} when wrap; with "
+     "defer_books, book frames (depth20, diff depth) are checked and kept as they are."},
+    {"streams_of", streams_of, METH_O, "The set of streams whose events a list of SBE frames carries."},
     {"json_lines", (PyCFunction)(void (*)(void))json_lines, METH_FASTCALL,
      "The events of a list of SBE frames as JSON lines (bytes), wrapped when wrap."},
     {"count_events", count_events, METH_O,
@@ -688,8 +836,6 @@ PyInit__sbe(void)
     SbeError = PyObject_GetAttrString(reference, "SbeError");
     Py_DECREF(reference);
     if (SbeError == NULL) return NULL;
-    stream_names = PyDict_New();
-    if (stream_names == NULL) return NULL;
     INTERN(k_e, "e"); INTERN(k_E, "E"); INTERN(k_s, "s"); INTERN(k_t, "t"); INTERN(k_p, "p");
     INTERN(k_q, "q"); INTERN(k_T, "T"); INTERN(k_m, "m"); INTERN(k_M, "M"); INTERN(k_u, "u");
     INTERN(k_U, "U"); INTERN(k_b, "b"); INTERN(k_B, "B"); INTERN(k_a, "a"); INTERN(k_A, "A");
@@ -697,5 +843,23 @@ PyInit__sbe(void)
     INTERN(k_stream, "stream"); INTERN(k_data, "data");
     INTERN(v_trade, "trade"); INTERN(v_bestBidAsk, "bestBidAsk");
     INTERN(v_depthSnapshot, "depthSnapshot"); INTERN(v_depthUpdate, "depthUpdate");
+    PyObject *keys[4][9] = {
+        {k_e, k_E, k_s, k_t, k_p, k_q, k_T, k_m, k_M},
+        {k_e, k_E, k_s, k_u, k_b, k_B, k_a, k_A},
+        {k_e, k_E, k_s, k_lastUpdateId, k_bids, k_asks},
+        {k_e, k_E, k_s, k_U, k_u, k_b, k_a},
+    };
+    PyObject *types[4] = {v_trade, v_bestBidAsk, v_depthSnapshot, v_depthUpdate};
+    for (int t = 0; t < 4; t++) {
+        if ((shapes[t] = PyDict_New()) == NULL) return NULL;
+        for (int i = 0; i < 9 && keys[t][i] != NULL; i++) {
+            PyObject *value = i == 0 ? types[t] : keys[t][i] == k_M ? Py_True : Py_None;
+            if (PyDict_SetItem(shapes[t], keys[t][i], value) < 0) return NULL;
+        }
+    }
+    wrapped_shape = PyDict_New();
+    if (wrapped_shape == NULL || PyDict_SetItem(wrapped_shape, k_stream, Py_None) < 0
+        || PyDict_SetItem(wrapped_shape, k_data, Py_None) < 0)
+        return NULL;
     return PyModule_Create(&module_def);
 }

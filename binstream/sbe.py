@@ -208,19 +208,36 @@ def event_stream(event: dict[str, Any]) -> str:
     return f"{str(event['s']).lower()}@{EVENT_STREAM_TYPES[event['e']]}"
 
 
-def decode_batch(frames: list[Any], wrap: bool) -> list[Any]:
+#: The templates of book frames: one event each, with two lists of levels.
+BOOK_TEMPLATES = frozenset({DEPTH_SNAPSHOT, DEPTH_DIFF})
+
+
+def decode_batch(frames: list[Any], wrap: bool, defer_books: bool = False) -> list[Any]:
     """The events of ``frames`` (binary frames), each wrapped as ``{"stream", "data"}`` when
-    ``wrap``; :class:`SbeError` for the first frame that is not of the schema."""
+    ``wrap``; :class:`SbeError` for the first frame that is not of the schema.
+
+    ``defer_books`` keeps book frames (depth20 and diff depth, one event each) as they are,
+    once checked, for the consumer to decode when it reads them: a decoded book event is
+    some forty containers the garbage collector would keep scanning while it waits.
+    """
     out: list[Any] = []
     for frame in frames:
         if not isinstance(frame, bytes):
             raise SbeError("a text frame among the binary ones")
         events = decode(frame)
-        if wrap:
+        if defer_books and _HEADER.unpack_from(frame)[1] in BOOK_TEMPLATES:
+            out.append(frame)
+        elif wrap:
             out += [{"stream": event_stream(event), "data": event} for event in events]
         else:
             out += events
     return out
+
+
+def streams_of(frames: list[Any]) -> set[str]:
+    """The streams whose events ``frames`` carry (``{"bnbbtc@depth"}``), each frame checked
+    as :func:`decode` checks it."""
+    return {event_stream(event) for event in decode_batch(frames, False)}
 
 
 def count_events(frames: list[Any]) -> int:
@@ -242,6 +259,7 @@ try:  # the C decoders (built with the package); the same results as the ones ab
     from ._sbe import decode as fast_decode
     from ._sbe import decode_batch as fast_decode_batch
     from ._sbe import json_lines as fast_json_lines
+    from ._sbe import streams_of as fast_streams_of
 
     #: Which decoder :data:`fast_decode` is: ``"c"`` or ``"python"``.
     SBE_DECODER = "c"
@@ -250,4 +268,5 @@ except ImportError:  # pragma: no cover - where no C compiler was at hand
     fast_decode = decode
     fast_decode_batch = decode_batch
     fast_json_lines = json_lines
+    fast_streams_of = streams_of
     SBE_DECODER = "python"

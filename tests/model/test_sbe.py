@@ -65,6 +65,19 @@ def test_decimal_text_is_exact(mantissa: int, exponent: int) -> None:
     assert same_decimal(text, mantissa, exponent)
 
 
+@given(st.lists(st.tuples(i64, exponents, i64), min_size=1, max_size=8))
+def test_both_decoders_write_every_number_alike(numbers: list[tuple[int, int, int]]) -> None:
+    """Any mantissa with any exponent the schema's int8 allows, and any int64, in dicts and
+    in JSON lines."""
+    frames = [message(10001, le(time, 8) + le(~time, 8) + le(exponent, 1) + le(exponent, 1)
+                      + le(mantissa, 8) * 4, symbol("BNBBTC"))
+              for mantissa, exponent, time in numbers]  # fmt: skip
+    events = sbe.fast_decode_batch(frames, False)
+    assert events == sbe.decode_batch(frames, False)
+    assert [e["b"] for e in events] == [sbe.decimal_text(m, x) for m, x, _ in numbers]
+    assert sbe.fast_json_lines(frames, False) == sbe.json_lines(frames, False)
+
+
 @pytest.mark.parametrize("decode", DECODERS)
 @given(
     st.integers(0, 2**62), st.integers(0, 2**62), small_exponents, small_exponents,
@@ -189,6 +202,32 @@ def test_batches_and_json_lines_are_what_decode_and_orjson_give(
     assert sbe.fast_count_events(renamed) == sbe.count_events(renamed) == len(expected)
     if wrap and expected:
         assert expected[0]["stream"].rsplit("@", 1)[0] == name.lower()
+    assert sbe.fast_streams_of(renamed) == sbe.streams_of(renamed)
+    # Deferred: book frames stay as they are, in their place; decoded later, they give the
+    # events the whole batch gave.
+    deferred = sbe.decode_batch(renamed, wrap, True)
+    assert sbe.fast_decode_batch(renamed, wrap, True) == deferred
+    later = [
+        e
+        for item in deferred
+        for e in (sbe.fast_decode_batch([item], wrap) if type(item) is bytes else [item])
+    ]
+    assert later == expected
+    assert all(sbe.decode(item)[0]["e"].startswith("depth") for item in deferred
+               if type(item) is bytes)  # fmt: skip
+
+
+def test_the_c_decoder_keeps_many_decimals_and_symbols_apart() -> None:
+    """The C decoder's tables of recent prices and symbols never hand out a wrong one, as
+    they fill, evict and are hit."""
+    frames = [
+        message(10003, le(1, 8) + le(2, 8) + le(3, 8) + le(exponent, 1) + le(-exponent, 1),
+                levels([(price, price + 1) for price in range(start, start + 50)])
+                + levels([(-start, 0)]) + symbol(f"S{start % 97}Y"))
+        for start in range(0, 20_000, 50) for exponent in (-8, -2, 0)
+    ]  # fmt: skip
+    for _ in range(2):
+        assert sbe.fast_decode_batch(frames, True) == sbe.decode_batch(frames, True)
 
 
 def test_a_bad_frame_in_a_batch_is_an_error_for_the_batch() -> None:
@@ -196,7 +235,7 @@ def test_a_bad_frame_in_a_batch_is_an_error_for_the_batch() -> None:
     for batch in (sbe.decode_batch, sbe.fast_decode_batch, sbe.json_lines, sbe.fast_json_lines):
         with pytest.raises(sbe.SbeError):
             batch([good, cut], False)
-    for count in (sbe.count_events, sbe.fast_count_events):
+    for count in (sbe.count_events, sbe.fast_count_events, sbe.streams_of, sbe.fast_streams_of):
         with pytest.raises(sbe.SbeError):
             count([good, cut])
 
@@ -213,7 +252,9 @@ def test_corrupted_frames_decode_alike_or_fail_alike_in_every_c_function(
         data[index % len(data)] = value
     expected = outcome(sbe.decode, bytes(data))
     assert outcome(sbe.fast_decode, bytes(data)) == expected  # the same dicts or error
-    for batch in (sbe.fast_count_events, lambda f: sbe.fast_json_lines(f, False)):
+    for batch in (sbe.fast_count_events, sbe.fast_streams_of,
+                  lambda f: sbe.fast_json_lines(f, False),
+                  lambda f: sbe.fast_decode_batch(f, False, True)):  # fmt: skip
         got = outcome(batch, [bytes(data)])
         failed = isinstance(expected, tuple) and expected[0] == "SbeError"
         assert got == expected if failed else not isinstance(got, tuple)
