@@ -27,7 +27,7 @@ from ..events import EventKind
 from ..framecheck import check_frame, plain_frame, shape_of
 from ..messages import SUBSCRIBE_ERROR, error_message
 from ..rotation import Switch
-from ..sbe import SbeError, event_stream, fast_decode, fast_decode_batch
+from ..sbe import SbeError, event_stream, fast_decode, fast_decode_batch, fast_streams_of
 from ..silence import SilenceWatch, silence_threshold
 from ..transport.base import (
     ConnectionClosed,
@@ -56,7 +56,6 @@ LAZY_DECODE_SIZE = 512
 
 _TEXT_ONLY = {str}
 _BINARY_ONLY = {bytes}
-_STREAM_OF = operator.itemgetter("stream")
 _OBJECTS_ONLY = {dict}
 
 
@@ -400,12 +399,15 @@ class MarketSession:
                 link.count(len(batch))
                 await self._queue(buffer, list(batch))
                 return
+            # Book frames are checked and queued as they are, decoded when read (as long
+            # JSON frames wait as text, see LAZY_DECODE_SIZE).
+            frames = list(batch)
             try:
-                events = fast_decode_batch(list(batch), combined)
+                events = fast_decode_batch(frames, combined, True)
+                names = fast_streams_of(frames) if combined else None
             except SbeError:
                 events = None  # said frame by frame below
-            if events is not None and combined:
-                names = set(map(_STREAM_OF, events))
+            if events is not None and names is not None:
                 if names <= stream_set.keys():
                     self.heard |= names
                 else:

@@ -19,6 +19,7 @@ from ..errors import ReceiveTimeoutError, StreamClosedError, StreamError, Unknow
 from ..events import EventKind, SocketEvent, mask_url
 from ..framecheck import decode_frame
 from ..messages import CLOSED, UNABLE_TO_CONNECT, error_message
+from ..sbe import fast_decode_batch
 from ..traffic import Traffic
 from ..venues import Route
 from .buffer import MessageBuffer
@@ -66,6 +67,11 @@ class StreamSocket:
         self.state = SocketState.CONNECTING
         self.give_up_reason: str | None = None
         self._plans = plans
+        #: An SBE socket's book frames wait in the queue as they came (see
+        #: ``MarketSession._accept_binary``); decoded when read, wrapped when combined.
+        self._books_wrapped: bool | None = (
+            plans[0].combined if plans and plans[0].binary and not options.raw_frames else None
+        )
         self._links: list[Link] = []
         self._on_close = on_close
         self._started = False
@@ -255,7 +261,7 @@ class StreamSocket:
         buffer = self.buffer
         if buffer.items and self._started:  # the common case: no coroutine waits
             item = buffer.get_nowait()
-            return self._decoded(item) if type(item) is str else item
+            return item if type(item) is dict else self._decoded(item)
         if not self._started:
             self.start()
         timeout = self.options.user_timeout
@@ -272,9 +278,12 @@ class StreamSocket:
     def _decoded(self, item: Any) -> Any:
         """A queued item as the consumer gets it: long frames wait as text (see
         :data:`~binstream.asyncio.market_session.LAZY_DECODE_SIZE`) unless the socket delivers raw
-        frames anyway."""
-        if type(item) is str and not self.options.raw_frames:
+        frames anyway, and an SBE socket's book frames as they came."""
+        kind = type(item)
+        if kind is str and not self.options.raw_frames:
             return decode_frame(item)
+        if kind is bytes and self._books_wrapped is not None:
+            return fast_decode_batch([item], self._books_wrapped)[0]
         return item
 
     def __aiter__(self) -> AsyncIterator[Any]:

@@ -69,7 +69,8 @@ class _Dispatcher(Handoff):
     ) -> None:
         self.callback = callback
         #: The socket's own rule for queued items (long frames wait as text, see
-        #: marketsession.LAZY_DECODE_SIZE), applied here, on the callback thread.
+        #: market_session.LAZY_DECODE_SIZE; SBE book frames as they came), applied here, on
+        #: the callback thread.
         self.decode = decode
         super().__init__(f"binstream-callback:{name}", self._call_each, loop, batch)
         self.stream = name
@@ -81,8 +82,9 @@ class _Dispatcher(Handoff):
             if self.closed:
                 return
             try:
-                # Only a frame still queued as text needs the socket's decoding.
-                callback(decode(message) if decode is not None and type(message) is str
+                # Only a frame still queued as it came (long JSON text, an SBE book frame)
+                # needs the socket's decoding.
+                callback(decode(message) if decode is not None and type(message) is not dict
                          else message)  # fmt: skip
             except Exception:
                 log.exception("callback for stream %s raised; the stream goes on", self.stream)

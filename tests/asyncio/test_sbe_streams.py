@@ -4,6 +4,7 @@ threaded manager, on both transports: the same market as the JSON streams, decod
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from typing import Any
 
@@ -110,21 +111,25 @@ async def test_a_book_from_sbe_diff_depth_is_the_true_book() -> None:
 
 
 def test_threaded_manager_opens_sbe_sockets() -> None:
+    """Callbacks get dicts: trades, and the book frames the socket queued undecoded."""
     with ExchangeThread(interval=FAST, seed=3) as exchange:
         twm = ThreadedWebsocketManager(endpoint=exchange.url, api_key=DEMO_API_KEY)
         twm.start()
-        got: list[Any] = []
+        got: dict[str, list[Any]] = {"bnbbtc@trade": [], "bnbbtc@depth": []}
         done = threading.Event()
 
         def callback(message: Any) -> None:
-            got.append(message)
-            if len(got) >= 5:
+            got[message["stream"]].append(message["data"])
+            if min(map(len, got.values())) >= 5:
                 done.set()
 
         try:
-            name = twm.start_sbe_socket(callback, "bnbbtc@trade")
+            name = twm.start_sbe_socket(callback, ["bnbbtc@trade", "bnbbtc@depth"])
             assert done.wait(10)
-            assert name == "sbe:bnbbtc@trade"
-            assert all(m["e"] == "trade" and m["s"] == "BNBBTC" for m in got[:5])
+            assert name == "sbe:streams=bnbbtc@trade/bnbbtc@depth"
+            assert all(m["e"] == "trade" and m["s"] == "BNBBTC" for m in got["bnbbtc@trade"])
+            updates = got["bnbbtc@depth"]
+            assert all(m["e"] == "depthUpdate" and type(m["b"]) is list for m in updates)
+            assert all(b["U"] == a["u"] + 1 for a, b in itertools.pairwise(updates))
         finally:
             twm.stop()
