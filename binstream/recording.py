@@ -105,13 +105,18 @@ class Entry:
             self._decoded = decode_frame(self.frame)
         return self._decoded
 
+    def events(self) -> list[dict[str, Any]]:
+        """An SBE frame's events, unwrapped (one per trade); none for a text frame.
+        :class:`~binstream.sbe.SbeError` for a binary frame that is not of the schema."""
+        return [] if self.binary is None else fast_decode(self.binary)
+
     def messages(self) -> list[Any]:
         """What a live socket hands out for this entry: the decoded frame, or an SBE
         frame's events (one per trade; ``{"stream", "data"}`` when combined).
         :class:`~binstream.sbe.SbeError` for a binary frame that is not of the schema."""
         if self.binary is None:
             return [] if self.frame is None else [self.decoded()]
-        events = fast_decode(self.binary)
+        events = self.events()
         if self.combined and events:
             stream = event_stream(events[0])
             return [{"stream": stream, "data": event} for event in events]

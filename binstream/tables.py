@@ -8,7 +8,9 @@ Every row has ``market``, ``symbol``, ``stream``, the local ``receive_time`` and
 exchange's ``event_time`` (None where Binance sends none). Prices and quantities stay the
 decimal strings Binance sent (column kind ``decimal``): a writer turns them into exact
 decimals, never floats. Times are kept as Binance sends them, milliseconds since the epoch
-(``time_ms``), and the receive time in microseconds (``time_us``).
+(``time_ms``), and the receive time in microseconds (``time_us``). SBE recordings' events
+carry microseconds (:mod:`binstream.sbe`): their tables' kinds are ``columns(table,
+micro=True)``, every time in microseconds.
 
 Tables: ``trades``, ``agg_trades``, ``book_tickers``, ``depth_updates`` (one row per level
 change), ``depth_snapshots`` (the REST snapshots a recording holds, one row per level),
@@ -28,6 +30,7 @@ import orjson
 
 from .continuity import is_diff_depth
 from .recording import Entry, Header
+from .sbe import event_stream
 
 #: Column kinds: text, whole numbers, flags, exact decimals (as Binance's strings), times.
 KINDS = ("str", "int", "bool", "decimal", "time_ms", "time_us")
@@ -85,8 +88,8 @@ TABLES: dict[str, dict[str, str]] = {
 _TICKERS = {"24hrTicker": "1d", "1hTicker": "1h", "4hTicker": "4h", "1dTicker": "1d"}
 #: The table of each event type that fills a row from its own fields.
 _EVENT_TABLES = {"trade": "trades", "aggTrade": "agg_trades", "bookTicker": "book_tickers",
-                 "24hrMiniTicker": "mini_tickers", "avgPrice": "avg_prices",
-                 "markPriceUpdate": "mark_prices"}  # fmt: skip
+                 "bestBidAsk": "book_tickers", "24hrMiniTicker": "mini_tickers",
+                 "avgPrice": "avg_prices", "markPriceUpdate": "mark_prices"}  # fmt: skip
 #: Where each column comes from: the key in Binance's payload (a kline's ``k``, a
 #: liquidation's ``o``). Empty strings (a delivery contract's funding rate) become None.
 _KEYS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -156,9 +159,13 @@ def expanded(table: str, data: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return out
 
 
-def columns(table: str) -> dict[str, str]:
-    """A table's columns and kinds, the common ones first."""
-    return {**_COMMON, **TABLES[table]}
+def columns(table: str, micro: bool = False) -> dict[str, str]:
+    """A table's columns and kinds, the common ones first; ``micro``: an SBE recording's,
+    whose exchange times are microseconds too."""
+    kinds = {**_COMMON, **TABLES[table]}
+    if micro:
+        return {column: "time_us" if kind == "time_ms" else kind for column, kind in kinds.items()}
+    return kinds
 
 
 @functools.lru_cache(maxsize=4096)
@@ -205,6 +212,10 @@ class TableBuilder:
         received = int(entry.time_ms * 1000)
         if entry.gap is not None:
             self._gap(entry, received)
+            return
+        if entry.binary is not None:  # an SBE frame: its events name their stream
+            for event in entry.events():
+                self._event(event, event_stream(event), received)
             return
         if entry.frame is None:
             return
@@ -299,7 +310,7 @@ class TableBuilder:
             return
         symbol = str(event.get("s") or stream.split("@")[0].upper())
         when = event.get("E")
-        if (kind is None and "lastUpdateId" in event) or kind == "depthUpdate":
+        if (kind is None and "lastUpdateId" in event) or kind in ("depthUpdate", "depthSnapshot"):
             self._levels("book_snapshots", event, stream, symbol, received, when)
             return
         source: Any = event

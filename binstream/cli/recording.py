@@ -123,13 +123,7 @@ def record(
     from .runner import run_stream
 
     prepare(voice)
-    if sbe.sbe:
-        names = sbe_names(streams, conn)
-        if convert_to is not None:
-            raise typer.BadParameter("SBE recordings are not converted yet; replay them",
-                                     param_hint="--convert")  # fmt: skip
-    else:
-        names = market_streams(streams, conn.market, "STREAM")
+    names = sbe_names(streams, conn) if sbe.sbe else market_streams(streams, conn.market, "STREAM")
     if output.suffix == ".zst":
         try:
             import zstandard  # noqa: F401
@@ -181,7 +175,8 @@ def convert(
     depth_updates with a row per level change, depth_snapshots, klines, tickers,
     mark_prices, liquidations, gaps, ...), each row with market, symbol, the exchange's
     times and the receive time, prices and quantities as exact decimals. tardis-csv
-    writes trades and incremental_book_L2 as gzip CSV in Tardis' format. Memory stays
+    writes trades and incremental_book_L2 as gzip CSV in Tardis' format. SBE recordings
+    (record --sbe) fill the same tables and keep their microsecond times. Memory stays
     bounded however large the input; a file cut short is converted up to its last whole
     record.
 

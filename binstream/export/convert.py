@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..recording import RecordingError, read_recording
+from ..sbe import SbeError
 from ..tables import TableBuilder
 
 Format = Literal["parquet", "tardis-csv"]
@@ -59,11 +60,6 @@ def convert(
         raise RecordingError("two inputs have the same name; their tables would collide")
     for path, name in zip(inputs, names, strict=True):
         header, entries = read_recording(path)
-        if header.sbe:  # their events carry microsecond times the tables do not read yet
-            raise RecordingError(
-                f"{path} holds SBE frames, which convert does not read yet; "
-                f"binstream replay {path} prints their events as JSON lines"
-            )
         builder = TableBuilder(header)
         sink = Sink(outdir, name, header)
         try:
@@ -73,7 +69,10 @@ def convert(
                     if on_notice is not None:
                         on_notice(entry.notice)
                     continue
-                builder.add(entry)
+                try:
+                    builder.add(entry)
+                except SbeError as exc:
+                    raise RecordingError(f"{path} line {entry.line}: {exc}") from None
                 if count % 1024 == 0 and max(builder.rows.values(), default=0) >= BATCH_ROWS:
                     sink.write_batch({table: builder.take(table) for table in list(builder.rows)})
             sink.write_batch({table: builder.take(table) for table in list(builder.rows)})

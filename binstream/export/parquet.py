@@ -30,7 +30,8 @@ _TYPES = {"str": pa.string(), "int": pa.int64(), "bool": pa.bool_(), "decimal": 
 
 
 def schema(table: str) -> pa.Schema:
-    """The Arrow schema of one table."""
+    """The Arrow schema of one table (the same for JSON and SBE recordings: every time is
+    a timestamp in microseconds)."""
     return pa.schema([(name, _TYPES[kind]) for name, kind in columns(table).items()])
 
 
@@ -57,6 +58,8 @@ class ParquetTables:
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="parquet")
         self._pending: concurrent.futures.Future[None] | None = None
         self.rows: dict[str, int] = {}
+        #: SBE recordings' exchange times are microseconds already.
+        self.micro = header.sbe
 
     def write_batch(self, tables: dict[str, dict[str, list[Any]]]) -> None:
         """Write each table's rows as a row group of its file."""
@@ -65,7 +68,7 @@ class ParquetTables:
             count = sum(runs) if runs is not None else len(data["market"])
             if not count:
                 continue
-            kinds = columns(table)
+            kinds = columns(table, self.micro)
             arrays = [_array(data[column], kind, table, column) for column, kind in kinds.items()]
             if runs is not None:
                 ends = pa.array(itertools.accumulate(runs), pa.int64())

@@ -44,6 +44,8 @@ class TardisTables:
         self.exchange = EXCHANGES.get(header.market, "binance")
         self._snapshotted: set[str] = set()
         self.use_agg = not any(stream.endswith("@trade") for stream in header.streams)
+        #: Microseconds in an exchange time: SBE recordings' are microseconds already.
+        self.scale = 1 if header.sbe else 1000
         self.output = PartialFiles()
         self.rows: dict[str, int] = {}
 
@@ -64,7 +66,7 @@ class TardisTables:
         if trades is not None and trades["market"]:
             ids = trades["agg_trade_id" if self.use_agg else "trade_id"]
             lines = [
-                f"{self.exchange},{symbol},{(when or event) * 1000},{local},{id_},"
+                f"{self.exchange},{symbol},{(when or event) * self.scale},{local},{id_},"
                 f"{'sell' if maker else 'buy'},{price},{quantity}\n"
                 for symbol, when, event, local, id_, maker, price, quantity in zip(
                     trades["symbol"], trades["trade_time"], trades["event_time"],
@@ -84,7 +86,7 @@ class TardisTables:
                 data["symbol"], data["event_time"], data["receive_time"], data["side"],
                 data["price"], data["quantity"], strict=True,
             )):  # fmt: skip
-                stamp = event * 1000 if event is not None else local
+                stamp = event * self.scale if event is not None else local
                 rows.append((local, order, f"{self.exchange},{symbol},{stamp},{local},{snapshot},"
                                            f"{side},{price},{quantity}\n"))  # fmt: skip
         if rows:

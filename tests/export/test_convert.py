@@ -3,6 +3,7 @@ read back with DuckDB and checked value by value against the JSON frames."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import gzip
 import io
@@ -10,12 +11,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from binstream.recording import read_recording
-from binstream.server import Faults, LocalExchange
+from binstream.sbe import event_stream
+from binstream.server import DEMO_API_KEY, Faults, LocalExchange
 
-from ..conftest import FAST, run_cli
+from ..conftest import FAST, cli_env, run_cli
 
 duckdb = pytest.importorskip("duckdb", reason="duckdb (the test extra) is not installed")
 pytest.importorskip("pyarrow", reason="pyarrow (the [parquet] extra) is not installed")
@@ -120,6 +123,70 @@ async def test_every_value_in_the_parquet_tables_is_the_one_binance_sent(
                    f"avg(ask_price - bid_price) as spread from "
                    f"read_parquet('{out}/book_tickers/**/*.parquet') group by all")  # fmt: skip
     assert spread and all(row[2] > 0 for row in spread)
+
+
+async def test_sbe_recordings_convert_with_their_microsecond_times(
+    exchange: LocalExchange, tmp_path: Path
+) -> None:
+    recording = tmp_path / "sbe.jsonl"
+    result = await run_cli("record", "bnbbtc@trade", "bnbbtc@bestBidAsk", "bnbbtc@depth20",
+                           "bnbbtc@depth", "--sbe", "-o", str(recording), "-n", "120", "-q",
+                           env=cli_env(BINANCE_API_KEY=DEMO_API_KEY,
+                                       BINSTREAM_ENDPOINT=exchange.url))  # fmt: skip
+    assert result.code == 0, result.stderr
+    out = tmp_path / "tables"
+    converted = await run_cli("convert", str(recording), "-o", str(out))
+    assert converted.code == 0, converted.stderr
+    sent = [(entry.time_ms, event_stream(event), event)
+            for entry in read_recording(recording)[1] for event in entry.events()]  # fmt: skip
+
+    def rows(table: str, columns: str) -> list[tuple[Any, ...]]:
+        return sorted(query(f"select {columns} from read_parquet('{out}/{table}/*.parquet')"))
+
+    trades = sorted((e for _, s, e in sent if s == "bnbbtc@trade"), key=lambda e: e["t"])
+    got = rows("trades", "trade_id, price, quantity, buyer_is_maker, epoch_us(trade_time), "
+                         "epoch_us(event_time)")  # fmt: skip
+    assert got == [(e["t"], Decimal(e["p"]), Decimal(e["q"]), e["m"], e["T"], e["E"])
+                   for e in trades] and trades  # fmt: skip
+    quotes = [e for _, s, e in sent if s == "bnbbtc@bestBidAsk"]
+    got = rows("book_tickers", "update_id, bid_price, bid_quantity, ask_price, ask_quantity, "
+                               "epoch_us(event_time)")  # fmt: skip
+    assert got == sorted((e["u"], Decimal(e["b"]), Decimal(e["B"]), Decimal(e["a"]),
+                          Decimal(e["A"]), e["E"]) for e in quotes) and quotes  # fmt: skip
+    diffs = [e for _, s, e in sent if s == "bnbbtc@depth"]
+    got = rows("depth_updates", "first_update_id, last_update_id, side, price, quantity, "
+                                "epoch_us(event_time)")  # fmt: skip
+    assert got == sorted(
+        (e["U"], e["u"], side, Decimal(p), Decimal(q), e["E"])
+        for e in diffs
+        for side, key in (("bid", "b"), ("ask", "a"))
+        for p, q in e[key]
+    )
+    tops = [e for _, s, e in sent if s == "bnbbtc@depth20"]
+    got = rows("book_snapshots", "last_update_id, side, level, price")
+    assert got == sorted((e["lastUpdateId"], side, level, Decimal(p)) for e in tops
+                         for side, key in (("bid", "bids"), ("ask", "asks"))
+                         for level, (p, _) in enumerate(e[key]))  # fmt: skip
+    assert rows("depth_snapshots", "count(*)")[0][0] > 0  # the REST book the diffs start from
+    assert not (out / "other_events").exists()  # every SBE event has its table
+
+    tardis = tmp_path / "tardis"
+    converted = await run_cli("convert", str(recording), "--to", "tardis-csv", "-o", str(tardis))
+    assert converted.code == 0, converted.stderr
+    with gzip.open(tardis / "trades" / "sbe.csv.gz", "rt") as handle:
+        stamps = [int(row["timestamp"]) for row in csv.DictReader(handle)]
+    assert sorted(stamps) == sorted(e["T"] for e in trades)  # microseconds, as Tardis keeps
+
+    # A frame that is not of the schema: one line naming the file and line, exit 2.
+    lines = recording.read_text().splitlines(keepends=True)
+    number = next(n for n, line in enumerate(lines) if '"b":' in line)
+    frame = base64.b64decode(orjson.loads(lines[number])["b"])
+    lines[number] = '{"t":1,"b":"' + base64.b64encode(frame[:-3]).decode() + '"}\n'
+    corrupt = tmp_path / "corrupt.jsonl"
+    corrupt.write_text("".join(lines))
+    refused = await run_cli("convert", str(corrupt), "-o", str(tmp_path / "none"))
+    assert refused.code == 2 and refused.stderr.count("\n") == 1
+    assert f"corrupt.jsonl line {number + 1}: SBE frame cut short" in refused.stderr
 
 
 async def test_futures_tables_carry_mark_prices_and_liquidations(tmp_path: Path) -> None:
