@@ -123,7 +123,7 @@ _binstream() {
                 --overflow) COMPREPLY=($(compgen -W "block drop" -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -W "auto websockets picows" -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--help -h --to --shard --subject-prefix --js-stream --retention --max-age --replicas --dup-window --buffer --in-flight --creds --market --tld --testnet --endpoint --retries --symbol-check --silence --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport" -- "$cur"))
+            COMPREPLY=($(compgen -W "--help -h --to --shard --subject-prefix --js-stream --retention --max-age --replicas --dup-window --buffer --in-flight --creds --market --tld --testnet --endpoint --retries --symbol-check --silence --count -n --timeout --quiet -q --errors --verbose -v --metrics --overflow --stall-timeout --transport --sbe --api-key" -- "$cur"))
             ;;
         record)
             case "$prev" in

@@ -231,6 +231,8 @@ complete -c binstream -n '__fish_seen_subcommand_from publish' -l metrics -r -d 
 complete -c binstream -n '__fish_seen_subcommand_from publish' -l overflow -r -a 'block drop' -d 'When output falls behind: block (pause reading, lose nothing) or drop (oldest).'
 complete -c binstream -n '__fish_seen_subcommand_from publish' -l stall-timeout -r -d 'Reconnect when a connection is silent this long (seconds).'
 complete -c binstream -n '__fish_seen_subcommand_from publish' -l transport -r -a 'auto websockets picows' -d 'Websocket library: auto (websockets, measured the faster), websockets, or picows (pip install binstream\[picows]). Default: $BINSTREAM_TRANSPORT or auto.'
+complete -c binstream -n '__fish_seen_subcommand_from publish' -l sbe -d 'Read Binance'\''s SBE (binary) streams: @trade, @bestBidAsk, @depth20, @depth; needs an API key. With --endpoint, the SBE host'\''s base URL.'
+complete -c binstream -n '__fish_seen_subcommand_from publish' -l api-key -r -d 'API key id (not secret). Default: $BINANCE_API_KEY.'
 complete -c binstream -n 'not __fish_seen_subcommand_from book book-ticker consume convert demo depth kline liquidations mark-price multiplex publish record replay serve ticker trade user' -a record -d 'Record streams to a file: every frame as received, with its receive time.'
 complete -c binstream -n '__fish_seen_subcommand_from record' -l help -s h -d 'Show help and exit.'
 complete -c binstream -n '__fish_seen_subcommand_from record' -l output -s o -r -d 'Recording file; a .zst name compresses it.'

@@ -14,18 +14,20 @@ from .option_groups import (
     DISPLAY,
     LIMITS,
     RESILIENCE,
+    SBE,
     VOICE,
     Connection,
     CountOpt,
     Display,
     Limits,
     Resilience,
+    Sbe,
     Voice,
     market_streams,
     with_groups,
 )
-from .running import finish
-from .streaming import config_from, prepare
+from .running import checked_endpoint, finish
+from .streaming import config_from, prepare, sbe_names, sbe_settings
 
 DEFAULT_NATS = "nats://127.0.0.1:4222"
 
@@ -164,6 +166,7 @@ def publish(
     limits: Limits = LIMITS,
     voice: Voice = VOICE,
     resilience: Resilience = RESILIENCE,
+    sbe: Sbe = SBE,
 ) -> None:
     """Publish streams into NATS JetStream, each message stored once.
 
@@ -171,12 +174,16 @@ def publish(
     binance.usdm.btcusdt.depth_100ms, binance.spot.all.ticker_arr). Each message carries a
     Nats-Msg-Id made from Binance's own ids, so reconnects and redundant publishers on other
     hosts never store one twice. A lost Binance connection is published as a gap marker.
+    With --sbe, the SBE streams' events are published as JSON (one message per trade, times
+    in microseconds) under binance.sbe.<symbol>.<type>, apart from the JSON streams'.
 
     [bold]Examples[/bold]
 
       binstream publish bnbbtc@trade bnbbtc@depth@100ms --to nats://127.0.0.1:4222
 
       binstream publish --market usdm btcusdt@aggTrade ethusdt@aggTrade --shard 1/2 --replicas 3
+
+      BINANCE_API_KEY=... binstream publish bnbbtc@trade bnbbtc@depth --sbe
 
       binstream consume nats://127.0.0.1:4222 --subject 'binance.spot.>' --since 10m
     """  # fmt: skip
@@ -186,7 +193,7 @@ def publish(
 
     prepare(voice)
     servers = _nats_target(to, "--to", creds)
-    names = market_streams(streams, conn.market, "STREAM")
+    names = sbe_names(streams, conn) if sbe.sbe else market_streams(streams, conn.market, "STREAM")
     if shard is not None:
         part = _checked(shard, parse_shard, "--shard")
         taken = part.select(names)
@@ -211,6 +218,7 @@ def publish(
         names, conn=conn, limits=limits, voice=voice, resilience=resilience, combined=True,
         format="json", publish={"servers": servers, "settings": settings, "prefix": prefix,
                                 "creds_file": creds, "buffer": buffer, "in_flight": in_flight},
+        **sbe_settings(sbe, checked_endpoint(conn.endpoint)),
     )  # fmt: skip
     from .runner import run_stream
 

@@ -589,6 +589,7 @@ class _Run:
             return _RecordOutput(config, loop, self._snapshot_fetcher(), notice)
         if config.publish is not None:
             from ..jetstream.publisher import JetStreamSink
+            from ..jetstream.subjects import SBE_SUBJECT_MARKET
 
             def notice(text: str, event: dict[str, Any]) -> None:
                 self.notices.say(text, event, final=event.get("e") == "error")
@@ -596,8 +597,9 @@ class _Run:
             overflow: Literal["block", "drop"] = (
                 "drop" if config.overflow == "drop_oldest" else "block"
             )
+            market = SBE_SUBJECT_MARKET if config.sbe else config.market
             self.sink = JetStreamSink(
-                **config.publish, market=config.market, overflow=overflow, on_notice=notice
+                **config.publish, market=market, overflow=overflow, on_notice=notice
             )
             self.status.extra = self.sink.summary
             return self.sink
@@ -632,6 +634,8 @@ class _Run:
             events: int | None = None
             if kinds == _FRAMES_ONLY:
                 data = batch  # frame texts only: no error dict among them
+            elif kinds == _SBE_FRAMES_ONLY and self.sink is not None:
+                data = self._sbe_lines(batch)  # published as JSON, one message per event
             elif kinds == _SBE_FRAMES_ONLY and not isinstance(output, _RecordOutput):
                 # Checked and counted here; the writer's thread renders them as JSON lines
                 # (in C, without the interpreter lock) while this loop reads on.

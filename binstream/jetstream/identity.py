@@ -4,19 +4,19 @@ publisher, so JetStream's duplicate window keeps it once.
 The id is ``<subject>:<key>``, the key built from what identifies the event in Binance's
 data:
 
-============================================  =====================================
-event                                         key
-============================================  =====================================
-``trade`` (spot, futures, options)            ``t<trade id>``
-``aggTrade``                                  ``a<aggregate trade id>``
-``depthUpdate`` (diffs; futures partials)     ``u<first update id>-<last update id>``
-spot partial depth (``lastUpdateId``)         ``L<lastUpdateId>``
-``bookTicker`` and options ``depth``          ``u<update id>``
-``forceOrder``                                ``f<symbol>:<trade time>:<event time>``
-arrays (``!ticker@arr``, ``!markPrice@arr``)  ``E<latest event time>:<n elements>``
-everything else with an event time ``E``      ``E<event time>``
-anything without one of these                 ``h<blake2b of the payload bytes>``
-============================================  =====================================
+=====================================================  =======================================
+event                                                  key
+=====================================================  =======================================
+``trade`` (spot, futures, options)                     ``t<trade id>``
+``aggTrade``                                           ``a<aggregate trade id>``
+``depthUpdate`` (diffs; futures partials)              ``u<first update id>-<last update id>``
+spot partial depth (``lastUpdateId``)                  ``L<lastUpdateId>``
+``bookTicker``, SBE ``bestBidAsk``, options ``depth``  ``u<update id>``
+``forceOrder``                                         ``f<symbol>:<trade time>:<event time>``
+arrays (``!ticker@arr``, ``!markPrice@arr``)           ``E<latest event time>:<n elements>``
+everything else with an event time ``E``               ``E<event time>``
+anything without one of these                          ``h<blake2b of the payload bytes>``
+=====================================================  =======================================
 
 Keys keyed by event time rely on Binance pushing a stream at most once per millisecond
 (tickers, klines and mark prices push every 250 ms to 3 s).
@@ -47,7 +47,7 @@ def _event_key(payload: dict[str, Any]) -> str | None:
         return f"u{payload['U']}-{payload['u']}"
     if "lastUpdateId" in payload:
         return f"L{payload['lastUpdateId']}"
-    if "u" in payload and (event in (None, "bookTicker", "depth")):
+    if "u" in payload and (event in (None, "bookTicker", "bestBidAsk", "depth")):
         return f"u{payload['u']}"
     if event == "forceOrder" and isinstance(payload.get("o"), dict):
         order = payload["o"]

@@ -20,6 +20,10 @@ from __future__ import annotations
 import re
 
 DEFAULT_PREFIX = "binance"
+#: The market token of SBE streams' subjects (``binance.sbe.bnbbtc.trade``): their events
+#: carry microsecond times and SBE's own event types, so they stay apart from the JSON
+#: streams of the same names.
+SBE_SUBJECT_MARKET = "sbe"
 
 _NOT_IN_A_TOKEN = re.compile(r"[.\s*>]")
 _PREFIX = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")

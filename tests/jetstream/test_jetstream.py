@@ -17,7 +17,7 @@ import pytest
 from binstream import BinanceSocketManager
 from binstream.jetstream.publisher import GAP_HEADER, JetStreamSink
 from binstream.jetstream.streamconfig import StreamSettings
-from binstream.server import Faults, LocalExchange
+from binstream.server import DEMO_API_KEY, Faults, LocalExchange
 
 from ..conftest import FAST, cli_env, run_cli, spawn
 from ..natsserver import NatsCluster, NatsServer, wait_for
@@ -100,6 +100,31 @@ async def test_publish_then_consume_prints_what_a_live_tail_prints(
     again = await run_cli("publish", "bnbbtc@trade", "--endpoint", exchange.url, "--to",
                           nats_server.url, "-n", "5", "-q")  # fmt: skip
     assert again.code == 0, again.stderr
+
+
+async def test_publish_sbe_stores_each_event_once_apart_from_the_json_streams(
+    exchange: LocalExchange, nats_server: NatsServer
+) -> None:
+    env = cli_env(BINANCE_API_KEY=DEMO_API_KEY, BINSTREAM_ENDPOINT=exchange.url)
+    args = ["publish", "bnbbtc@trade", "bnbbtc@bestBidAsk", "bnbbtc@depth", "--sbe", "--to",
+            nats_server.url]  # fmt: skip
+    # Two publishers at once, as on two hosts: what both saw is stored once.
+    published, again = await asyncio.gather(run_cli(*args, "-n", "120", env=env),
+                                            run_cli(*args, "-n", "60", "-q", env=env))  # fmt: skip
+    assert published.code == 0, published.stderr
+    assert again.code == 0, again.stderr
+    lines = await run_cli("consume", nats_server.url, "--subject", "binance.sbe.>",
+                          "--from-start", "--stop-at-end")  # fmt: skip
+    assert lines.code == 0, lines.stderr
+    events = [orjson.loads(line) for line in lines.lines]
+    assert {e["stream"] for e in events} == {"bnbbtc@trade", "bnbbtc@bestBidAsk", "bnbbtc@depth"}
+    assert all(e["data"]["E"] > 10**15 for e in events)  # SBE's microseconds
+    assert_exactly_once([e["data"]["t"] for e in events if e["stream"] == "bnbbtc@trade"])
+    diffs = [e["data"] for e in events if e["stream"] == "bnbbtc@depth"]
+    assert len({d["u"] for d in diffs}) == len(diffs)  # each diff once
+    json_side = await run_cli("consume", nats_server.url, "--subject", "binance.spot.>",
+                              "--from-start", "--stop-at-end")  # fmt: skip
+    assert json_side.code == 0 and json_side.lines == []
 
 
 @pytest.fixture(params=["one server", pytest.param("cluster", marks=pytest.mark.cluster)])

@@ -78,6 +78,14 @@ def test_ids_are_deterministic_and_tell_different_events_apart(items: list[dict]
     assert message_id("binance.usdm.bnbbtc.x", items[0], b"") != ids[0]  # the market counts
 
 
+def test_sbe_events_are_named_by_binance_ids() -> None:
+    subject = "binance.sbe.bnbbtc.x"
+    quote = {"e": "bestBidAsk", "E": 1_700_000_000_123_456, "u": 77, "b": "1"}
+    assert message_id(subject, quote, b"") == f"{subject}:u77"
+    top = {"e": "depthSnapshot", "E": 1, "lastUpdateId": 9, "bids": [], "asks": []}
+    assert message_id(subject, top, b"") == f"{subject}:L9"
+
+
 def test_a_payload_without_ids_is_named_by_its_bytes() -> None:
     first = message_id("s", {"x": 1}, b'{"x":1}')
     assert first == message_id("s", {"x": 1}, b'{"x":1}')
