@@ -310,7 +310,8 @@ SBE_PAIRS = [
 
 def sbe_against_json(scale: int, repeat: int) -> list[dict[str, Any]]:
     """The same events as JSON text and as SBE binary frames, runs interleaved: bytes per
-    message on the wire, the CLI (JSON lines out) and ``recv()``; best of ``repeat``."""
+    message on the wire, the CLI (JSON lines out), ``recv()`` and the threaded manager's
+    callbacks; best of ``repeat``."""
     from bench.blaster import frame, payloads_for
 
     best: dict[str, dict[str, Any]] = {}
@@ -321,7 +322,7 @@ def sbe_against_json(scale: int, repeat: int) -> list[dict[str, Any]]:
             for encoding, payload in (("json", json_kind), ("sbe", sbe_kind)):
                 frames = [frame(p) for p in payloads_for(payload, f"/ws/{stream}")]
                 wire = round(sum(map(len, frames)) / len(frames), 1)
-                for client in ("cli", "recv()"):
+                for client in ("cli", "recv()", "threaded"):
                     blaster = Blaster(count, payload)
                     try:
                         if client == "cli":
@@ -330,7 +331,8 @@ def sbe_against_json(scale: int, repeat: int) -> list[dict[str, Any]]:
                                     blaster.base, "--json", "-q", "-n", str(count),
                                     "--timeout", "20", *extra]  # fmt: skip
                         else:
-                            kind = "bsm-sbe" if encoding == "sbe" else "bsm"
+                            kind = "bsm" if client == "recv()" else "twm"
+                            kind += "-sbe" if encoding == "sbe" else ""
                             argv = [sys.executable, "-m", "bench.clients", kind,
                                     f"{blaster.base}/ws/{stream}", str(count)]  # fmt: skip
                         row = run_client(client, blaster, stream, count, None,

@@ -192,7 +192,8 @@ async def bsm_sbe(url: str, count: int) -> None:
             await socket.recv()
 
 
-def twm(url: str, count: int, transport: str) -> None:
+def twm(url: str, count: int, transport: str, sbe: bool = False) -> None:
+    """The threaded manager's callbacks; ``sbe``: ``start_sbe_socket`` on an SBE host."""
     import threading
 
     from binstream import ThreadedWebsocketManager
@@ -207,8 +208,15 @@ def twm(url: str, count: int, transport: str) -> None:
         if seen == count:
             done.set()
 
-    with ThreadedWebsocketManager(endpoint=base, transport=transport) as manager:
-        if len(streams) > 1:
+    if sbe:
+        options: dict[str, Any] = {"endpoints": {"sbe": base}, "api_key": "bench",
+                                   "check_symbols": False}  # fmt: skip
+    else:
+        options = {"endpoint": base}
+    with ThreadedWebsocketManager(transport=transport, **options) as manager:
+        if sbe:
+            manager.start_sbe_socket(callback, streams)
+        elif len(streams) > 1:
             manager.start_multiplex_socket(callback, streams)
         else:
             manager.start_socket(callback, streams[0])
@@ -303,7 +311,7 @@ def main() -> None:
     elif kind.startswith("bsm"):
         asyncio.run(bsm(url, count, "latency" in kind, transport))
     elif kind.startswith("twm"):
-        twm(url, count, transport)
+        twm(url, count, transport, sbe=kind == "twm-sbe")
     elif kind == "pb-bsm":
         python_binance_bsm(url, count)
     elif kind == "pb-twm":
