@@ -94,3 +94,14 @@ def test_publish_benchmark_counts_acknowledged_messages() -> None:
     (row,) = publishing(2_000, 1, kinds=("publish R1",))
     assert row["ok"], row
     assert isinstance(row["msgs_per_s"], int) and row["msgs_per_s"] > 0
+
+
+def test_sbe_section_runs_every_client_on_both_encodings() -> None:
+    from bench.__main__ import sbe_against_json
+
+    rows = sbe_against_json(scale=1000, repeat=1)
+    assert len(rows) == 12
+    assert all(row["ok"] for row in rows), [row.get("error") for row in rows]
+    wire = {row["client"].split(" ", 1)[1]: row["bytes_per_msg"] for row in rows}
+    assert wire["trade sbe"] < wire["trade json"]
+    assert wire["diff depth sbe"] < wire["diff depth json"]
