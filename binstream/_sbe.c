@@ -457,6 +457,17 @@ decode(PyObject *module, PyObject *arg)
     return out;
 }
 
+/* A list item parsed as a frame: bytes of the schema, or -1 with an SbeError. */
+static int
+parse_item(PyObject *frame, Parsed *f)
+{
+    if (!PyBytes_Check(frame)) {
+        PyErr_SetString(SbeError, "a text frame among the binary ones");
+        return -1;
+    }
+    return parse(f, (const unsigned char *)PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame));
+}
+
 /* A book frame (depth20 or diff depth: one event, some forty containers once decoded)
  * checked as decoding would check it. */
 static int
@@ -484,12 +495,7 @@ decode_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(frames); i++) {
         PyObject *frame = PyList_GET_ITEM(frames, i);
         Parsed f;
-        if (!PyBytes_Check(frame)) {
-            PyErr_SetString(SbeError, "a text frame among the binary ones");
-            Py_DECREF(out);
-            return NULL;
-        }
-        if (parse(&f, (const unsigned char *)PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame))
+        if (parse_item(frame, &f)
             || (defer && f.template >= 10002
                     ? check_book(&f) || PyList_Append(out, frame)
                     : append_events(&f, out, wrap))) {
@@ -510,14 +516,8 @@ streams_of(PyObject *module, PyObject *frames)
     PyObject *out = PySet_New(NULL);
     if (out == NULL) return NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(frames); i++) {
-        PyObject *frame = PyList_GET_ITEM(frames, i);
         Parsed f;
-        if (!PyBytes_Check(frame)) {
-            PyErr_SetString(SbeError, "a text frame among the binary ones");
-            Py_DECREF(out);
-            return NULL;
-        }
-        if (parse(&f, (const unsigned char *)PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame))) {
+        if (parse_item(PyList_GET_ITEM(frames, i), &f)) {
             Py_DECREF(out);
             return NULL;
         }
@@ -717,16 +717,9 @@ check_all(PyObject *frames, int wrap, Py_ssize_t *events)
     }
     *events = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *frame = PyList_GET_ITEM(frames, i);
         Parsed *f = &all[i];
         int ascii;
-        if (!PyBytes_Check(frame)) {
-            PyErr_SetString(SbeError, "a text frame among the binary ones");
-            goto fail;
-        }
-        if (parse(f, (const unsigned char *)PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame))) {
-            goto fail;
-        }
+        if (parse_item(PyList_GET_ITEM(frames, i), f)) goto fail;
         if (!utf8_valid(f->symbol, f->symbol_size, &ascii)) {
             PyErr_SetString(SbeError, "SBE symbol is not UTF-8");
             goto fail;
