@@ -102,6 +102,21 @@ async def test_server_shutdown_rotates_an_sbe_socket(exchange: LocalExchange) ->
     assert not any(e.kind is EventKind.DISCONNECTED for e in events)
 
 
+@pytest.mark.transport_independent
+async def test_past_1024_streams_an_sbe_socket_shards(exchange: LocalExchange) -> None:
+    bm = sbe_manager(exchange, check_symbols=False)
+    real = [f"{s.lower()}@{k}" for s in exchange.markets for k in ("trade", "depth")]
+    padding = [f"zz{i}x@trade" for i in range(1100 - len(real))]
+    socket = bm.sbe_socket(real[:2] + padding + real[2:])  # real streams on both connections
+    assert len(socket.urls) == 2 and all("/sbe/stream?streams=" in url for url in socket.urls)
+    seen: set[str] = set()
+    async with socket, asyncio.timeout(10):
+        while seen != set(real):
+            message = await socket.recv()
+            assert message.get("e") != "error", message
+            seen.add(message["stream"])
+
+
 async def test_a_book_from_sbe_diff_depth_is_the_true_book() -> None:
     async with LocalExchange(interval=FAST, seed=5, book_history=5000) as exchange:
         bm = sbe_manager(exchange)
