@@ -51,12 +51,22 @@ need(const Parsed *f, Py_ssize_t end, const char *what)
     return 0;
 }
 
+/* need() for a group: its header ("the bids group's header") or its ``count`` entries
+ * ("3 bids"); the words are put together only for the error. */
+static int
+need_group(const Parsed *f, Py_ssize_t end, Py_ssize_t count, const char *what)
+{
+    if (end <= f->size) return 0;
+    char label[64];
+    if (count < 0) PyOS_snprintf(label, sizeof label, "the %s group's header", what);
+    else PyOS_snprintf(label, sizeof label, "%zd %s", count, what);
+    return need(f, end, label);
+}
+
 static int
 parse_levels(Parsed *f, Py_ssize_t *at, int side, const char *what)
 {
-    char label[64];
-    PyOS_snprintf(label, sizeof label, "the %s group's header", what);
-    if (need(f, *at + 4, label)) return -1;
+    if (need_group(f, *at + 4, -1, what)) return -1;
     Py_ssize_t block = rd_u16(f->buf + *at), count = rd_u16(f->buf + *at + 2);
     if (block < 16) {
         PyErr_Format(SbeError, "SBE %s entries are %zd bytes, fewer than the schema's 16",
@@ -64,8 +74,7 @@ parse_levels(Parsed *f, Py_ssize_t *at, int side, const char *what)
         return -1;
     }
     *at += 4;
-    PyOS_snprintf(label, sizeof label, "%zd %s", count, what);
-    if (need(f, *at + block * count, label)) return -1;
+    if (need_group(f, *at + block * count, count, what)) return -1;
     f->rows[side] = f->buf + *at;
     f->count[side] = count;
     f->entry[side] = block;
@@ -117,9 +126,7 @@ parse(Parsed *f, const unsigned char *buf, Py_ssize_t size)
             return -1;
         }
         at += 6;
-        char label[64];
-        PyOS_snprintf(label, sizeof label, "%zd trades", count);
-        if (need(f, at + entry * count, label)) return -1;
+        if (need_group(f, at + entry * count, count, "trades")) return -1;
         f->rows[0] = buf + at;
         f->count[0] = count;
         f->entry[0] = entry;
