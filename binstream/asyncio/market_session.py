@@ -14,6 +14,7 @@ old connection goes on until it ends, and then the link reconnects as after any 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import operator
 import time
@@ -395,7 +396,7 @@ class MarketSession:
             # The usual batch: events only, decoded in one call (raw: passed on as they are).
             if raw:
                 if combined:
-                    self.heard.update(stream_set)
+                    self._heard_in(list(batch))
                 link.count(len(batch))
                 await self._queue(buffer, list(batch))
                 return
@@ -426,7 +427,7 @@ class MarketSession:
             if raw:
                 items: list[Any] = [frame]
                 if combined:
-                    self.heard.update(stream_set)  # raw frames are not opened to see whose
+                    self._heard_in([frame])
             else:
                 try:
                     events = fast_decode(frame)
@@ -457,6 +458,16 @@ class MarketSession:
         await self._queue(buffer, ready)
         if accepted:
             link.count(accepted)
+
+    def _heard_in(self, frames: list[bytes]) -> None:
+        """Note the streams of raw SBE frames, handed out as they are, for the silence
+        watch; frames not of the schema go on too (their reader says what is wrong)."""
+        try:
+            self.heard |= fast_streams_of(frames)
+        except SbeError:
+            for frame in frames:
+                with contextlib.suppress(SbeError):
+                    self.heard |= fast_streams_of([frame])
 
     def _text_on_binary(self, link: Link, conn: WireConnection, frame: str) -> None:
         """A text frame of an SBE connection: a control reply, ``serverShutdown``, or not

@@ -10,19 +10,22 @@ import sys
 
 import pytest
 
-from binstream.server import LocalExchange
+from binstream.server import DEMO_API_KEY, LocalExchange
 
 from ..conftest import cli_env, line_with, spawn
 
 pytestmark = pytest.mark.usefixtures("transport")
 
 
-async def silent_line(exchange: LocalExchange, *args: str) -> tuple[str, int, int]:
+async def silent_line(
+    exchange: LocalExchange, *args: str, endpoint: str = "", env: dict[str, str] | None = None
+) -> tuple[str, int, int]:
     """Run a multiplex until its first silence notice; the line, stdout lines, exit code."""
     proc = await spawn(
-        sys.executable, "-m", "binstream", "multiplex", *args, "--endpoint", exchange.url,
-        "--json", "--no-symbol-check", stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(),
+        sys.executable, "-m", "binstream", "multiplex", *args, "--endpoint",
+        endpoint or exchange.url, "--json", "--no-symbol-check",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env or cli_env(),
     )  # fmt: skip
     assert proc.stderr is not None and proc.stdout is not None
     lines = 0
@@ -59,3 +62,13 @@ async def test_silence_option_watches_trades_and_says_it_as_json(
                                    "1", "--errors", "json")  # fmt: skip
     assert json.loads(line) == {"e": "status", "status": "silent", "streams": ["nosuchbtc@trade"],
                                 "m": "nosuchbtc@trade is silent: no message for 1s"}  # fmt: skip
+
+
+@pytest.mark.transport_independent
+async def test_sbe_streams_are_watched_too(exchange: LocalExchange) -> None:
+    """The command line reads SBE frames undecoded; their streams are still told apart."""
+    line, printed, _ = await silent_line(exchange, "bnbbtc@trade", "nosuchbtc@trade", "--sbe",
+                                         "--silence", "1", endpoint=f"{exchange.url}/sbe",
+                                         env=cli_env(BINANCE_API_KEY=DEMO_API_KEY))  # fmt: skip
+    assert line == "binstream: nosuchbtc@trade is silent: no message for 1s\n"
+    assert printed > 0
