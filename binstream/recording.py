@@ -39,7 +39,7 @@ import orjson
 
 from .errors import BinstreamError
 from .framecheck import decode_frame
-from .sbe import event_stream, fast_decode
+from .sbe import fast_decode, fast_decode_batch
 
 FORMAT = "recording"
 VERSION = 2
@@ -116,11 +116,7 @@ class Entry:
         :class:`~binstream.sbe.SbeError` for a binary frame that is not of the schema."""
         if self.binary is None:
             return [] if self.frame is None else [self.decoded()]
-        events = self.events()
-        if self.combined and events:
-            stream = event_stream(events[0])
-            return [{"stream": stream, "data": event} for event in events]
-        return events
+        return fast_decode_batch([self.binary], self.combined)
 
 
 def _open(path: Path, mode: str) -> IO[bytes]:

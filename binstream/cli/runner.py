@@ -613,7 +613,7 @@ class _Run:
             loop.call_soon_threadsafe(self.stop.set)
 
         return JsonLinesWriter(loop, sys.stdout.fileno(), on_broken_pipe=broken,
-                               sbe_combined=config.combined or len(config.streams) > 1)  # fmt: skip
+                               sbe_combined=self.sbe_combined)  # fmt: skip
 
     async def consume(self, socket: Any, output: Output) -> ExitCode:
         remaining = self.config.count
